@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/berthops/berth/agent/store"
+)
+
+// Handler is the agent's HTTP API (DESIGN §7).
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "no tick has finished yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /api/workloads", a.authed(a.listWorkloads))
+	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", a.authed(a.workloadEvents))
+	mux.HandleFunc("GET /api/events/stream", a.authed(a.streamEvents))
+	mux.HandleFunc("POST /api/sync", a.authed(func(w http.ResponseWriter, _ *http.Request) {
+		a.Trigger()
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintln(w, "sync queued")
+	}))
+	mux.HandleFunc("GET /metrics", a.authed(a.metrics))
+	return mux
+}
+
+func (a *Agent) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.opts.Token != "" {
+			want := "Bearer " + a.opts.Token
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
+				http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (a *Agent) listWorkloads(w http.ResponseWriter, r *http.Request) {
+	rows, err := a.store.ListRuntime(r.Context())
+	if err != nil {
+		a.log.Error("API: listing workloads failed", "error", err)
+		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
+		return
+	}
+	if rows == nil {
+		rows = []store.Runtime{}
+	}
+	writeJSON(w, rows)
+}
+
+func (a *Agent) workloadEvents(w http.ResponseWriter, r *http.Request) {
+	f := store.EventFilter{WorkloadID: r.PathValue("app") + "/" + r.PathValue("name")}
+	q := r.URL.Query()
+	var err error
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
+			http.Error(w, "limit must be a positive integer", http.StatusBadRequest)
+			return
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil {
+			http.Error(w, "before must be an event id", http.StatusBadRequest)
+			return
+		}
+	}
+	switch sev := q.Get("severity"); sev {
+	case "", store.SeverityInfo, store.SeverityWarn, store.SeverityError:
+		f.Severity = sev
+	default:
+		http.Error(w, "severity must be info, warn or error", http.StatusBadRequest)
+		return
+	}
+	evs, err := a.store.Events(r.Context(), f)
+	if err != nil {
+		a.log.Error("API: listing events failed", "error", err)
+		http.Error(w, "listing events failed", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, evs)
+}
+
+// streamEvents is a live SSE stream of new events, optionally for one
+// workload. Each event is flushed as it happens.
+func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	only := r.URL.Query().Get("workload")
+	ch, stop := a.events.subscribe()
+	defer stop()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": connected\n\n")
+	fl.Flush()
+	ping := time.NewTicker(25 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+			fl.Flush()
+		case ev := <-ch:
+			if only != "" && ev.WorkloadID != only {
+				continue
+			}
+			b, err := json.Marshal(ev)
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Kind, b)
+			fl.Flush()
+		}
+	}
+}
+
+// Counter is a monotonically increasing count, such as Docker API calls.
+type Counter interface{ Calls() int64 }
+
+func (a *Agent) metrics(w http.ResponseWriter, r *http.Request) {
+	rows, err := a.store.ListRuntime(r.Context())
+	if err != nil {
+		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
+		return
+	}
+	byStatus := map[string]int{}
+	for _, row := range rows {
+		byStatus[row.Status]++
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintln(w, "# HELP berth_workloads Workloads by runtime status.")
+	fmt.Fprintln(w, "# TYPE berth_workloads gauge")
+	for status, n := range byStatus {
+		fmt.Fprintf(w, "berth_workloads{status=%q} %d\n", status, n)
+	}
+	fmt.Fprintln(w, "# HELP berth_sql_queries_total SQL statements run by this agent.")
+	fmt.Fprintln(w, "# TYPE berth_sql_queries_total counter")
+	fmt.Fprintf(w, "berth_sql_queries_total %d\n", a.store.Queries())
+	if c, ok := a.docker.(Counter); ok {
+		fmt.Fprintln(w, "# HELP berth_docker_api_calls_total Docker API requests made by this agent.")
+		fmt.Fprintln(w, "# TYPE berth_docker_api_calls_total counter")
+		fmt.Fprintf(w, "berth_docker_api_calls_total %d\n", c.Calls())
+	}
+}

@@ -1,0 +1,38 @@
+// Command berth is a pull-based GitOps agent for plain Docker hosts.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newRootCmd().ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	var ec *exitError
+	if errors.As(err, &ec) {
+		if ec.msg != "" {
+			fmt.Fprintln(os.Stderr, "berth:", ec.msg)
+		}
+		os.Exit(ec.code)
+	}
+	fmt.Fprintln(os.Stderr, "berth:", err)
+	os.Exit(1)
+}
+
+// exitError ends the process with a chosen code; msg may be empty when the
+// command printed its own report.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthops/berth/agent"
+)
+
+func newSyncCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "sync --repo URL|PATH",
+		Short: "Run one tick (pull, deploy what changed, reconcile) and exit; non-zero if a deploy failed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rt, err := f.wire(cmd.Context(), cmd, agent.Options{})
+			if err != nil {
+				return err
+			}
+			defer rt.close()
+			res, err := rt.agent.Tick(cmd.Context())
+			if err != nil {
+				if errors.Is(err, agent.ErrDeployFailed) {
+					return &exitError{code: 1, msg: err.Error()}
+				}
+				return err
+			}
+			if res.NoOp {
+				fmt.Fprintf(cmd.ErrOrStderr(), "up to date at %.7s\n", res.Commit)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, "none")
+	return cmd
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/sources"
+)
+
+// runFlags are the flags sync and agent share.
+type runFlags struct {
+	repo, branch, path, stateDir string
+	agentName                    string
+	allowEmpty, selfHeal         bool
+	parallel                     int
+	gitUser, gitPasswordFile     string
+	sshKeyFile, sshKnownHosts    string
+	dockerHost                   string
+	logLevel, logFormat          string
+	// Accepted now so scripts written against DESIGN §2 keep working; the
+	// features behind them land with their issues.
+	router, caddyAdmin, httpAddr, httpsAddr, statusBranch string
+	identities                                            []string
+}
+
+func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.repo, "repo", "", "config repo: URL (https://, ssh://, git@host:path, file://) or local path")
+	fs.StringVar(&f.branch, "branch", "main", "branch to watch")
+	fs.StringVar(&f.path, "path", "", "config folder inside the repo")
+	fs.StringVar(&f.stateDir, "state-dir", ".berth", "where Berth keeps its database and clone")
+	fs.StringVar(&f.agentName, "agent-name", "", "this agent's name (default: host name); it owns the containers it labels")
+	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "allow pruning every workload when the repo renders none")
+	fs.BoolVar(&f.selfHeal, "self-heal", true, "redeploy a workload whose container vanished")
+	fs.IntVar(&f.parallel, "parallel", 4, "workloads deployed at once")
+	fs.StringVar(&f.gitUser, "git-username", "git", "user name for http(s) git auth")
+	fs.StringVar(&f.gitPasswordFile, "git-password-file", "", "file holding the http(s) password or token")
+	fs.StringVar(&f.sshKeyFile, "ssh-key-file", "", "private key file for ssh git URLs")
+	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for ssh git URLs (default ~/.ssh/known_hosts)")
+	fs.StringVar(&f.dockerHost, "docker-host", os.Getenv("DOCKER_HOST"), "Docker daemon address (default: DOCKER_HOST or the local socket)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.router, "router", defaultRouter, "embedded, caddy or none")
+	fs.StringVar(&f.caddyAdmin, "caddy-admin", "http://127.0.0.1:2019", "Caddy admin API for --router caddy")
+	fs.StringVar(&f.httpAddr, "http", ":80", "where the embedded proxy listens for HTTP")
+	fs.StringVar(&f.httpsAddr, "https", ":443", `where the embedded proxy listens for HTTPS ("" turns TLS off)`)
+	fs.StringVar(&f.statusBranch, "status-branch", "berth/status", `branch for status commits ("" turns them off)`)
+	fs.StringSliceVar(&f.identities, "identity", nil, "age identity file(s) for shared secrets")
+}
+
+// runtime is a wired agent and what must be closed after it.
+type runtime struct {
+	agent *agent.Agent
+	log   *slog.Logger
+	close func()
+}
+
+func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Options) (*runtime, error) {
+	log, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.logLevel)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	if f.repo == "" {
+		return nil, &exitError{code: 2, msg: "--repo is required (a URL or a local path to the config repo)"}
+	}
+	switch f.router {
+	case "none":
+	case "embedded", "caddy":
+		log.Warn("the router is not available in this build yet; routes are not configured", "router", f.router)
+	default:
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("--router %q: want embedded, caddy or none", f.router)}
+	}
+	if f.agentName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("--agent-name not set and the host name is unknown: %w", err)
+		}
+		f.agentName = strings.ToLower(host)
+	}
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state dir: %w", err)
+	}
+	repo, err := gitops.NewRepo(f.repo, f.branch, filepath.Join(f.stateDir, "repo"), gitops.Credentials{
+		Username: f.gitUser, PasswordFile: f.gitPasswordFile, SSHKeyFile: f.sshKeyFile, KnownHosts: f.sshKnownHosts,
+	})
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	st, err := store.Open(ctx, filepath.Join(f.stateDir, "berth.db"))
+	if err != nil {
+		return nil, err
+	}
+	docker, err := sources.NewDocker(f.dockerHost)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := docker.Ping(ctx); err != nil {
+		st.Close()
+		docker.Close()
+		return nil, fmt.Errorf("%w (is dockerd running? scripts/docker starts it)", err)
+	}
+	opts.Name = f.agentName
+	opts.Path = f.path
+	opts.AllowEmpty = f.allowEmpty
+	opts.SelfHeal = f.selfHeal
+	opts.Parallel = f.parallel
+	a := agent.New(opts, repo, st, docker, log)
+	return &runtime{agent: a, log: log, close: func() {
+		if err := errors.Join(st.Close(), docker.Close()); err != nil {
+			log.Warn("closing", "error", err)
+		}
+	}}, nil
+}

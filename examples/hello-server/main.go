@@ -1,0 +1,76 @@
+// Command hello-server is the tiny HTTP server the examples and the tests
+// run in FROM-scratch images. Its behaviour is set by env:
+//
+//	PORT          port to listen on (default 8080)
+//	MESSAGE       what / answers (default "hello from berth")
+//	READY_DELAY   how long /healthz answers 503 after start (e.g. "3s")
+//	NEVER_READY   "1": /healthz always answers 503
+//	EXIT_AFTER    exit with status 1 after this long (e.g. "1s")
+//	SHOW_ENV      "1": /env answers the process env as JSON (tests only)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	start := time.Now()
+	port := envOr("PORT", "8080")
+	msg := envOr("MESSAGE", "hello from berth")
+	readyDelay, _ := time.ParseDuration(os.Getenv("READY_DELAY"))
+	if d, err := time.ParseDuration(os.Getenv("EXIT_AFTER")); err == nil {
+		time.AfterFunc(d, func() { log.Print("exiting as asked"); os.Exit(1) })
+	}
+	host, _ := os.Hostname()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "%s (%s)\n", msg, host)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if os.Getenv("NEVER_READY") == "1" || time.Since(start) < readyDelay {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	if os.Getenv("SHOW_ENV") == "1" {
+		mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
+			env := map[string]string{}
+			for _, kv := range os.Environ() {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+			_ = json.NewEncoder(w).Encode(env)
+		})
+	}
+	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Printf("listening on :%s", port)
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

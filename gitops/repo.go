@@ -1,0 +1,289 @@
+// Package gitops pulls the config repo, renders it into desired workloads,
+// and works out what changed.
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+)
+
+// ErrBranchNotFound means the remote has no such branch: a person must fix
+// the flag or push the branch.
+var ErrBranchNotFound = errors.New("branch not found")
+
+// Credentials are read from files, never from flags.
+type Credentials struct {
+	Username     string // for http(s); default "git"
+	PasswordFile string // http(s) password or token
+	SSHKeyFile   string // private key for ssh:// and scp-style URLs
+	KnownHosts   string // known_hosts file; default ~/.ssh/known_hosts
+}
+
+// Repo is the local clone of the config repo.
+type Repo struct {
+	url    string
+	branch string
+	dir    string
+	creds  Credentials
+}
+
+// NewRepo returns a Repo that clones url's branch into dir. A plain local
+// path is made absolute.
+func NewRepo(rawURL, branch, dir string, creds Credentials) (*Repo, error) {
+	if rawURL == "" {
+		return nil, errors.New("--repo is required")
+	}
+	if branch == "" {
+		branch = "main"
+	}
+	if isLocalPath(rawURL) {
+		abs, err := filepath.Abs(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("repo path %s: %w", rawURL, err)
+		}
+		rawURL = abs
+	}
+	return &Repo{url: rawURL, branch: branch, dir: dir, creds: creds}, nil
+}
+
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:`)
+
+func isLocalPath(u string) bool {
+	return !strings.Contains(u, "://") && !scpLike.MatchString(u)
+}
+
+// Dir is the checkout folder.
+func (r *Repo) Dir() string { return r.dir }
+
+// URL is the remote URL with any credentials removed, safe to log.
+func (r *Repo) URL() string { return RedactURL(r.url) }
+
+// Branch is the watched branch.
+func (r *Repo) Branch() string { return r.branch }
+
+// RedactURL removes a password or token from a URL.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
+}
+
+// Pull brings the checkout to the tip of the branch and returns that
+// commit. A clone dir that is missing, corrupt or cloned from another URL
+// is cloned afresh.
+func (r *Repo) Pull(ctx context.Context) (string, error) {
+	auth, err := r.auth()
+	if err != nil {
+		return "", err
+	}
+	repo, err := r.open()
+	if err == nil {
+		sha, ferr := r.fetch(ctx, repo, auth)
+		if ferr == nil || errors.Is(ferr, ErrBranchNotFound) || isTransient(ferr) {
+			return sha, ferr
+		}
+		// Anything else is a broken clone: start again below.
+	}
+	return r.clone(ctx, auth)
+}
+
+func (r *Repo) open() (*git.Repository, error) {
+	repo, err := git.PlainOpen(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := repo.Remote("origin")
+	if err != nil {
+		return nil, err
+	}
+	if urls := remote.Config().URLs; len(urls) == 0 || urls[0] != r.url {
+		return nil, errors.New("clone points at another URL")
+	}
+	return repo, nil
+}
+
+func (r *Repo) fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod) (string, error) {
+	remoteRef := plumbing.NewRemoteReferenceName("origin", r.branch)
+	err := repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   []config.RefSpec{config.RefSpec(fmt.Sprintf("+refs/heads/%s:%s", r.branch, remoteRef))},
+		Auth:       auth,
+		Force:      true,
+		Tags:       git.NoTags,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return "", r.wrap("fetching", err)
+	}
+	ref, err := repo.Reference(remoteRef, true)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q in %s", ErrBranchNotFound, r.branch, r.URL())
+	}
+	if err := r.checkout(repo, ref.Hash()); err != nil {
+		return "", err
+	}
+	return ref.Hash().String(), nil
+}
+
+func (r *Repo) checkout(repo *git.Repository, h plumbing.Hash) error {
+	if head, err := repo.Head(); err == nil && head.Hash() == h {
+		return nil
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("opening worktree: %w", err)
+	}
+	if err := wt.Reset(&git.ResetOptions{Commit: h, Mode: git.HardReset}); err != nil {
+		return fmt.Errorf("checking out %s: %w", h.String()[:12], err)
+	}
+	return nil
+}
+
+func (r *Repo) clone(ctx context.Context, auth transport.AuthMethod) (string, error) {
+	tmp := r.dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return "", fmt.Errorf("clearing %s: %w", tmp, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(r.dir), 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", filepath.Dir(r.dir), err)
+	}
+	repo, err := git.PlainCloneContext(ctx, tmp, false, &git.CloneOptions{
+		URL:           r.url,
+		Auth:          auth,
+		RemoteName:    "origin",
+		ReferenceName: plumbing.NewBranchReferenceName(r.branch),
+		SingleBranch:  true,
+		Tags:          git.NoTags,
+	})
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		if errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref") {
+			return "", fmt.Errorf("%w: %q in %s", ErrBranchNotFound, r.branch, r.URL())
+		}
+		return "", r.wrap("cloning", err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", fmt.Errorf("reading HEAD of the new clone: %w", err)
+	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		return "", fmt.Errorf("clearing %s: %w", r.dir, err)
+	}
+	if err := os.Rename(tmp, r.dir); err != nil {
+		return "", fmt.Errorf("moving clone into place: %w", err)
+	}
+	return head.Hash().String(), nil
+}
+
+// wrap names the remote (without credentials) and never echoes a URL that
+// carries a password.
+func (r *Repo) wrap(op string, err error) error {
+	msg := err.Error()
+	if r.url != RedactURL(r.url) {
+		msg = strings.ReplaceAll(msg, r.url, RedactURL(r.url))
+	}
+	if r.creds.PasswordFile != "" {
+		if pw, rerr := readSecretFile(r.creds.PasswordFile); rerr == nil && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "***")
+		}
+	}
+	return &RemoteError{Op: op, URL: r.URL(), Branch: r.branch, Msg: msg, transient: isTransient(err)}
+}
+
+// RemoteError is a failed clone or fetch.
+type RemoteError struct {
+	Op, URL, Branch, Msg string
+	transient            bool
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("%s %s (branch %s): %s", e.Op, e.URL, e.Branch, e.Msg)
+}
+
+// Transient reports whether retrying later may help (network, server).
+func (e *RemoteError) Transient() bool { return e.transient }
+
+func isTransient(err error) bool {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re.transient
+	}
+	if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
+		errors.Is(err, transport.ErrRepositoryNotFound) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	s := err.Error()
+	for _, m := range []string{"connection refused", "no such host", "timeout", "i/o timeout", "EOF", "network is unreachable", "unexpected client error", "500", "502", "503"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Repo) auth() (transport.AuthMethod, error) {
+	switch {
+	case strings.HasPrefix(r.url, "http://") || strings.HasPrefix(r.url, "https://"):
+		if r.creds.PasswordFile == "" {
+			return nil, nil
+		}
+		pw, err := readSecretFile(r.creds.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("git password file: %w", err)
+		}
+		user := r.creds.Username
+		if user == "" {
+			user = "git"
+		}
+		return &githttp.BasicAuth{Username: user, Password: pw}, nil
+	case strings.HasPrefix(r.url, "ssh://") || scpLike.MatchString(r.url):
+		if r.creds.SSHKeyFile == "" {
+			return nil, nil // go-git falls back to the SSH agent
+		}
+		user := "git"
+		if u, err := url.Parse(r.url); err == nil && u.User != nil {
+			user = u.User.Username()
+		} else if i := strings.IndexByte(r.url, '@'); i > 0 && !strings.Contains(r.url, "://") {
+			user = r.url[:i]
+		}
+		keys, err := gitssh.NewPublicKeysFromFile(user, r.creds.SSHKeyFile, "")
+		if err != nil {
+			return nil, fmt.Errorf("ssh key file %s: %w", r.creds.SSHKeyFile, err)
+		}
+		if r.creds.KnownHosts != "" {
+			cb, err := gitssh.NewKnownHostsCallback(r.creds.KnownHosts)
+			if err != nil {
+				return nil, fmt.Errorf("known hosts file %s: %w", r.creds.KnownHosts, err)
+			}
+			keys.HostKeyCallback = cb
+		}
+		return keys, nil
+	}
+	return nil, nil
+}
+
+func readSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}

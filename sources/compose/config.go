@@ -1,0 +1,42 @@
+// Package compose deploys docker compose stacks from the config repo.
+package compose
+
+import (
+	"github.com/berthops/berth/sources"
+)
+
+// Config is the `source:` block of a compose workload.
+type Config struct {
+	File           string `yaml:"file" json:"file"`
+	Project        string `yaml:"project" json:"project,omitempty"`
+	DeployStrategy string `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+}
+
+var _ sources.Config = (*Config)(nil)
+
+// Kind reports sources.KindCompose.
+func (c *Config) Kind() sources.Kind { return sources.KindCompose }
+
+// Strategy is the requested deploy_strategy.
+func (c *Config) Strategy() string { return c.DeployStrategy }
+
+// Validate checks the compose file and the strategy: blue-green is rejected,
+// the stack is managed by docker compose.
+func (c *Config) Validate() []sources.FieldError {
+	var errs []sources.FieldError
+	if c.File == "" {
+		errs = append(errs, sources.FieldError{Field: "source.file", Msg: "is required"})
+	}
+	if err := sources.ValidateStrategy(c.Kind(), c.DeployStrategy); err != nil {
+		errs = append(errs, sources.FieldError{Field: "source.deploy_strategy", Msg: err.Error()})
+	}
+	return errs
+}
+
+// Paths lists the repo paths the config refers to, by field.
+func (c *Config) Paths() map[string]string {
+	if c.File == "" {
+		return nil
+	}
+	return map[string]string{"source.file": c.File}
+}

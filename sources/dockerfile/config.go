@@ -1,0 +1,52 @@
+// Package dockerfile deploys workloads built from a Dockerfile in the config
+// repo or in an app repo.
+package dockerfile
+
+import (
+	"github.com/berthops/berth/sources"
+)
+
+// GitSource is an app repo outside the config repo.
+type GitSource struct {
+	URL string `yaml:"url" json:"url"`
+	Ref string `yaml:"ref" json:"ref,omitempty"`
+}
+
+// Config is the `source:` block of a dockerfile workload.
+type Config struct {
+	Context        string            `yaml:"context" json:"context,omitempty"`
+	Dockerfile     string            `yaml:"dockerfile" json:"dockerfile,omitempty"`
+	BuildArgs      map[string]string `yaml:"build_args" json:"build_args,omitempty"`
+	Target         string            `yaml:"target" json:"target,omitempty"`
+	Git            *GitSource        `yaml:"git" json:"git,omitempty"`
+	DeployStrategy string            `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+}
+
+var _ sources.Config = (*Config)(nil)
+
+// Kind reports sources.KindDockerfile.
+func (c *Config) Kind() sources.Kind { return sources.KindDockerfile }
+
+// Strategy is the requested deploy_strategy.
+func (c *Config) Strategy() string { return c.DeployStrategy }
+
+// Validate checks the strategy; the build fields are checked when the
+// dockerfile source lands.
+func (c *Config) Validate() []sources.FieldError {
+	var errs []sources.FieldError
+	if c.Context != "" && c.Git != nil {
+		errs = append(errs, sources.FieldError{Field: "source.git", Msg: "set either context or git, not both"})
+	}
+	if err := sources.ValidateStrategy(c.Kind(), c.DeployStrategy); err != nil {
+		errs = append(errs, sources.FieldError{Field: "source.deploy_strategy", Msg: err.Error()})
+	}
+	return errs
+}
+
+// Paths lists the repo paths the config refers to, by field.
+func (c *Config) Paths() map[string]string {
+	if c.Context == "" {
+		return nil
+	}
+	return map[string]string{"source.context": c.Context}
+}
