@@ -1,0 +1,206 @@
+// Package dockertest gives tests a real Docker daemon: the client, images
+// built FROM scratch from examples/hello-server (nothing is pulled), unique
+// agent names, and cleanup of everything a test creates.
+package dockertest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+
+	"github.com/berthops/berth/sources"
+)
+
+// ImagePrefix names every image the tests build.
+const ImagePrefix = "berth-test/hello"
+
+// Docker returns Berth's adapter on the local daemon. Without a daemon the
+// test is skipped, except in CI (CI=true), where it fails: a green run
+// must prove the Docker paths ran.
+func Docker(t testing.TB) *sources.Docker {
+	t.Helper()
+	d, err := sources.NewDocker(os.Getenv("DOCKER_HOST"))
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = d.Ping(ctx)
+		cancel()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Docker is required in CI: %v", err)
+		}
+		t.Skipf("no Docker daemon (run scripts/docker): %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func raw(t testing.TB) *client.Client {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// AgentName returns a unique agent name and removes every container that
+// carries it when the test ends.
+func AgentName(t testing.TB) string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "t-" + hex.EncodeToString(b[:])
+	cli := raw(t)
+	t.Cleanup(func() { RemoveContainers(t, cli, name) })
+	return name
+}
+
+// RemoveContainers force-removes every container labelled berth.agent=name.
+func RemoveContainers(t testing.TB, cli *client.Client, name string) {
+	t.Helper()
+	ctx := context.Background()
+	list, err := cli.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", sources.LabelAgent+"="+name))})
+	if err != nil {
+		t.Errorf("listing test containers: %v", err)
+		return
+	}
+	for _, c := range list {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			t.Errorf("removing test container %s: %v", c.ID, err)
+		}
+	}
+}
+
+var (
+	builtMu sync.Mutex
+	built   []string // images this process built, for RemoveImages
+
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// serverBinary builds examples/hello-server as a static binary, once per
+// test process.
+func serverBinary() (string, error) {
+	binOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "berth-hello-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hello-server")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./examples/hello-server")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("building hello-server: %v\n%s", err, out)
+		}
+	})
+	return binPath, binErr
+}
+
+// Image builds (once per tag and process) a FROM-scratch image of the
+// hello server tagged berth-test/hello:<tag>. Extra Dockerfile lines
+// (ENV, HEALTHCHECK, ...) make images that differ. RemoveImages deletes
+// them; call it from TestMain.
+func Image(t testing.TB, tag string, extra ...string) string {
+	t.Helper()
+	// The pid keeps test packages that run at once from sharing (and
+	// deleting) each other's images.
+	ref := fmt.Sprintf("%s:%s-%d", ImagePrefix, tag, os.Getpid())
+	cli := raw(t)
+	ctx := context.Background()
+	if _, err := cli.ImageInspect(ctx, ref); err == nil {
+		return ref
+	}
+	bin, err := serverBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockerfile := "FROM scratch\nCOPY hello-server /hello-server\nEXPOSE 8080\nLABEL berth.test=1\n"
+	for _, l := range extra {
+		dockerfile += l + "\n"
+	}
+	dockerfile += "ENTRYPOINT [\"/hello-server\"]\n"
+	body, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {"hello-server", 0o755, body}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cli.ImageBuild(ctx, &buf, types.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true})
+	if err != nil {
+		t.Fatalf("building %s: %v", ref, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if _, err := cli.ImageInspect(ctx, ref); err != nil {
+		t.Fatalf("building %s: %v\n%s", ref, err, out)
+	}
+	builtMu.Lock()
+	built = append(built, ref)
+	builtMu.Unlock()
+	return ref
+}
+
+// RemoveImages deletes the images this process built, and the hello
+// server binary. Errors are printed, not fatal: it runs after the tests.
+func RemoveImages() {
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if len(built) == 0 {
+		return
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return
+	}
+	defer cli.Close()
+	for _, ref := range built {
+		if _, err := cli.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
+			fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", ref, err)
+		}
+	}
+	built = nil
+}
