@@ -104,7 +104,11 @@ func (l *loader) load() (*Desired, error) {
 			dec.decode("", n, reflectOf(&d.Repo))
 		}
 		validateRepoConfig(dec, &d.Repo)
-		d.Errors = append(d.Errors, dec.errs...)
+		if len(dec.errs) > 0 {
+			sortByPos(dec.errs)
+			d.Errors = append(d.Errors, dec.errs...)
+			d.Repo.Defaults = Defaults{} // do not spread a broken default
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.Errors = append(d.Errors, &ConfigError{File: "berth.yaml", Msg: err.Error()})
 	}
@@ -236,7 +240,7 @@ func parse(dec *decoder, data []byte) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			return nil // an empty file is an empty mapping
 		}
-		dec.errorf("", syntaxPos(err), "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		dec.errorf("", syntaxPos(err), "%s", lineRe.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), ""))
 		return nil
 	}
 	var extra yaml.Node
@@ -246,7 +250,22 @@ func parse(dec *decoder, data []byte) *yaml.Node {
 	return &n
 }
 
-var lineRe = regexp.MustCompile(`line (\d+)`)
+var lineRe = regexp.MustCompile(`line (\d+): `)
+
+// sortByPos orders one file's errors by line and column.
+func sortByPos(errs []error) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, aok := errs[i].(*ConfigError)
+		b, bok := errs[j].(*ConfigError)
+		if !aok || !bok {
+			return false
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
 
 func syntaxPos(err error) Pos {
 	m := lineRe.FindStringSubmatch(err.Error())
@@ -281,15 +300,25 @@ func (l *loader) loadWorkload(app, name, file string, defaults Defaults) (*sourc
 		Env: wf.Env, Port: wf.Port, Route: wf.Route, Healthcheck: wf.Healthcheck,
 		StopGracePeriod: wf.StopGracePeriod,
 	}
-	if w.Healthcheck == nil {
-		w.Healthcheck = defaults.Healthcheck
+	if w.Healthcheck == nil && w.Port != 0 {
+		w.Healthcheck = defaults.Healthcheck // a probe needs a port: workers go without
 	}
 	if w.StopGracePeriod == 0 {
 		w.StopGracePeriod = defaults.StopGracePeriod
 	}
 	w.Source = decodeSource(dec, &wf.Source)
-	l.validate(dec, w)
+	for k := range w.Env {
+		if !envKeyRe.MatchString(k) {
+			dec.errorf("env."+k, dec.at("env."+k), "%q is not a valid variable name (letters, digits and '_', not starting with a digit)", k)
+		}
+	}
+	if len(dec.errs) == 0 {
+		// Semantic checks run on well-typed input only: a field that did
+		// not decode would otherwise be reported twice.
+		l.validate(dec, w)
+	}
 	if len(dec.errs) > 0 {
+		sortByPos(dec.errs)
 		return nil, dec.errs
 	}
 	if w.Route != nil {
@@ -377,16 +406,6 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 					fail(field, "%v", err)
 				}
 			}
-		}
-	}
-	keys := make([]string, 0, len(w.Env))
-	for k := range w.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !envKeyRe.MatchString(k) {
-			fail("env."+k, "%q is not a valid variable name (letters, digits and '_', not starting with a digit)", k)
 		}
 	}
 	if w.Port != 0 && (w.Port < 1 || w.Port > 65535) {

@@ -1,0 +1,91 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/agent/store"
+)
+
+func open(t *testing.T, path string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestRuntimeRoundTripAndReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "berth.db")
+	ctx := context.Background()
+	st := open(t, path)
+	require.NoError(t, st.PutRuntime(ctx, store.Runtime{WorkloadID: "shop/web", ContainerID: "c1", Status: store.StatusRunning, AppliedHash: "h1"}))
+	require.NoError(t, st.PutRuntime(ctx, store.Runtime{WorkloadID: "blog/site", Status: store.StatusFailed}))
+	require.NoError(t, st.PutRuntime(ctx, store.Runtime{WorkloadID: "shop/web", ContainerID: "c2", Status: store.StatusRunning, AppliedHash: "h2"}))
+
+	again := open(t, path) // migrations are applied once; data survives
+	rows, err := again.ListRuntime(ctx)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Equal(t, "blog/site", rows[0].WorkloadID)
+	assert.Equal(t, "c2", rows[1].ContainerID)
+	assert.Equal(t, "h2", rows[1].AppliedHash)
+
+	require.NoError(t, again.DeleteRuntime(ctx, "blog/site"))
+	rows, err = again.ListRuntime(ctx)
+	require.NoError(t, err)
+	assert.Len(t, rows, 1)
+}
+
+func TestEventsFilterAndCap(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "berth.db"))
+	long := strings.Repeat("ü", 300)
+	for i, wl := range []string{"a/x", "a/y", "a/x", "a/x"} {
+		sev := store.SeverityInfo
+		if i == 3 {
+			sev = store.SeverityError
+		}
+		_, err := st.AddEvent(ctx, store.Event{WorkloadID: wl, Kind: "deploy.started", Severity: sev, Message: long, Metadata: map[string]string{"workload_id": wl}})
+		require.NoError(t, err)
+	}
+	evs, err := st.Events(ctx, store.EventFilter{WorkloadID: "a/x"})
+	require.NoError(t, err)
+	require.Len(t, evs, 3)
+	assert.Greater(t, evs[0].ID, evs[1].ID, "newest first")
+	assert.Equal(t, store.MaxMessageRunes, utf8.RuneCountInString(evs[0].Message))
+	assert.True(t, utf8.ValidString(evs[0].Message))
+	assert.Equal(t, "a/x", evs[0].Metadata["workload_id"])
+
+	page, err := st.Events(ctx, store.EventFilter{WorkloadID: "a/x", Before: evs[0].ID, Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	assert.Equal(t, evs[1].ID, page[0].ID)
+
+	errs, err := st.Events(ctx, store.EventFilter{Severity: store.SeverityError})
+	require.NoError(t, err)
+	assert.Len(t, errs, 1)
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		n              int
+	}{
+		{"short", "abc", "abc", 5},
+		{"exact", "abcde", "abcde", 5},
+		{"ascii", "abcdef", "abcd…", 5},
+		{"multibyte", "日本語のテキスト", "日本語の…", 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, store.Truncate(tc.in, tc.n))
+		})
+	}
+}

@@ -1,0 +1,149 @@
+package gitops_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/image"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+const okImage = "source:\n  type: image\n  image: nginx:1.27\n"
+
+// TestValidationErrors locks the exact messages people see: file, line,
+// column, field, and what is wrong.
+func TestValidationErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		setup func(t *testing.T, dir string)
+	}{
+		{name: "unknown_field", files: map[string]string{
+			"apps/shop/web.yaml": "source:\n  type: image\n  image: nginx:1.27\n  imagee: typo\nports: 80\n"}},
+		{name: "wrong_types", files: map[string]string{
+			"apps/shop/web.yaml": "source:\n  type: image\n  image: [a, b]\nport: eighty\nenv: [A]\nroute: yes\n"}},
+		{name: "bad_strategy", files: map[string]string{
+			"apps/shop/web.yaml": "source:\n  type: image\n  image: registry.example.com/shop/web:1.4.2\n  deploy_strategy: \"bluegreen\"\n"}},
+		{name: "compose_blue_green", files: map[string]string{
+			"apps/shop/stack.yaml":   "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: blue-green\n",
+			"apps/shop/stack/compose.yml": "services: {}\n"}},
+		{name: "bad_names", files: map[string]string{
+			"apps/Shop/web.yaml":  okImage,
+			"apps/shop/Web_1.yaml": okImage}},
+		{name: "case_collision", files: map[string]string{
+			"apps/shop/web.yaml": okImage,
+			"apps/shop/Web.yaml": okImage}},
+		{name: "source_type", files: map[string]string{
+			"apps/shop/a.yaml": "source:\n  type: helm\n",
+			"apps/shop/b.yaml": "source:\n  image: nginx\n",
+			"apps/shop/c.yaml": "port: 80\n",
+			"apps/shop/d.yaml": "source: nginx\n"}},
+		{name: "path_escape", files: map[string]string{
+			"apps/shop/site.yaml":  "source:\n  type: static\n  dir: ../../../etc\n",
+			"apps/shop/abs.yaml":   "source:\n  type: static\n  dir: /etc\n",
+			"apps/shop/gone.yaml":  "source:\n  type: dockerfile\n  context: nothere\n",
+			"apps/shop/link.yaml":  "source:\n  type: dockerfile\n  context: outside\n"},
+			setup: func(t *testing.T, dir string) {
+				require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(dir, "apps/shop/outside")))
+			}},
+		{name: "route_port_healthcheck", files: map[string]string{
+			"apps/shop/web.yaml": okImage + "port: 70000\nroute:\n  hosts: [shop.example.com, \"not a host\"]\nhealthcheck:\n  path: healthz\n  timeout: soon\n"}},
+		{name: "duplicate_host", files: map[string]string{
+			"apps/shop/web.yaml": okImage + "port: 80\nroute:\n  hosts: [shop.example.com]\n",
+			"apps/blog/web.yaml": okImage + "port: 80\nroute:\n  hosts: [www.example.com, shop.example.com]\n"}},
+		{name: "env_names", files: map[string]string{
+			"apps/shop/web.yaml": okImage + "env:\n  GOOD: 1\n  1BAD: x\n  ALSO-BAD: y\n  NESTED: {a: b}\n"}},
+		{name: "syntax", files: map[string]string{
+			"apps/shop/web.yaml": "source:\n  type: image\n image: x\n"}},
+		{name: "repo_config", files: map[string]string{
+			"berth.yaml":         "secrets:\n  on_error: explode\ndefaults:\n  healthcheck:\n    path: nope\n  stop_grace: 5s\n",
+			"apps/shop/web.yaml": okImage}},
+		{name: "too_large", files: map[string]string{
+			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeTree(t, tc.files)
+			if tc.setup != nil {
+				tc.setup(t, dir)
+			}
+			d, err := gitops.Load(dir, "")
+			require.NoError(t, err)
+			var lines []string
+			for _, e := range d.AllErrors() {
+				lines = append(lines, e.Error())
+			}
+			require.NotEmpty(t, lines, "the case must be invalid")
+			got := strings.Join(lines, "\n") + "\n"
+			golden := filepath.Join("testdata", "validate", tc.name+".golden")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./gitops -update to create the golden file")
+			assert.Equal(t, string(want), got)
+		})
+	}
+}
+
+func TestLoadValid(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"deploy/berth.yaml":              "defaults:\n  stop_grace_period: 3s\n  healthcheck:\n    path: /healthz\n",
+		"deploy/apps/shop/app.yaml":      "defaults:\n  stop_grace_period: 7s\n",
+		"deploy/apps/shop/web.yaml":      "source:\n  type: image\n  image: nginx\nport: 80\nenv:\n  PORT: 80\n  DEBUG: true\n",
+		"deploy/apps/shop/notes.txt":     "not a workload",
+		"deploy/apps/shop/site/index.html": "<h1>hi</h1>",
+		"deploy/apps/blog/site.yaml":     "source:\n  type: static\n  dir: public\nport: 80\n",
+		"deploy/apps/blog/public/a.html": "a",
+	})
+	d, err := gitops.Load(dir, "deploy")
+	require.NoError(t, err)
+	require.Empty(t, d.AllErrors())
+	require.Len(t, d.Workloads, 2)
+	blog, shop := d.Workloads[0], d.Workloads[1]
+	assert.Equal(t, "blog/site", blog.ID())
+	assert.Equal(t, 3*1e9, float64(blog.StopGracePeriod), "berth.yaml default")
+	assert.Equal(t, 7*1e9, float64(shop.StopGracePeriod), "app.yaml overrides berth.yaml")
+	assert.Equal(t, "/healthz", shop.Healthcheck.Path)
+	assert.Equal(t, map[string]string{"PORT": "80", "DEBUG": "true"}, shop.Env, "scalars read as strings")
+	assert.Equal(t, "nginx", shop.Source.(*image.Config).Image)
+	assert.Len(t, shop.Hash, 64)
+
+	_, err = gitops.Load(dir, "../elsewhere")
+	require.Error(t, err)
+}
+
+// TestHashStability: the hash moves with the config and nothing else.
+func TestHashStability(t *testing.T) {
+	load := func(files map[string]string) *sources.Workload {
+		d, err := gitops.Load(writeTree(t, files), "")
+		require.NoError(t, err)
+		require.Empty(t, d.AllErrors())
+		return d.Workloads[0]
+	}
+	base := load(map[string]string{"apps/a/w.yaml": okImage + "env:\n  A: \"1\"\n  B: \"2\"\n"})
+	reordered := load(map[string]string{"apps/a/w.yaml": "# a comment\nenv:\n  B: \"2\"\n  A: \"1\"\n" + okImage, "README.md": "other"})
+	changed := load(map[string]string{"apps/a/w.yaml": okImage + "env:\n  A: \"1\"\n  B: \"3\"\n"})
+	assert.Equal(t, base.Hash, reordered.Hash, "key order, comments and other files do not matter")
+	assert.NotEqual(t, base.Hash, changed.Hash)
+}

@@ -1,0 +1,128 @@
+package gitops_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/gitserver"
+)
+
+func TestPullOverSmartHTTP(t *testing.T) {
+	const token = "s3cr3t-token-canary"
+	srv := gitserver.Start(t, gitserver.WithPassword(token))
+	src := srv.NewRepo(t, "config")
+	first := src.Write("apps/a/w.yaml", okImage).Push("first")
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
+	dir := filepath.Join(t.TempDir(), "repo")
+	repo, err := gitops.NewRepo(src.URL, "main", dir, gitops.Credentials{PasswordFile: tokenFile})
+	require.NoError(t, err)
+
+	sha, err := repo.Pull(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, first, sha)
+	assert.FileExists(t, filepath.Join(dir, "apps/a/w.yaml"))
+
+	second := src.Write("apps/a/x.yaml", okImage).Push("second")
+	sha, err = repo.Pull(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, second, sha)
+	assert.FileExists(t, filepath.Join(dir, "apps/a/x.yaml"))
+
+	sha, err = repo.Pull(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, second, sha, "an idle pull stays put")
+
+	// Wrong credentials: a clear error that never echoes the secret.
+	wrong := filepath.Join(t.TempDir(), "wrong")
+	require.NoError(t, os.WriteFile(wrong, []byte("nope"), 0o600))
+	bad, err := gitops.NewRepo(src.URL, "main", filepath.Join(t.TempDir(), "r"), gitops.Credentials{PasswordFile: wrong})
+	require.NoError(t, err)
+	_, err = bad.Pull(context.Background())
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), token)
+
+	// A missing token file is an error naming the flag's purpose.
+	none, err := gitops.NewRepo(src.URL, "main", filepath.Join(t.TempDir(), "r"), gitops.Credentials{PasswordFile: "/nonexistent/token"})
+	require.NoError(t, err)
+	_, err = none.Pull(context.Background())
+	require.ErrorContains(t, err, "git password file")
+}
+
+func TestPullRecoversBrokenClone(t *testing.T) {
+	srv := gitserver.Start(t)
+	a := srv.NewRepo(t, "a")
+	shaA := a.Write("apps/a/w.yaml", okImage).Push("a")
+	b := srv.NewRepo(t, "b")
+	shaB := b.Write("apps/b/w.yaml", okImage).Push("b")
+	dir := filepath.Join(t.TempDir(), "repo")
+
+	tests := []struct {
+		name  string
+		url   string
+		want  string
+		break_ func()
+	}{
+		{name: "fresh", url: a.URL, want: shaA},
+		{name: "corrupt objects", url: a.URL, want: shaA, break_: func() {
+			require.NoError(t, os.RemoveAll(filepath.Join(dir, ".git", "objects")))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, ".git", "HEAD"), []byte("garbage"), 0o644))
+		}},
+		{name: "not a repo", url: a.URL, want: shaA, break_: func() {
+			require.NoError(t, os.RemoveAll(filepath.Join(dir, ".git")))
+		}},
+		{name: "other url", url: b.URL, want: shaB},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.break_ != nil {
+				tc.break_()
+			}
+			repo, err := gitops.NewRepo(tc.url, "main", dir, gitops.Credentials{})
+			require.NoError(t, err)
+			sha, err := repo.Pull(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, sha)
+		})
+	}
+}
+
+func TestPullLocalPathAndFileURL(t *testing.T) {
+	srv := gitserver.Start(t)
+	src := srv.NewRepo(t, "config")
+	sha := src.Write("apps/a/w.yaml", okImage).Push("first")
+	for _, url := range []string{src.Dir, "file://" + src.Dir} {
+		repo, err := gitops.NewRepo(url, "main", filepath.Join(t.TempDir(), "repo"), gitops.Credentials{})
+		require.NoError(t, err)
+		got, err := repo.Pull(context.Background())
+		require.NoError(t, err, url)
+		assert.Equal(t, sha, got, url)
+	}
+}
+
+func TestPullErrors(t *testing.T) {
+	srv := gitserver.Start(t)
+	src := srv.NewRepo(t, "config")
+	src.Write("apps/a/w.yaml", okImage).Push("first")
+
+	repo, err := gitops.NewRepo(src.URL, "release", filepath.Join(t.TempDir(), "repo"), gitops.Credentials{})
+	require.NoError(t, err)
+	_, err = repo.Pull(context.Background())
+	require.ErrorIs(t, err, gitops.ErrBranchNotFound)
+	assert.Contains(t, err.Error(), `"release"`)
+
+	repo, err = gitops.NewRepo("http://127.0.0.1:1/config.git", "main", filepath.Join(t.TempDir(), "repo"), gitops.Credentials{})
+	require.NoError(t, err)
+	_, err = repo.Pull(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "127.0.0.1:1")
+
+	assert.Equal(t, "https://bot:redacted@git.example.com/x.git", gitops.RedactURL("https://bot:hunter2@git.example.com/x.git"))
+}
