@@ -1,0 +1,229 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/internal/dockertest"
+	"github.com/berthops/berth/internal/gitserver"
+)
+
+var berth string // the built binary
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "berth-bin-")
+	if err != nil {
+		panic(err)
+	}
+	berth = filepath.Join(dir, "berth")
+	if out, err := exec.Command("go", "build", "-o", berth, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building berth: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	dockertest.RemoveImages()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(berth, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func TestValidateExitCodes(t *testing.T) {
+	bad := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(bad, "apps/shop"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bad, "apps/shop/web.yaml"),
+		[]byte("source:\n  type: image\n  image: registry.example.com/shop/web:1.4.2\n  deploy_strategy: \"bluegreen\"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(bad, "apps/shop/api.yaml"), []byte("source:\n  type: image\n  image: x:1\n  tag: 2\n"), 0o644))
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+	}{
+		{"valid example", []string{"validate", "../../examples/hello"}, 0, []string{"ok: 2 workload(s)"}},
+		{"every error listed", []string{"validate", bad}, 1, []string{
+			`apps/shop/api.yaml:4:3: source.tag: unknown field`,
+			`apps/shop/web.yaml:4:20: source.deploy_strategy: "bluegreen" is not one of "", "recreate", "blue-green"`}},
+		{"path flag", []string{"validate", "../..", "--path", "examples/hello"}, 0, []string{"ok: 2 workload(s)"}},
+		{"missing dir", []string{"validate", filepath.Join(bad, "nope")}, 2, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, nil, tc.args...)
+			assert.Equal(t, tc.code, r.code, r.stdout+r.stderr)
+			for _, s := range tc.stdout {
+				assert.Contains(t, r.stdout, s)
+			}
+		})
+	}
+}
+
+func TestSyncStatusEvents(t *testing.T) {
+	dockertest.Docker(t)
+	img := dockertest.Image(t, "cli")
+	name := dockertest.AgentName(t)
+	app := "c" + name[2:]
+	src := gitserver.Start(t).NewRepo(t, "config")
+	src.Write("apps/"+app+"/web.yaml", "source:\n  type: image\n  image: "+img+"\nport: 8080\n")
+	src.Write("apps/"+app+"/bad.yaml", "source:\n  type: image\n")
+	src.Push("web and a broken file")
+	state := t.TempDir()
+	env := []string{"BERTH_STATE_DIR=" + state, "BERTH_AGENT_NAME=" + name}
+
+	r := run(t, env, "sync", "--repo", src.URL)
+	assert.Equal(t, 1, r.code, "a broken workload makes sync fail")
+	assert.Contains(t, r.stderr, "pulling")
+	assert.Contains(t, r.stderr, "deploying workload="+app+"/web")
+	assert.Contains(t, r.stderr, "done")
+	assert.Contains(t, r.stderr, "apps/"+app+"/bad.yaml:2:3: source.image: is required")
+
+	r = run(t, env, "status", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rows))
+	byID := map[string]map[string]any{}
+	for _, row := range rows {
+		byID[row["workload_id"].(string)] = row
+	}
+	assert.Equal(t, "running", byID[app+"/web"]["status"])
+	assert.Equal(t, "invalid", byID[app+"/bad"]["last_deploy"])
+
+	r = run(t, env, "status")
+	assert.Contains(t, r.stdout, app+"/web")
+
+	r = run(t, env, "events", "--workload", app+"/web")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "deploy.started")
+	assert.Contains(t, r.stdout, "deploy.succeeded")
+
+	// Fixing the broken file makes the next sync succeed.
+	src.Remove("apps/" + app + "/bad.yaml").Push("fix")
+	r = run(t, env, "sync", "--repo", src.URL)
+	assert.Equal(t, 0, r.code, r.stderr)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
+	dockertest.Docker(t)
+	img := dockertest.Image(t, "cli")
+	name := dockertest.AgentName(t)
+	app := "c" + name[2:]
+	src := gitserver.Start(t).NewRepo(t, "config")
+	src.Write("apps/"+app+"/web.yaml", "source:\n  type: image\n  image: "+img+"\nport: 8080\n").Push("web")
+	addr := freePort(t)
+
+	cmd := exec.Command(berth, "agent", "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name,
+		"--schedule", "@every 1h", "--listen", addr, "--router", "none")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	ready := false
+	for range 100 { // bounded: 20 s
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ready = true
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	require.True(t, ready, "agent never became ready:\n%s", stderr.String())
+
+	resp, err := http.Get("http://" + addr + "/api/workloads")
+	require.NoError(t, err)
+	var rows []map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&rows))
+	resp.Body.Close()
+	require.Len(t, rows, 1)
+	assert.Equal(t, app+"/web", rows[0]["workload_id"])
+
+	resp, err = http.Get("http://" + addr + "/api/workloads/" + app + "/web/events?limit=1")
+	require.NoError(t, err)
+	var evs []map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&evs))
+	resp.Body.Close()
+	require.Len(t, evs, 1)
+	assert.Equal(t, "deploy.succeeded", evs[0]["kind"])
+
+	resp, err = http.Post("http://"+addr+"/api/sync", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-done:
+		require.NoError(t, err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("agent did not stop on SIGTERM:\n%s", stderr.String())
+	}
+	assert.True(t, strings.Contains(stderr.String(), "agent stopped"), stderr.String())
+}
