@@ -45,10 +45,10 @@ func TestValidationErrors(t *testing.T) {
 		{name: "bad_strategy", files: map[string]string{
 			"apps/shop/web.yaml": "source:\n  type: image\n  image: registry.example.com/shop/web:1.4.2\n  deploy_strategy: \"bluegreen\"\n"}},
 		{name: "compose_blue_green", files: map[string]string{
-			"apps/shop/stack.yaml":   "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: blue-green\n",
+			"apps/shop/stack.yaml":        "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: blue-green\n",
 			"apps/shop/stack/compose.yml": "services: {}\n"}},
 		{name: "bad_names", files: map[string]string{
-			"apps/Shop/web.yaml":  okImage,
+			"apps/Shop/web.yaml":   okImage,
 			"apps/shop/Web_1.yaml": okImage}},
 		{name: "case_collision", files: map[string]string{
 			"apps/shop/web.yaml": okImage,
@@ -59,10 +59,10 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/c.yaml": "port: 80\n",
 			"apps/shop/d.yaml": "source: nginx\n"}},
 		{name: "path_escape", files: map[string]string{
-			"apps/shop/site.yaml":  "source:\n  type: static\n  dir: ../../../etc\n",
-			"apps/shop/abs.yaml":   "source:\n  type: static\n  dir: /etc\n",
-			"apps/shop/gone.yaml":  "source:\n  type: dockerfile\n  context: nothere\n",
-			"apps/shop/link.yaml":  "source:\n  type: dockerfile\n  context: outside\n"},
+			"apps/shop/site.yaml": "source:\n  type: static\n  dir: ../../../etc\n",
+			"apps/shop/abs.yaml":  "source:\n  type: static\n  dir: /etc\n",
+			"apps/shop/gone.yaml": "source:\n  type: dockerfile\n  context: nothere\n",
+			"apps/shop/link.yaml": "source:\n  type: dockerfile\n  context: outside\n"},
 			setup: func(t *testing.T, dir string) {
 				require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(dir, "apps/shop/outside")))
 			}},
@@ -108,13 +108,13 @@ func TestValidationErrors(t *testing.T) {
 
 func TestLoadValid(t *testing.T) {
 	dir := writeTree(t, map[string]string{
-		"deploy/berth.yaml":              "defaults:\n  stop_grace_period: 3s\n  healthcheck:\n    path: /healthz\n",
-		"deploy/apps/shop/app.yaml":      "defaults:\n  stop_grace_period: 7s\n",
-		"deploy/apps/shop/web.yaml":      "source:\n  type: image\n  image: nginx\nport: 80\nenv:\n  PORT: 80\n  DEBUG: true\n",
-		"deploy/apps/shop/notes.txt":     "not a workload",
+		"deploy/berth.yaml":                "defaults:\n  stop_grace_period: 3s\n  healthcheck:\n    path: /healthz\n",
+		"deploy/apps/shop/app.yaml":        "defaults:\n  stop_grace_period: 7s\n",
+		"deploy/apps/shop/web.yaml":        "source:\n  type: image\n  image: nginx\nport: 80\nenv:\n  PORT: 80\n  DEBUG: true\n",
+		"deploy/apps/shop/notes.txt":       "not a workload",
 		"deploy/apps/shop/site/index.html": "<h1>hi</h1>",
-		"deploy/apps/blog/site.yaml":     "source:\n  type: static\n  dir: public\nport: 80\n",
-		"deploy/apps/blog/public/a.html": "a",
+		"deploy/apps/blog/site.yaml":       "source:\n  type: static\n  dir: public\nport: 80\n",
+		"deploy/apps/blog/public/a.html":   "a",
 	})
 	d, err := gitops.Load(dir, "deploy")
 	require.NoError(t, err)

@@ -65,9 +65,9 @@ func TestPullRecoversBrokenClone(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "repo")
 
 	tests := []struct {
-		name  string
-		url   string
-		want  string
+		name   string
+		url    string
+		want   string
 		break_ func()
 	}{
 		{name: "fresh", url: a.URL, want: shaA},
