@@ -1,0 +1,130 @@
+// Package router points route hosts at workload containers through Caddy.
+// One route table, persisted in the state dir, renders one Caddy JSON
+// config; two drivers load it: Caddy embedded in the agent process, or an
+// external Caddy through its admin API. Every change loads a whole config,
+// so a route swap is a pure upsert: there is never a moment without the
+// route.
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+)
+
+// Route sends requests for Hosts to Upstream (127.0.0.1:port).
+type Route struct {
+	ID       string   `json:"id"` // the workload id
+	Hosts    []string `json:"hosts"`
+	Upstream string   `json:"upstream"`
+}
+
+func (r Route) equal(o Route) bool {
+	if r.ID != o.ID || r.Upstream != o.Upstream || len(r.Hosts) != len(o.Hosts) {
+		return false
+	}
+	for i := range r.Hosts {
+		if r.Hosts[i] != o.Hosts[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ConfigOptions shape the rendered Caddy config.
+type ConfigOptions struct {
+	HTTP  string // listen address for HTTP, e.g. ":80"
+	HTTPS string // listen address for HTTPS; "" turns TLS off
+	// Admin is the admin API listen address to keep ("" disables it).
+	Admin string
+	// StorageDir holds certificates; "" leaves Caddy's default.
+	StorageDir string
+	// StreamCloseDelay keeps SSE and WebSocket streams open across a config
+	// reload (Caddy 2.7+); older Caddy rejects the field.
+	StreamCloseDelay bool
+}
+
+// RouteID is the @id of a workload's route in the Caddy config.
+func RouteID(workload string) string {
+	b := []byte("berth-")
+	for _, c := range []byte(workload) {
+		if c == '/' {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+// BuildConfig renders the routes into a complete Caddy JSON config.
+// Routes without an upstream are left out.
+func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
+	sorted := append([]Route(nil), routes...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	var rs []any
+	for _, r := range sorted {
+		if r.Upstream == "" || len(r.Hosts) == 0 {
+			continue
+		}
+		proxy := map[string]any{
+			"handler":   "reverse_proxy",
+			"upstreams": []any{map[string]any{"dial": r.Upstream}},
+		}
+		if o.StreamCloseDelay {
+			proxy["stream_close_delay"] = "5m"
+		}
+		rs = append(rs, map[string]any{
+			"@id":      RouteID(r.ID),
+			"match":    []any{map[string]any{"host": r.Hosts}},
+			"handle":   []any{proxy},
+			"terminal": true,
+		})
+	}
+	// Hosts without a route get a clear 404, not Caddy's empty 200.
+	rs = append(rs, map[string]any{
+		"handle": []any{map[string]any{"handler": "static_response", "status_code": 404, "body": "berth: no route for this host\n"}},
+	})
+	listen := []string{o.HTTP}
+	server := map[string]any{"routes": rs}
+	httpApp := map[string]any{"grace_period": "10s"}
+	if o.HTTPS == "" {
+		server["automatic_https"] = map[string]any{"disable": true}
+	} else {
+		listen = append(listen, o.HTTPS)
+		if p, err := port(o.HTTP); err == nil {
+			httpApp["http_port"] = p
+		}
+		if p, err := port(o.HTTPS); err == nil {
+			httpApp["https_port"] = p
+		}
+	}
+	server["listen"] = listen
+	httpApp["servers"] = map[string]any{"berth": server}
+	cfg := map[string]any{
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps":    map[string]any{"http": httpApp},
+	}
+	if o.Admin == "" {
+		cfg["admin"] = map[string]any{"disabled": true}
+	} else {
+		cfg["admin"] = map[string]any{"listen": o.Admin}
+	}
+	if o.StorageDir != "" {
+		cfg["storage"] = map[string]any{"module": "file_system", "root": o.StorageDir}
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the Caddy config: %w", err)
+	}
+	return b, nil
+}
+
+func port(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
+}

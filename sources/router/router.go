@@ -1,0 +1,151 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+// Driver loads a complete Caddy config.
+type Driver interface {
+	Load(ctx context.Context, routes []Route) error
+}
+
+// Router is the route table and the driver that applies it.
+type Router struct {
+	driver Driver
+	path   string // routes.json in the state dir
+
+	mu     sync.Mutex
+	routes map[string]Route
+}
+
+// New returns a router whose table is persisted at path; the table saved
+// there by an earlier run is restored (call Apply to load it).
+func New(driver Driver, path string) (*Router, error) {
+	r := &Router{driver: driver, path: path, routes: map[string]Route{}}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading route table: %w", err)
+	}
+	var saved struct {
+		Routes []Route `json:"routes"`
+	}
+	if err := json.Unmarshal(b, &saved); err != nil {
+		return nil, fmt.Errorf("reading route table %s: %w", path, err)
+	}
+	for _, rt := range saved.Routes {
+		r.routes[rt.ID] = rt
+	}
+	return r, nil
+}
+
+// Apply loads the whole table into the proxy, as at start.
+func (r *Router) Apply(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.driver.Load(ctx, r.list(r.routes))
+}
+
+// Get returns a workload's route.
+func (r *Router) Get(id string) (Route, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rt, ok := r.routes[id]
+	return rt, ok
+}
+
+// Routes returns the table, sorted by id.
+func (r *Router) Routes() []Route {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.list(r.routes)
+}
+
+// Upsert points a workload's route at its upstream. It replaces the route
+// in place (a pure upsert: never a delete first). When the proxy refuses
+// the config, the table is unchanged and the error is returned.
+func (r *Router) Upsert(ctx context.Context, rt Route) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cur, ok := r.routes[rt.ID]; ok && cur.equal(rt) {
+		return nil
+	}
+	next := make(map[string]Route, len(r.routes)+1)
+	for k, v := range r.routes {
+		next[k] = v
+	}
+	next[rt.ID] = rt
+	return r.commit(ctx, next)
+}
+
+// Remove deletes a workload's route (when the workload is pruned or loses
+// its route block).
+func (r *Router) Remove(ctx context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.routes[id]; !ok {
+		return nil
+	}
+	next := make(map[string]Route, len(r.routes))
+	for k, v := range r.routes {
+		if k != id {
+			next[k] = v
+		}
+	}
+	return r.commit(ctx, next)
+}
+
+func (r *Router) commit(ctx context.Context, next map[string]Route) error {
+	list := r.list(next)
+	if err := r.driver.Load(ctx, list); err != nil {
+		return err
+	}
+	r.routes = next
+	return r.save(list)
+}
+
+func (r *Router) list(m map[string]Route) []Route {
+	out := make([]Route, 0, len(m))
+	for _, rt := range m {
+		out = append(out, rt)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// save writes the table to a temp file and renames it into place.
+func (r *Router) save(list []Route) error {
+	b, err := json.MarshalIndent(struct {
+		Routes []Route `json:"routes"`
+	}{list}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(r.path), ".routes-*.json")
+	if err != nil {
+		return fmt.Errorf("saving route table: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("saving route table: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("saving route table: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), r.path); err != nil {
+		return fmt.Errorf("saving route table: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package router_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/sources/router"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+func upstream(t *testing.T, name string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, name)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// fetch GETs through the proxy with a Host header.
+func fetch(c *http.Client, proxy, host string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+proxy+"/", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	return string(b), err
+}
+
+func TestEmbeddedSwapsUnderLoadWithoutDrops(t *testing.T) {
+	blue, green := upstream(t, "blue"), upstream(t, "green")
+	proxy := freeAddr(t)
+	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: t.TempDir()})
+	t.Cleanup(func() { _ = drv.Stop() })
+	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, r.Upsert(ctx, router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: blue}))
+
+	var ok, failed atomic.Int64
+	seen := sync.Map{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 5 * time.Second}
+			for i := 0; i < 200000; i++ { // bounded
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body, err := fetch(c, proxy, "shop.test")
+				if err != nil {
+					failed.Add(1)
+					t.Log(err)
+					continue
+				}
+				ok.Add(1)
+				seen.Store(body, true)
+			}
+		}()
+	}
+	for i := range 10 {
+		time.Sleep(100 * time.Millisecond)
+		up := green
+		if i%2 == 1 {
+			up = blue
+		}
+		require.NoError(t, r.Upsert(ctx, router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: up}))
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, failed.Load(), "requests failed during 10 swaps (of %d)", ok.Load()+failed.Load())
+	assert.Greater(t, ok.Load(), int64(100))
+	_, sawBlue := seen.Load("blue")
+	_, sawGreen := seen.Load("green")
+	assert.True(t, sawBlue && sawGreen)
+
+	// An unknown host is not routed.
+	_, err = fetch(&http.Client{Timeout: 5 * time.Second}, proxy, "other.test")
+	assert.Error(t, err)
+}
+
+func TestTablePersistsAndRestores(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "routes.json")
+	proxy := freeAddr(t)
+	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: dir})
+	t.Cleanup(func() { _ = drv.Stop() })
+	r, err := router.New(drv, path)
+	require.NoError(t, err)
+	up := upstream(t, "site")
+	require.NoError(t, r.Upsert(context.Background(), router.Route{ID: "a/site", Hosts: []string{"site.test"}, Upstream: up}))
+	require.NoError(t, drv.Stop())
+
+	// A new process restores the table and serves it again.
+	r2, err := router.New(drv, path)
+	require.NoError(t, err)
+	rt, ok := r2.Get("a/site")
+	require.True(t, ok)
+	assert.Equal(t, up, rt.Upstream)
+	require.NoError(t, r2.Apply(context.Background()))
+	body, err := fetch(&http.Client{Timeout: 5 * time.Second}, proxy, "site.test")
+	require.NoError(t, err)
+	assert.Equal(t, "site", body)
+
+	require.NoError(t, r2.Remove(context.Background(), "a/site"))
+	_, ok = r2.Get("a/site")
+	assert.False(t, ok)
+}
+
+// startCaddy runs Debian's caddy with its admin API on a free port.
+func startCaddy(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("caddy")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("caddy is required in CI (apt-get install caddy)")
+		}
+		t.Skip("no caddy binary (apt-get install caddy)")
+	}
+	admin := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "caddy.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`{"admin":{"listen":%q}}`, admin)), 0o644))
+	cmd := exec.Command(bin, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for range 100 {
+		if resp, err := http.Get("http://" + admin + "/config/"); err == nil {
+			resp.Body.Close()
+			return "http://" + admin
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("caddy admin API did not come up")
+	return ""
+}
+
+func TestAdminDriverWithExternalCaddy(t *testing.T) {
+	admin := startCaddy(t)
+	proxy := freeAddr(t)
+	drv, err := router.NewAdmin(admin, router.ConfigOptions{HTTP: proxy})
+	require.NoError(t, err)
+	require.NoError(t, drv.Ping(context.Background()))
+	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
+	require.NoError(t, err)
+	blue, green := upstream(t, "blue"), upstream(t, "green")
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, up := range []string{blue, green} {
+		require.NoError(t, r.Upsert(context.Background(), router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: up}))
+		var body string
+		for range 50 { // the listener may take a moment after the first load
+			if body, err = fetch(c, proxy, "shop.test"); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{blue: "blue", green: "green"}[up], body)
+	}
+	require.NoError(t, drv.Ping(context.Background()), "the admin API survives a load")
+}
+
+func TestProxyDownLeavesTableUnchanged(t *testing.T) {
+	drv, err := router.NewAdmin("http://"+freeAddr(t), router.ConfigOptions{HTTP: freeAddr(t)})
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "routes.json")
+	r, err := router.New(drv, path)
+	require.NoError(t, err)
+	err = r.Upsert(context.Background(), router.Route{ID: "a/b", Hosts: []string{"b.test"}, Upstream: "127.0.0.1:1"})
+	require.Error(t, err)
+	_, ok := r.Get("a/b")
+	assert.False(t, ok)
+	assert.NoFileExists(t, path)
+}
