@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/router"
 )
 
 // Options are the agent's settings; zero values take the defaults.
@@ -33,6 +34,12 @@ type Options struct {
 	// ShutdownGrace is how long the tick in flight may run on after the
 	// agent is told to stop; default 2m.
 	ShutdownGrace time.Duration
+	// Router is the proxy's route table; nil when no proxy is managed.
+	Router *router.Router
+	// LivenessWindow, Drain and Failpoint go to the deploy engine.
+	LivenessWindow time.Duration
+	Drain          time.Duration
+	Failpoint      string
 }
 
 // puller is the config repo as the tick uses it.
@@ -50,6 +57,7 @@ type docker interface {
 	Pull(ctx context.Context, ref string) error
 	Remove(ctx context.Context, id string, grace time.Duration) error
 	Run(ctx context.Context, spec sources.RunSpec) (sources.Container, error)
+	Inspect(ctx context.Context, id string, port int) (sources.Container, error)
 }
 
 // Agent is one host's Berth.
@@ -79,12 +87,16 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 2 * time.Minute
 	}
+	eo := sources.EngineOptions{LivenessWindow: opts.LivenessWindow, Drain: opts.Drain, Failpoint: opts.Failpoint}
+	if opts.Router != nil {
+		eo.Router = opts.Router
+	}
 	return &Agent{
 		opts:    opts,
 		repo:    repo,
 		store:   st,
 		docker:  d,
-		engine:  sources.NewEngine(d, opts.Name, log),
+		engine:  sources.NewEngine(d, opts.Name, log, eo),
 		events:  newEvents(st, log),
 		log:     log,
 		trigger: make(chan struct{}, 1),

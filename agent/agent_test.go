@@ -63,13 +63,7 @@ func (h *harness) agent(opts agent.Options) (*agent.Agent, *store.Store) {
 	return h.agentWith(opts, h.docker)
 }
 
-func (h *harness) agentWith(opts agent.Options, d interface {
-	List(context.Context, string) ([]sources.Container, error)
-	ImageID(context.Context, string) (string, error)
-	Pull(context.Context, string) error
-	Remove(context.Context, string, time.Duration) error
-	Run(context.Context, sources.RunSpec) (sources.Container, error)
-}) (*agent.Agent, *store.Store) {
+func (h *harness) agentWith(opts agent.Options, d *sources.Docker) (*agent.Agent, *store.Store) {
 	h.t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(h.stateDir, "berth.db"))
 	require.NoError(h.t, err)
@@ -77,6 +71,12 @@ func (h *harness) agentWith(opts agent.Options, d interface {
 	repo, err := gitops.NewRepo(h.repo.URL, "main", filepath.Join(h.stateDir, "repo"), gitops.Credentials{})
 	require.NoError(h.t, err)
 	opts.Name = h.name
+	if opts.LivenessWindow == 0 {
+		opts.LivenessWindow = 300 * time.Millisecond // keep the suite quick
+	}
+	if opts.Drain == 0 {
+		opts.Drain = 100 * time.Millisecond
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

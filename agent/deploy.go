@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,12 +12,20 @@ import (
 	"github.com/berthops/berth/sources/image"
 )
 
+// Timing is how one deploy went, for benchmarks and logs.
+type Timing struct {
+	Strategy sources.Strategy
+	Started  time.Time // the new container started
+	Ready    time.Time // it passed the gate
+	Swapped  time.Time // the route points at it
+}
+
 // deploy runs one workload's deploy with its effective strategy and
 // records the outcome: events through EmitDeployEvent and its runtime row.
 // old are the workload's containers from the snapshot.
-func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, old []sources.Container, row store.Runtime, hasRow bool) error {
+func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, old []sources.Container, row store.Runtime, hasRow bool) (Timing, error) {
 	log := a.log.With("workload", w.ID())
-	decision := sources.EffectiveStrategy(w.Source)
+	decision := sources.Decide(w)
 	info := DeployInfo{Workload: w, Decision: decision, Commit: commit}
 	if !hasRow {
 		row = store.Runtime{WorkloadID: w.ID()}
@@ -27,30 +36,43 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 
 	ref, err := a.prepare(ctx, w)
 	if err != nil {
-		return a.failed(ctx, row, info, "preparing the image", err)
+		return Timing{}, a.failed(ctx, row, info, "preparing the image", err, sources.Container{})
 	}
 	info.Image = ref
-	dep := sources.Deployment{Workload: w, Image: ref, Env: sources.EnvList(w.Env), Commit: commit, Old: old}
-	c, err := a.engine.Recreate(ctx, dep)
+	applied := row
+	dep := sources.Deployment{
+		Workload: w, Decision: decision, Image: ref, Env: sources.EnvList(w.Env), Commit: commit, Old: old,
+		Persist: func(ctx context.Context, c sources.Container) error {
+			applied = row
+			setContainer(&applied, c)
+			applied.Image, applied.AppliedHash, applied.Commit = ref, w.Hash, commit
+			applied.Strategy = string(decision.Strategy)
+			applied.LastDeploy, applied.Message = store.DeploySucceeded, ""
+			return a.store.PutRuntime(ctx, applied)
+		},
+	}
+	res, err := a.engine.Deploy(ctx, dep)
+	t := Timing{Strategy: decision.Strategy, Started: res.Started, Ready: res.Ready, Swapped: res.Swapped}
 	if err != nil {
-		return a.failed(ctx, row, info, "starting the container", err)
-	}
-
-	row.ContainerID, row.ContainerName = c.ID, c.Name
-	row.Upstream = ""
-	if c.HostPort > 0 {
-		row.Upstream = fmt.Sprintf("127.0.0.1:%d", c.HostPort)
-	}
-	row.Image, row.AppliedHash, row.Commit = ref, w.Hash, commit
-	row.Strategy = string(decision.Strategy)
-	row.Status, row.LastDeploy, row.Message = c.State, store.DeploySucceeded, ""
-	row.UpdatedAt = time.Time{}
-	if err := a.store.PutRuntime(ctx, row); err != nil {
-		log.Error("recording the deploy failed", "error", err)
+		stage := "starting the new container"
+		if errors.Is(err, sources.ErrNotReady) {
+			stage = "readiness gate"
+		}
+		if errors.Is(err, sources.ErrBlueServing) {
+			stage += " (the running version is still serving)"
+		}
+		return t, a.failed(ctx, row, info, stage, err, res.Container)
 	}
 	a.events.EmitDeployEvent(ctx, PhaseSucceeded, info)
-	log.Info("deployed", "container", c.Name, "upstream", row.Upstream, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	log.Info("deployed", "container", res.Container.Name, "upstream", sources.Upstream(res.Container), "took", time.Since(start).Round(time.Millisecond))
+	return t, nil
+}
+
+func setContainer(row *store.Runtime, c sources.Container) {
+	row.ContainerID, row.ContainerName = c.ID, c.Name
+	row.Upstream = sources.Upstream(c)
+	row.Status = c.State
+	row.UpdatedAt = time.Time{}
 }
 
 // prepare makes the workload's image available: the one switch over
@@ -65,17 +87,23 @@ func (a *Agent) prepare(ctx context.Context, w *sources.Workload) (string, error
 }
 
 // failed records a failed deploy. The row keeps pointing at whatever ran
-// before; the event and the row carry a short reason, the full error goes
-// to the log.
-func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, stage string, err error) error {
+// before, or at the new container when one was left running (recreate);
+// the event and the row carry a short reason, the full error goes to the
+// log.
+func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, stage string, err error, left sources.Container) error {
 	id := info.Workload.ID()
 	a.log.Error("deploy failed", "workload", id, "stage", stage, "error", err)
 	info.Reason = stage + ": " + firstLine(err.Error())
+	if left.ID != "" {
+		setContainer(&row, left)
+	}
 	if row.ContainerID == "" {
 		row.Status = store.StatusFailed
 	}
 	row.LastDeploy, row.Message = store.DeployFailed, info.Reason
-	row.Strategy = string(info.Decision.Strategy)
+	if row.Strategy == "" {
+		row.Strategy = string(info.Decision.Strategy)
+	}
 	row.UpdatedAt = time.Time{}
 	if perr := a.store.PutRuntime(ctx, row); perr != nil {
 		a.log.Error("recording the failed deploy failed", "workload", id, "error", perr)

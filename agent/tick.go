@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/router"
 )
 
 // ErrDeployFailed is returned (wrapped) by Tick when any workload failed to
@@ -29,6 +31,8 @@ type TickResult struct {
 	Invalid  []string
 	Pruned   []string
 	Duration time.Duration
+	// Timings of this tick's deploys, by workload id.
+	Timings map[string]Timing
 }
 
 // Changed reports whether the tick changed anything a person would see.
@@ -209,9 +213,13 @@ func (a *Agent) deployAll(ctx context.Context, commit string, todo []*sources.Wo
 			defer wg.Done()
 			defer func() { <-sem }()
 			row, hasRow := s.rows[w.ID()]
-			err := a.deploy(ctx, commit, w, s.containers[w.ID()], row, hasRow)
+			t, err := a.deploy(ctx, commit, w, s.containers[w.ID()], row, hasRow)
 			mu.Lock()
 			defer mu.Unlock()
+			if res.Timings == nil {
+				res.Timings = map[string]Timing{}
+			}
+			res.Timings[w.ID()] = t
 			if err != nil {
 				res.Failed = append(res.Failed, w.ID())
 			} else {
@@ -229,10 +237,10 @@ func (a *Agent) deployAll(ctx context.Context, commit string, todo []*sources.Wo
 // containers missing, and removes leftover copies of workloads that were
 // not deployed this tick. handled workloads were written by this tick.
 func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]bool, d *gitops.Desired) {
-	valid := map[string]bool{}
+	valid := map[string]*sources.Workload{}
 	if d != nil {
 		for _, w := range d.Workloads {
-			valid[w.ID()] = true
+			valid[w.ID()] = w
 		}
 	}
 	for id, row := range s.rows {
@@ -245,14 +253,20 @@ func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]boo
 		switch {
 		case c != nil:
 			next.Status = c.State
+			if up := sources.Upstream(*c); up != "" {
+				next.Upstream = up // Docker may publish a new port after a restart
+			}
 		case row.ContainerID != "":
 			next.Status = store.StatusMissing
 		}
-		if valid[id] && row.LastDeploy == store.DeployInvalid {
+		if valid[id] != nil && row.LastDeploy == store.DeployInvalid {
 			// The file is valid again at the hash already applied.
 			next.LastDeploy, next.Message = store.DeploySucceeded, ""
 		}
-		if next.Status != row.Status || next.LastDeploy != row.LastDeploy {
+		if w := valid[id]; w != nil && c != nil {
+			a.ensureRoute(ctx, w, next.Upstream)
+		}
+		if next.Status != row.Status || next.LastDeploy != row.LastDeploy || next.Upstream != row.Upstream {
 			next.UpdatedAt = time.Time{}
 			if err := a.store.PutRuntime(ctx, next); err != nil {
 				a.log.Warn("updating runtime state failed", "workload", id, "error", err)
@@ -262,7 +276,7 @@ func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]boo
 					Message: fmt.Sprintf("container %s of %s is gone", row.ContainerName, id), Commit: row.Commit})
 			}
 		}
-		if !valid[id] || handled == nil {
+		if valid[id] == nil || handled == nil {
 			continue
 		}
 		for _, o := range cs {
@@ -319,6 +333,11 @@ func (a *Agent) prune(ctx context.Context, commit string, d *gitops.Desired, s *
 		if failed {
 			continue // the row stays, the next tick retries
 		}
+		if a.opts.Router != nil {
+			if err := a.opts.Router.Remove(ctx, id); err != nil {
+				a.log.Warn("removing the route failed", "workload", id, "error", err)
+			}
+		}
 		if err := a.store.DeleteRuntime(ctx, id); err != nil {
 			a.log.Warn("pruning runtime state failed", "workload", id, "error", err)
 			continue
@@ -327,6 +346,32 @@ func (a *Agent) prune(ctx context.Context, commit string, d *gitops.Desired, s *
 		a.events.add(ctx, store.Event{WorkloadID: id, Kind: KindWorkloadPruned, Severity: store.SeverityInfo,
 			Message: fmt.Sprintf("%s was removed from the config at %s: containers removed", id, shortSHA(commit)), Commit: commit})
 		res.Pruned = append(res.Pruned, id)
+	}
+}
+
+// ensureRoute keeps the proxy pointing at the container the runtime row
+// names: after a crash between the swap and the record, after Docker gave
+// a restarted container a new port, or when the route block changed. It
+// is an in-memory comparison unless something differs.
+func (a *Agent) ensureRoute(ctx context.Context, w *sources.Workload, upstream string) {
+	if a.opts.Router == nil {
+		return
+	}
+	cur, has := a.opts.Router.Get(w.ID())
+	switch {
+	case w.Route == nil && has:
+		if err := a.opts.Router.Remove(ctx, w.ID()); err != nil {
+			a.log.Warn("removing the route failed", "workload", w.ID(), "error", err)
+		}
+	case w.Route != nil && upstream != "":
+		want := router.Route{ID: w.ID(), Hosts: w.Route.Hosts, Upstream: upstream}
+		if has && cur.Upstream == want.Upstream && slices.Equal(cur.Hosts, want.Hosts) {
+			return
+		}
+		a.log.Info("repointing the route", "workload", w.ID(), "upstream", upstream)
+		if err := a.opts.Router.Upsert(ctx, want); err != nil {
+			a.log.Warn("updating the route failed", "workload", w.ID(), "error", err)
+		}
 	}
 }
 

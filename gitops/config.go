@@ -39,6 +39,7 @@ type workloadFile struct {
 	Source          yaml.Node            `yaml:"source"`
 	Env             map[string]string    `yaml:"env"`
 	Port            int                  `yaml:"port"`
+	HostPort        int                  `yaml:"host_port"`
 	Route           *sources.Route       `yaml:"route"`
 	Healthcheck     *sources.Healthcheck `yaml:"healthcheck"`
 	StopGracePeriod sources.Duration     `yaml:"stop_grace_period"`

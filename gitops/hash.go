@@ -21,11 +21,12 @@ func Hash(w *sources.Workload) string {
 		Source      sources.Config       `json:"source"`
 		Env         map[string]string    `json:"env,omitempty"`
 		Port        int                  `json:"port,omitempty"`
+		HostPort    int                  `json:"host_port,omitempty"`
 		Route       *sources.Route       `json:"route,omitempty"`
 		Healthcheck *sources.Healthcheck `json:"healthcheck,omitempty"`
 		StopGrace   sources.Duration     `json:"stop_grace_period,omitempty"`
 		Content     map[string]string    `json:"content,omitempty"`
-	}{hashVersion, w.Source.Kind(), w.Source, w.Env, w.Port, w.Route, w.Healthcheck, w.StopGracePeriod, w.ContentHashes}
+	}{hashVersion, w.Source.Kind(), w.Source, w.Env, w.Port, w.HostPort, w.Route, w.Healthcheck, w.StopGracePeriod, w.ContentHashes}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		panic("hashing workload: " + err.Error()) // only plain data types: cannot fail

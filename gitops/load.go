@@ -297,7 +297,7 @@ func (l *loader) loadWorkload(app, name, file string, defaults Defaults) (*sourc
 	dec.decode("", n, reflectOf(&wf))
 	w := &sources.Workload{
 		App: app, Name: name, File: file, Dir: path.Dir(file),
-		Env: wf.Env, Port: wf.Port, Route: wf.Route, Healthcheck: wf.Healthcheck,
+		Env: wf.Env, Port: wf.Port, HostPort: wf.HostPort, Route: wf.Route, Healthcheck: wf.Healthcheck,
 		StopGracePeriod: wf.StopGracePeriod,
 	}
 	if w.Healthcheck == nil && w.Port != 0 {
@@ -410,6 +410,16 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 	}
 	if w.Port != 0 && (w.Port < 1 || w.Port > 65535) {
 		fail("port", "%d is outside 1-65535", w.Port)
+	}
+	if w.HostPort != 0 {
+		switch {
+		case w.HostPort < 1 || w.HostPort > 65535:
+			fail("host_port", "%d is outside 1-65535", w.HostPort)
+		case w.Port == 0:
+			fail("host_port", "needs port: the container port to publish")
+		case w.Source != nil && w.Source.Strategy() == string(sources.StrategyBlueGreen):
+			fail("source.deploy_strategy", "\"blue-green\" cannot be used with host_port %d: two copies cannot bind one host port at once; use \"recreate\"", w.HostPort)
+		}
 	}
 	if w.Route != nil {
 		if w.Port == 0 && w.Source != nil && w.Source.Kind() != sources.KindCompose {

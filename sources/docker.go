@@ -96,6 +96,8 @@ type Container struct {
 	State    string // created, running, exited, ...
 	Labels   map[string]string
 	HostPort int // the 127.0.0.1 port published for the workload's port, 0 if none
+	// RestartCount is how often Docker restarted it (Inspect only).
+	RestartCount int
 }
 
 // Workload is the id in the berth.workload label.
@@ -124,7 +126,7 @@ func (d *Docker) List(ctx context.Context, agent string) ([]Container, error) {
 			c.Name = strings.TrimPrefix(s.Names[0], "/")
 		}
 		for _, p := range s.Ports {
-			if p.IP == "127.0.0.1" && p.PublicPort != 0 {
+			if localBinding(p.IP) && p.PublicPort != 0 {
 				c.HostPort = int(p.PublicPort)
 				break
 			}
@@ -180,6 +182,8 @@ type RunSpec struct {
 	Env    []string // KEY=value, in the order given
 	Labels map[string]string
 	Port   int // container port to publish on 127.0.0.1 with an ephemeral host port; 0 for none
+	// HostPort pins the published port (on all interfaces) instead.
+	HostPort int
 }
 
 // Run creates and starts a container and returns it with its host port.
@@ -192,6 +196,9 @@ func (d *Docker) Run(ctx context.Context, spec RunSpec) (Container, error) {
 		port = nat.Port(strconv.Itoa(spec.Port) + "/tcp")
 		cfg.ExposedPorts = nat.PortSet{port: {}}
 		hc.PortBindings = nat.PortMap{port: {{HostIP: "127.0.0.1", HostPort: ""}}}
+		if spec.HostPort > 0 {
+			hc.PortBindings = nat.PortMap{port: {{HostIP: "", HostPort: strconv.Itoa(spec.HostPort)}}}
+		}
 	}
 	created, err := d.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
 	if err != nil {
@@ -215,7 +222,7 @@ func (d *Docker) Inspect(ctx context.Context, id string, port int) (Container, e
 	if err != nil {
 		return Container{}, fmt.Errorf("inspecting container %s: %w", id, err)
 	}
-	c := Container{ID: info.ID, Name: strings.TrimPrefix(info.Name, "/"), ImageID: info.Image}
+	c := Container{ID: info.ID, Name: strings.TrimPrefix(info.Name, "/"), ImageID: info.Image, RestartCount: info.RestartCount}
 	if info.Config != nil {
 		c.Image = info.Config.Image
 		c.Labels = info.Config.Labels
@@ -225,13 +232,19 @@ func (d *Docker) Inspect(ctx context.Context, id string, port int) (Container, e
 	}
 	if port > 0 && info.NetworkSettings != nil {
 		for _, b := range info.NetworkSettings.Ports[nat.Port(strconv.Itoa(port)+"/tcp")] {
-			if p, err := strconv.Atoi(b.HostPort); err == nil && b.HostIP == "127.0.0.1" {
+			if p, err := strconv.Atoi(b.HostPort); err == nil && localBinding(b.HostIP) {
 				c.HostPort = p
 				break
 			}
 		}
 	}
 	return c, nil
+}
+
+// localBinding reports whether a published port is reachable on
+// 127.0.0.1: bound there, or on every interface (a pinned host_port).
+func localBinding(ip string) bool {
+	return ip == "127.0.0.1" || ip == "0.0.0.0" || ip == ""
 }
 
 // Remove stops a container with the grace period, then removes it. A

@@ -2,20 +2,63 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"time"
+
+	"github.com/berthops/berth/sources/router"
 )
 
-// DefaultStopGrace is how long a container gets between SIGTERM and SIGKILL
-// when the workload sets no stop_grace_period.
-const DefaultStopGrace = 10 * time.Second
+// Engine defaults.
+const (
+	// DefaultStopGrace is how long a container gets between SIGTERM and
+	// SIGKILL when the workload sets no stop_grace_period.
+	DefaultStopGrace = 10 * time.Second
+	// DefaultDrain is how long blue keeps its connections after the route
+	// moved to green, before it is stopped.
+	DefaultDrain = 2 * time.Second
+)
+
+// Failpoints name the steps of a deploy where EngineOptions.Failpoint makes
+// the process exit hard, to prove that the next tick converges.
+const (
+	FailAfterGreenStart = "after-green-start"
+	FailAfterGate       = "after-gate"
+	FailAfterRoute      = "after-route"
+	FailAfterPersist    = "after-persist"
+	FailAfterBlueStop   = "after-blue-stop"
+)
+
+// FailpointExitCode is the exit status of a process stopped by a failpoint.
+const FailpointExitCode = 86
 
 // containerRunner is what the deploy engines need from Docker.
 type containerRunner interface {
 	Run(ctx context.Context, spec RunSpec) (Container, error)
 	Remove(ctx context.Context, id string, grace time.Duration) error
+	Inspect(ctx context.Context, id string, port int) (Container, error)
+}
+
+// routeSetter points a workload's hosts at an upstream.
+type routeSetter interface {
+	Upsert(ctx context.Context, r router.Route) error
+}
+
+// EngineOptions are the engine's optional settings.
+type EngineOptions struct {
+	// Router receives route swaps; nil when no proxy is managed.
+	Router routeSetter
+	// LivenessWindow gates a container without a healthcheck (default 5s).
+	LivenessWindow time.Duration
+	// Drain is the pause between the route swap and stopping blue
+	// (default 2s).
+	Drain time.Duration
+	// Failpoint, when set to one of the Fail* steps, exits the process
+	// there. For crash tests only.
+	Failpoint string
 }
 
 // Engine runs a prepared image as a workload's container, replacing the
@@ -24,32 +67,61 @@ type Engine struct {
 	docker containerRunner
 	agent  string
 	log    *slog.Logger
+	opts   EngineOptions
 }
 
 // NewEngine returns an engine that labels containers as owned by agent.
-func NewEngine(docker containerRunner, agent string, log *slog.Logger) *Engine {
-	return &Engine{docker: docker, agent: agent, log: log}
+func NewEngine(docker containerRunner, agent string, log *slog.Logger, opts EngineOptions) *Engine {
+	if opts.LivenessWindow <= 0 {
+		opts.LivenessWindow = DefaultLivenessWindow
+	}
+	if opts.Drain < 0 {
+		opts.Drain = 0
+	} else if opts.Drain == 0 {
+		opts.Drain = DefaultDrain
+	}
+	return &Engine{docker: docker, agent: agent, log: log, opts: opts}
 }
 
 // Deployment is one deploy of one workload.
 type Deployment struct {
 	Workload *Workload
+	Decision Decision
 	Image    string   // the prepared image reference
 	Env      []string // the resolved container env, KEY=value
 	Commit   string
 	// Old are the workload's containers before the deploy (from the tick's
 	// snapshot): the ones the new container replaces.
 	Old []Container
+	// Persist records the new container as the workload's serving one. It
+	// runs after the route swap and before any old container is reaped, so
+	// a crash at any step leaves the record naming a container that exists.
+	Persist func(ctx context.Context, c Container) error
 }
 
-// Result is a successful deploy.
+// Result is what a deploy did. On failure Container is the new container
+// when one was left running (recreate), else zero.
 type Result struct {
 	Container Container
-	Decision  Decision
+	Started   time.Time // the new container started
+	Ready     time.Time // it passed the gate
+	Swapped   time.Time // the route points at it
 }
+
+// ErrBlueServing marks a blue-green failure that left the old version
+// serving and the route untouched.
+var ErrBlueServing = errors.New("the running version is still serving")
 
 // ContainerName is a workload's container name when only one copy runs.
 func ContainerName(w *Workload) string { return "berth-" + w.App + "-" + w.Name }
+
+// Upstream is the address the proxy and the probe reach a container at.
+func Upstream(c Container) string {
+	if c.HostPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("127.0.0.1:%d", c.HostPort)
+}
 
 // Labels are the labels of a workload's container.
 func (e *Engine) Labels(w *Workload, commit string) map[string]string {
@@ -61,30 +133,132 @@ func (e *Engine) Labels(w *Workload, commit string) map[string]string {
 	}
 }
 
-// Recreate stops and removes the old containers, then creates and starts
-// the new one. The image must already be prepared, so the old container
-// serves while it downloads or builds; the downtime is stop → start.
-func (e *Engine) Recreate(ctx context.Context, d Deployment) (Container, error) {
+// Deploy replaces the workload's containers with one running d.Image,
+// using d.Decision's strategy.
+func (e *Engine) Deploy(ctx context.Context, d Deployment) (Result, error) {
+	if d.Decision.Strategy == StrategyBlueGreen {
+		return e.blueGreen(ctx, d)
+	}
+	return e.recreate(ctx, d)
+}
+
+// recreate stops and removes the old containers, then creates and starts
+// the new one, gates it, and points the route at it. The image is already
+// prepared, so the old container served while it downloaded or built; the
+// downtime is stop → ready.
+func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
+	w := d.Workload
+	var res Result
+	if err := e.removeAll(ctx, d.Old, grace(w)); err != nil {
+		return res, err
+	}
+	c, err := e.run(ctx, d, ContainerName(w))
+	if err != nil {
+		return res, err
+	}
+	res.Container, res.Started = c, time.Now()
+	if err := e.gate(ctx, w, c); err != nil {
+		return res, err
+	}
+	res.Ready = time.Now()
+	if err := e.route(ctx, w, c); err != nil {
+		return res, err
+	}
+	res.Swapped = time.Now()
+	if err := d.Persist(ctx, c); err != nil {
+		return res, fmt.Errorf("recording the new container: %w", err)
+	}
+	return res, nil
+}
+
+// blueGreen starts green beside blue under a unique name, gates it, swaps
+// the route by a pure upsert, persists green, and only then drains and
+// stops blue. A green that fails is removed; blue and the route are left
+// as they were.
+func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	w := d.Workload
 	log := e.log.With("workload", w.ID())
-	if err := e.removeAll(ctx, d.Old, grace(w)); err != nil {
-		return Container{}, err
+	var res Result
+	// No name-collision teardown: green's unique name lets blue serve on.
+	green, err := e.run(ctx, d, BuildGreenName(ContainerName(w)))
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrBlueServing, err)
 	}
+	res.Started = time.Now()
+	e.failpoint(FailAfterGreenStart)
+	abandon := func(err error) (Result, error) {
+		if rmErr := e.docker.Remove(context.WithoutCancel(ctx), green.ID, 0); rmErr != nil {
+			log.Warn("removing the failed green container failed", "container", green.Name, "error", rmErr)
+		}
+		return Result{Started: res.Started}, fmt.Errorf("%w: %w", ErrBlueServing, err)
+	}
+	if err := e.gate(ctx, w, green); err != nil {
+		return abandon(err)
+	}
+	res.Ready = time.Now()
+	e.failpoint(FailAfterGate)
+	if err := e.route(ctx, w, green); err != nil {
+		return abandon(err)
+	}
+	res.Swapped = time.Now()
+	res.Container = green
+	e.failpoint(FailAfterRoute)
+	if err := d.Persist(ctx, green); err != nil {
+		// The route already points at green: keep it, and keep blue too;
+		// the next tick reconciles from what runs.
+		return res, fmt.Errorf("recording the green container: %w", err)
+	}
+	e.failpoint(FailAfterPersist)
+	if len(d.Old) > 0 && e.opts.Drain > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(e.opts.Drain):
+		}
+	}
+	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, grace(w)); err != nil {
+		log.Warn("stopping the old container failed; the next tick retries", "error", err)
+	}
+	e.failpoint(FailAfterBlueStop)
+	return res, nil
+}
+
+func (e *Engine) run(ctx context.Context, d Deployment, name string) (Container, error) {
+	w := d.Workload
 	c, err := e.docker.Run(ctx, RunSpec{
-		Name:   ContainerName(w),
-		Image:  d.Image,
-		Env:    d.Env,
-		Labels: e.Labels(w, d.Commit),
-		Port:   w.Port,
+		Name:     name,
+		Image:    d.Image,
+		Env:      d.Env,
+		Labels:   e.Labels(w, d.Commit),
+		Port:     w.Port,
+		HostPort: w.HostPort,
 	})
 	if err != nil {
 		return Container{}, err
 	}
-	log.Debug("container started", "container", c.Name, "id", short(c.ID), "host_port", c.HostPort)
+	e.log.Debug("container started", "workload", w.ID(), "container", c.Name, "id", short(c.ID), "host_port", c.HostPort)
 	return c, nil
 }
 
-// removeAll stops and removes containers, oldest name first.
+// route points the workload's hosts at c; without a route block or a
+// router there is nothing to do.
+func (e *Engine) route(ctx context.Context, w *Workload, c Container) error {
+	if w.Route == nil || e.opts.Router == nil {
+		return nil
+	}
+	if err := e.opts.Router.Upsert(ctx, router.Route{ID: w.ID(), Hosts: w.Route.Hosts, Upstream: Upstream(c)}); err != nil {
+		return fmt.Errorf("updating the route: %w", err)
+	}
+	return nil
+}
+
+func (e *Engine) failpoint(step string) {
+	if e.opts.Failpoint == step {
+		e.log.Error("failpoint reached: exiting", "step", step)
+		os.Exit(FailpointExitCode)
+	}
+}
+
+// removeAll stops and removes containers, by name.
 func (e *Engine) removeAll(ctx context.Context, cs []Container, grace time.Duration) error {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	for _, c := range cs {

@@ -100,6 +100,16 @@ func EffectiveStrategy(c Config) Decision {
 	return d
 }
 
+// Decide is the effective strategy of a workload: its source's, with the
+// workload-level gate that a pinned host port cannot run two copies.
+func Decide(w *Workload) Decision {
+	d := EffectiveStrategy(w.Source)
+	if d.Strategy == StrategyBlueGreen && w.HostPort != 0 {
+		return Decision{Strategy: StrategyRecreate, Requested: d.Requested, Reason: ReasonForced, Why: "pinned host_port"}
+	}
+	return d
+}
+
 func forcedRecreate(c Config) string {
 	if f, ok := c.(RecreateForcer); ok {
 		return f.ForcesRecreate()

@@ -61,6 +61,7 @@ type Workload struct {
 	Source          Config
 	Env             map[string]string
 	Port            int
+	HostPort        int // pinned host port (all interfaces); 0 for an ephemeral 127.0.0.1 port
 	Route           *Route
 	Healthcheck     *Healthcheck
 	StopGracePeriod Duration

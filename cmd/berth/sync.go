@@ -34,6 +34,6 @@ func newSyncCmd() *cobra.Command {
 			return nil
 		},
 	}
-	f.register(cmd, "none")
+	f.register(cmd, "auto")
 	return cmd
 }

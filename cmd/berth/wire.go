@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,10 +28,13 @@ type runFlags struct {
 	sshKeyFile, sshKnownHosts    string
 	dockerHost                   string
 	logLevel, logFormat          string
+	router, caddyAdmin           string
+	httpAddr, httpsAddr          string
+	livenessWindow, drain        time.Duration
 	// Accepted now so scripts written against DESIGN §2 keep working; the
 	// features behind them land with their issues.
-	router, caddyAdmin, httpAddr, httpsAddr, statusBranch string
-	identities                                            []string
+	statusBranch string
+	identities   []string
 }
 
 func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
@@ -50,7 +54,9 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.StringVar(&f.dockerHost, "docker-host", os.Getenv("DOCKER_HOST"), "Docker daemon address (default: DOCKER_HOST or the local socket)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
-	fs.StringVar(&f.router, "router", defaultRouter, "embedded, caddy or none")
+	fs.StringVar(&f.router, "router", defaultRouter, "embedded, caddy or none (sync: caddy when --caddy-admin answers, else none)")
+	fs.DurationVar(&f.livenessWindow, "liveness-window", 5*time.Second, "how long a container without a healthcheck must stay up to pass the gate")
+	fs.DurationVar(&f.drain, "drain", 2*time.Second, "pause between the route swap and stopping the old container")
 	fs.StringVar(&f.caddyAdmin, "caddy-admin", "http://127.0.0.1:2019", "Caddy admin API for --router caddy")
 	fs.StringVar(&f.httpAddr, "http", ":80", "where the embedded proxy listens for HTTP")
 	fs.StringVar(&f.httpsAddr, "https", ":443", `where the embedded proxy listens for HTTPS ("" turns TLS off)`)
@@ -72,13 +78,6 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	}
 	if f.repo == "" {
 		return nil, &exitError{code: 2, msg: "--repo is required (a URL or a local path to the config repo)"}
-	}
-	switch f.router {
-	case "none":
-	case "embedded", "caddy":
-		log.Warn("the router is not available in this build yet; routes are not configured", "router", f.router)
-	default:
-		return nil, &exitError{code: 2, msg: fmt.Sprintf("--router %q: want embedded, caddy or none", f.router)}
 	}
 	if f.agentName == "" {
 		host, err := os.Hostname()
@@ -110,13 +109,25 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 		docker.Close()
 		return nil, fmt.Errorf("%w (is dockerd running? scripts/docker starts it)", err)
 	}
+	rt, stopRouter, err := f.newRouter(ctx, log)
+	if err != nil {
+		st.Close()
+		docker.Close()
+		return nil, err
+	}
 	opts.Name = f.agentName
 	opts.Path = f.path
 	opts.AllowEmpty = f.allowEmpty
 	opts.SelfHeal = f.selfHeal
 	opts.Parallel = f.parallel
+	opts.Router = rt
+	opts.LivenessWindow = f.livenessWindow
+	opts.Drain = f.drain
+	// Crash tests stop the process at a named deploy step (DESIGN §4).
+	opts.Failpoint = os.Getenv("BERTH_FAILPOINT")
 	a := agent.New(opts, repo, st, docker, log)
 	return &runtime{agent: a, log: log, close: func() {
+		stopRouter()
 		if err := errors.Join(st.Close(), docker.Close()); err != nil {
 			log.Warn("closing", "error", err)
 		}

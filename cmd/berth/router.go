@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/berthops/berth/sources/router"
+)
+
+// newRouter builds the route table and its driver for --router. "auto"
+// (sync's default) picks the external Caddy when its admin API answers,
+// else none. It returns nil for none.
+func (f *runFlags) newRouter(ctx context.Context, log *slog.Logger) (*router.Router, func(), error) {
+	opts := router.ConfigOptions{HTTP: f.httpAddr, HTTPS: f.httpsAddr, StorageDir: filepath.Join(f.stateDir, "caddy")}
+	path := filepath.Join(f.stateDir, "routes.json")
+	mode := f.router
+	if mode == "auto" {
+		mode = "none"
+		if adm, err := router.NewAdmin(f.caddyAdmin, opts); err == nil {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			if adm.Ping(pctx) == nil {
+				mode = "caddy"
+			}
+			cancel()
+		}
+	}
+	switch mode {
+	case "none":
+		return nil, func() {}, nil
+	case "caddy":
+		opts.StorageDir = "" // the external Caddy keeps its own certificates
+		drv, err := router.NewAdmin(f.caddyAdmin, opts)
+		if err != nil {
+			return nil, nil, &exitError{code: 2, msg: err.Error()}
+		}
+		r, err := router.New(drv, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.Apply(ctx); err != nil {
+			return nil, nil, fmt.Errorf("loading routes into Caddy: %w", err)
+		}
+		log.Info("router: external Caddy", "admin", f.caddyAdmin)
+		return r, func() {}, nil
+	case "embedded":
+		drv := router.NewEmbedded(opts)
+		r, err := router.New(drv, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.Apply(ctx); err != nil {
+			return nil, nil, fmt.Errorf("starting the embedded proxy on %s: %w", f.httpAddr, err)
+		}
+		log.Info("router: embedded Caddy", "http", f.httpAddr, "https", f.httpsAddr)
+		return r, func() {
+			if err := drv.Stop(); err != nil {
+				log.Warn("stopping the embedded proxy", "error", err)
+			}
+		}, nil
+	default:
+		return nil, nil, &exitError{code: 2, msg: fmt.Sprintf("--router %q: want embedded, caddy or none", f.router)}
+	}
+}

@@ -1,0 +1,104 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Gate defaults.
+const (
+	DefaultProbeTimeout   = 60 * time.Second
+	DefaultLivenessWindow = 5 * time.Second
+	probeInterval         = time.Second
+	// connectRetry is how soon a probe that found nothing listening yet
+	// tries again: the server is still starting, and asking costs nothing.
+	connectRetry = 50 * time.Millisecond
+)
+
+// ErrNotReady means a new container did not pass its readiness gate.
+var ErrNotReady = errors.New("not ready")
+
+// inspector is what the gate needs from Docker.
+type inspector interface {
+	Inspect(ctx context.Context, id string, port int) (Container, error)
+}
+
+// gate waits until a new container may take traffic: an HTTP readiness
+// probe when the workload has a healthcheck (2xx within the timeout; the
+// first probe at once, then every second), else a liveness window the
+// container must survive without exiting or restarting.
+func (e *Engine) gate(ctx context.Context, w *Workload, c Container) error {
+	if hc := w.Healthcheck; hc != nil && w.Port > 0 && c.HostPort > 0 {
+		timeout := hc.Timeout.Std()
+		if timeout <= 0 {
+			timeout = DefaultProbeTimeout
+		}
+		return e.probe(ctx, c, fmt.Sprintf("http://127.0.0.1:%d%s", c.HostPort, hc.Path), timeout)
+	}
+	return e.liveness(ctx, c, w.Port)
+}
+
+func (e *Engine) probe(ctx context.Context, c Container, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	last := "no answer"
+	nextInspect := time.Now().Add(probeInterval)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		wait := probeInterval
+		resp, err := client.Do(req)
+		switch {
+		case err == nil:
+			resp.Body.Close()
+			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+				return nil
+			}
+			last = resp.Status
+		case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
+			wait = connectRetry
+			last = "connection refused"
+		default:
+			last = err.Error()
+		}
+		if time.Now().After(nextInspect) {
+			// A container that exited will never answer: fail fast.
+			cur, ierr := e.docker.Inspect(ctx, c.ID, 0)
+			if ierr == nil && !cur.Running() {
+				return fmt.Errorf("%w: container %s %s before answering %s", ErrNotReady, c.Name, cur.State, url)
+			}
+			nextInspect = time.Now().Add(probeInterval)
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("%w: %s did not answer 2xx within %s (last: %s)", ErrNotReady, url, timeout, last)
+			}
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (e *Engine) liveness(ctx context.Context, c Container, port int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(e.opts.LivenessWindow):
+	}
+	cur, err := e.docker.Inspect(ctx, c.ID, port)
+	if err != nil {
+		return err
+	}
+	if !cur.Running() || cur.RestartCount > c.RestartCount {
+		return fmt.Errorf("%w: container %s did not stay up for %s (state %s, %d restarts)", ErrNotReady, c.Name, e.opts.LivenessWindow, cur.State, cur.RestartCount)
+	}
+	return nil
+}
