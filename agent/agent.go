@@ -50,13 +50,17 @@ type puller interface {
 	Branch() string
 }
 
-// docker is what the tick needs from Docker beyond the deploy engine.
+// docker is what the agent needs from Docker: the snapshot, image
+// preparation, and the container calls the deploy engine makes.
 type docker interface {
 	List(ctx context.Context, agent string) ([]sources.Container, error)
 	ImageID(ctx context.Context, ref string) (string, error)
 	Pull(ctx context.Context, ref string) error
+	Create(ctx context.Context, spec sources.RunSpec) (string, error)
+	Start(ctx context.Context, id string, port int) (sources.Container, error)
+	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string, grace time.Duration) error
-	Run(ctx context.Context, spec sources.RunSpec) (sources.Container, error)
+	Rename(ctx context.Context, id, name string) error
 	Inspect(ctx context.Context, id string, port int) (sources.Container, error)
 }
 

@@ -188,6 +188,7 @@ func TestFirstDeployThenIdleTick(t *testing.T) {
 	ev := events(t, st, h.id("web"))[1]
 	assert.Equal(t, h.id("web"), ev.Metadata["workload_id"])
 	assert.Equal(t, "recreate", ev.Metadata["strategy"])
+	assert.Equal(t, "recreate (explicit)", rowsByID(t, st)[h.id("web")].Strategy)
 	assert.Equal(t, commit, ev.Metadata["commit"])
 
 	// Nothing moved: the tick is a no-op and the container is the same.

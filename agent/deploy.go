@@ -46,7 +46,7 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 			applied = row
 			setContainer(&applied, c)
 			applied.Image, applied.AppliedHash, applied.Commit = ref, w.Hash, commit
-			applied.Strategy = string(decision.Strategy)
+			applied.Strategy = decision.String()
 			applied.LastDeploy, applied.Message = store.DeploySucceeded, ""
 			return a.store.PutRuntime(ctx, applied)
 		},
@@ -102,7 +102,7 @@ func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, 
 	}
 	row.LastDeploy, row.Message = store.DeployFailed, info.Reason
 	if row.Strategy == "" {
-		row.Strategy = string(info.Decision.Strategy)
+		row.Strategy = info.Decision.String()
 	}
 	row.UpdatedAt = time.Time{}
 	if perr := a.store.PutRuntime(ctx, row); perr != nil {

@@ -78,6 +78,9 @@ func TestValidationErrors(t *testing.T) {
 		{name: "repo_config", files: map[string]string{
 			"berth.yaml":         "secrets:\n  on_error: explode\ndefaults:\n  healthcheck:\n    path: nope\n  stop_grace: 5s\n",
 			"apps/shop/web.yaml": okImage}},
+		{name: "host_port_blue_green", files: map[string]string{
+			"apps/db/pg.yaml":  "source:\n  type: image\n  image: postgres:16\n  deploy_strategy: blue-green\nport: 5432\nhost_port: 5432\n",
+			"apps/db/bad.yaml": okImage + "host_port: 99999\n"}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}

@@ -189,6 +189,15 @@ type RunSpec struct {
 // Run creates and starts a container and returns it with its host port.
 // A container that was created but did not start is removed again.
 func (d *Docker) Run(ctx context.Context, spec RunSpec) (Container, error) {
+	id, err := d.Create(ctx, spec)
+	if err != nil {
+		return Container{}, err
+	}
+	return d.Start(ctx, id, spec.Port)
+}
+
+// Create creates a container without starting it.
+func (d *Docker) Create(ctx context.Context, spec RunSpec) (string, error) {
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env, Labels: spec.Labels}
 	hc := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
 	var port nat.Port
@@ -202,17 +211,37 @@ func (d *Docker) Run(ctx context.Context, spec RunSpec) (Container, error) {
 	}
 	created, err := d.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
 	if err != nil {
-		return Container{}, fmt.Errorf("creating container %s: %w", spec.Name, err)
+		return "", fmt.Errorf("creating container %s: %w", spec.Name, err)
 	}
-	if err := d.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		rmErr := d.Remove(context.WithoutCancel(ctx), created.ID, 0)
-		return Container{}, errors.Join(fmt.Errorf("starting container %s: %w", spec.Name, err), rmErr)
+	return created.ID, nil
+}
+
+// Start starts a created container and returns it with the host port
+// published for port. A container that does not start is removed.
+func (d *Docker) Start(ctx context.Context, id string, port int) (Container, error) {
+	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		rmErr := d.Remove(context.WithoutCancel(ctx), id, 0)
+		return Container{}, errors.Join(fmt.Errorf("starting container %s: %w", short(id), err), rmErr)
 	}
-	c, err := d.Inspect(ctx, created.ID, spec.Port)
-	if err != nil {
-		return Container{}, err
+	return d.Inspect(ctx, id, port)
+}
+
+// Stop stops a container with the grace period; one already gone or
+// stopped is not an error.
+func (d *Docker) Stop(ctx context.Context, id string, grace time.Duration) error {
+	secs := int(grace.Seconds())
+	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("stopping container %s: %w", short(id), err)
 	}
-	return c, nil
+	return nil
+}
+
+// Rename gives a container a new name.
+func (d *Docker) Rename(ctx context.Context, id, name string) error {
+	if err := d.cli.ContainerRename(ctx, id, name); err != nil {
+		return fmt.Errorf("renaming container %s to %s: %w", short(id), name, err)
+	}
+	return nil
 }
 
 // Inspect returns a container's current state and the host port published
@@ -250,12 +279,10 @@ func localBinding(ip string) bool {
 // Remove stops a container with the grace period, then removes it. A
 // container that is already gone is not an error.
 func (d *Docker) Remove(ctx context.Context, id string, grace time.Duration) error {
-	secs := int(grace.Seconds())
-	err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
-	if err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("stopping container %s: %w", id, err)
+	if err := d.Stop(ctx, id, grace); err != nil {
+		return err
 	}
-	err = d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	err := d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}

@@ -37,8 +37,11 @@ const FailpointExitCode = 86
 
 // containerRunner is what the deploy engines need from Docker.
 type containerRunner interface {
-	Run(ctx context.Context, spec RunSpec) (Container, error)
+	Create(ctx context.Context, spec RunSpec) (string, error)
+	Start(ctx context.Context, id string, port int) (Container, error)
+	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string, grace time.Duration) error
+	Rename(ctx context.Context, id, name string) error
 	Inspect(ctx context.Context, id string, port int) (Container, error)
 }
 
@@ -142,17 +145,28 @@ func (e *Engine) Deploy(ctx context.Context, d Deployment) (Result, error) {
 	return e.recreate(ctx, d)
 }
 
-// recreate stops and removes the old containers, then creates and starts
-// the new one, gates it, and points the route at it. The image is already
-// prepared, so the old container served while it downloaded or built; the
-// downtime is stop → ready.
+// recreate replaces the old containers with one new one, never running
+// both: the old ones are stopped before the new one starts. The image is
+// already prepared and the new container already created, so the old one
+// served meanwhile and the downtime is only stop → start → ready; removing
+// the old container and naming the new one happen after the route swap.
 func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	w := d.Workload
+	log := e.log.With("workload", w.ID())
 	var res Result
-	if err := e.removeAll(ctx, d.Old, grace(w)); err != nil {
+	base := ContainerName(w)
+	id, err := e.docker.Create(ctx, e.spec(d, BuildGreenName(base)))
+	if err != nil {
 		return res, err
 	}
-	c, err := e.run(ctx, d, ContainerName(w))
+	sort.Slice(d.Old, func(i, j int) bool { return d.Old[i].Name < d.Old[j].Name })
+	for _, o := range d.Old {
+		if err := e.docker.Stop(ctx, o.ID, grace(w)); err != nil {
+			_ = e.docker.Remove(context.WithoutCancel(ctx), id, 0)
+			return res, fmt.Errorf("stopping old container %s: %w", o.Name, err)
+		}
+	}
+	c, err := e.docker.Start(ctx, id, w.Port)
 	if err != nil {
 		return res, err
 	}
@@ -165,6 +179,14 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 		return res, err
 	}
 	res.Swapped = time.Now()
+	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, 0); err != nil {
+		log.Warn("removing the old container failed; the next tick retries", "error", err)
+	} else if err := e.docker.Rename(ctx, c.ID, base); err != nil {
+		log.Warn("naming the new container failed", "error", err)
+	} else {
+		c.Name = base
+		res.Container = c
+	}
 	if err := d.Persist(ctx, c); err != nil {
 		return res, fmt.Errorf("recording the new container: %w", err)
 	}
@@ -222,16 +244,25 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	return res, nil
 }
 
-func (e *Engine) run(ctx context.Context, d Deployment, name string) (Container, error) {
+func (e *Engine) spec(d Deployment, name string) RunSpec {
 	w := d.Workload
-	c, err := e.docker.Run(ctx, RunSpec{
+	return RunSpec{
 		Name:     name,
 		Image:    d.Image,
 		Env:      d.Env,
 		Labels:   e.Labels(w, d.Commit),
 		Port:     w.Port,
 		HostPort: w.HostPort,
-	})
+	}
+}
+
+func (e *Engine) run(ctx context.Context, d Deployment, name string) (Container, error) {
+	w := d.Workload
+	id, err := e.docker.Create(ctx, e.spec(d, name))
+	if err != nil {
+		return Container{}, err
+	}
+	c, err := e.docker.Start(ctx, id, w.Port)
 	if err != nil {
 		return Container{}, err
 	}

@@ -71,3 +71,10 @@ func TestBuildGreenName(t *testing.T) {
 	assert.True(t, strings.HasPrefix(a, "berth-shop-web-"))
 	assert.NotEqual(t, a, b)
 }
+
+func TestDecidePinnedHostPort(t *testing.T) {
+	w := &sources.Workload{Source: &image.Config{Image: "pg:16"}, Port: 5432, HostPort: 5432}
+	assert.Equal(t, sources.Decision{Strategy: sources.StrategyRecreate, Reason: sources.ReasonForced, Why: "pinned host_port"}, sources.Decide(w))
+	w.HostPort = 0
+	assert.Equal(t, sources.StrategyBlueGreen, sources.Decide(w).Strategy)
+}
