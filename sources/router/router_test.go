@@ -210,3 +210,56 @@ func TestProxyDownLeavesTableUnchanged(t *testing.T) {
 	assert.False(t, ok)
 	assert.NoFileExists(t, path)
 }
+
+// TestStreamsSurviveReload: a long-lived SSE response through the embedded
+// proxy keeps flowing while routes change: Caddy drains the old config
+// gracefully and stream_close_delay keeps streams past the unload.
+func TestStreamsSurviveReload(t *testing.T) {
+	stream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fl := w.(http.Flusher)
+		for i := range 100 { // bounded: 5 s
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			fl.Flush()
+		}
+	}))
+	t.Cleanup(stream.Close)
+	proxy := freeAddr(t)
+	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: t.TempDir()})
+	t.Cleanup(func() { _ = drv.Stop() })
+	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, r.Upsert(ctx, router.Route{ID: "a/stream", Hosts: []string{"stream.test"}, Upstream: strings.TrimPrefix(stream.URL, "http://")}))
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+proxy+"/", nil)
+	require.NoError(t, err)
+	req.Host = "stream.test"
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	buf := make([]byte, 64)
+	_, err = resp.Body.Read(buf)
+	require.NoError(t, err)
+
+	other := upstream(t, "other")
+	for range 5 { // five reloads while the stream is open
+		require.NoError(t, r.Upsert(ctx, router.Route{ID: "b/other", Hosts: []string{"other.test"}, Upstream: other}))
+		require.NoError(t, r.Remove(ctx, "b/other"))
+	}
+	got := 0
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && got < 10 {
+		n, err := resp.Body.Read(buf)
+		require.NoError(t, err, "the stream was cut by a reload")
+		if n > 0 {
+			got++
+		}
+	}
+	assert.GreaterOrEqual(t, got, 10)
+}
