@@ -423,3 +423,43 @@ func TestFailedDeployKeepsRunningVersion(t *testing.T) {
 	assert.True(t, strings.HasPrefix(last.Message, "deploy of "+h.id("web")), last.Message)
 	assert.Contains(t, last.Message, "preparing the image")
 }
+
+func TestPullPolicies(t *testing.T) {
+	h := newHarness(t)
+	reg := dockertest.Registry(t)
+	// Two images that differ, so a re-pull of :latest is visible.
+	one, two := dockertest.Image(t, "pull-one", "ENV FLAVOUR=one"), dockertest.Image(t, "pull-two", "ENV FLAVOUR=two")
+	pinned := reg + "/berth-test/pinned:1"
+	latest := reg + "/berth-test/moving:latest"
+	dockertest.Push(t, one, pinned)
+	dockertest.Push(t, one, latest)
+
+	h.workload("pinned", web(pinned, "pinned"))
+	h.workload("moving", web(latest, "moving v1"))
+	h.repo.Push("from the registry")
+	a, _ := h.agent(agent.Options{})
+	_, err := a.Tick(context.Background())
+	require.NoError(t, err, "both images are pulled: neither is on the host")
+	id1, err := h.docker.ImageID(context.Background(), one)
+	require.NoError(t, err)
+	assert.Equal(t, id1, h.containers()[h.id("moving")][0].ImageID)
+
+	// A new image under :latest: "always" (the default for :latest) pulls it
+	// on the next deploy.
+	dockertest.Push(t, two, latest)
+	h.workload("moving", web(latest, "moving v2"))
+	h.repo.Push("redeploy moving")
+	_, err = a.Tick(context.Background())
+	require.NoError(t, err)
+	id2, err := h.docker.ImageID(context.Background(), two)
+	require.NoError(t, err)
+	assert.Equal(t, id2, h.containers()[h.id("moving")][0].ImageID, "the moved tag was pulled")
+
+	// A missing tag is a clear failure naming the image.
+	h.workload("pinned", web(reg+"/berth-test/pinned:404", "pinned"))
+	h.repo.Push("a tag that does not exist")
+	res, err := a.Tick(context.Background())
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	assert.Equal(t, []string{h.id("pinned")}, res.Failed)
+	assert.Len(t, h.containers()[h.id("pinned")], 1, "the pinned version keeps running")
+}
