@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"syscall"
 	"time"
 )
 
@@ -14,8 +13,10 @@ const (
 	DefaultProbeTimeout   = 60 * time.Second
 	DefaultLivenessWindow = 5 * time.Second
 	probeInterval         = time.Second
-	// connectRetry is how soon a probe that found nothing listening yet
-	// tries again: the server is still starting, and asking costs nothing.
+	// connectRetry is how soon a probe that got no HTTP answer at all tries
+	// again: the server is still starting (Docker's port proxy accepts and
+	// then drops the connection until it listens), and asking costs
+	// nothing. An HTTP answer that is not 2xx waits probeInterval.
 	connectRetry = 50 * time.Millisecond
 )
 
@@ -62,10 +63,8 @@ func (e *Engine) probe(ctx context.Context, c Container, url string, timeout tim
 				return nil
 			}
 			last = resp.Status
-		case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
+		case ctx.Err() == nil:
 			wait = connectRetry
-			last = "connection refused"
-		default:
 			last = err.Error()
 		}
 		if time.Now().After(nextInspect) {

@@ -44,6 +44,9 @@ type ConfigOptions struct {
 	// StreamCloseDelay keeps SSE and WebSocket streams open across a config
 	// reload (Caddy 2.7+); older Caddy rejects the field.
 	StreamCloseDelay bool
+	// DynamicUpstreams leaves upstream addresses out of the config: the
+	// embedded proxy reads them from its live table per request.
+	DynamicUpstreams bool
 }
 
 // RouteID is the @id of a workload's route in the Caddy config.
@@ -68,9 +71,11 @@ func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
 		if r.Upstream == "" || len(r.Hosts) == 0 {
 			continue
 		}
-		proxy := map[string]any{
-			"handler":   "reverse_proxy",
-			"upstreams": []any{map[string]any{"dial": r.Upstream}},
+		proxy := map[string]any{"handler": "reverse_proxy"}
+		if o.DynamicUpstreams {
+			proxy["dynamic_upstreams"] = map[string]any{"source": "berth", "route": r.ID}
+		} else {
+			proxy["upstreams"] = []any{map[string]any{"dial": r.Upstream}}
 		}
 		if o.StreamCloseDelay {
 			proxy["stream_close_delay"] = "5m"

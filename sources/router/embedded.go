@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -19,6 +20,7 @@ import (
 type Embedded struct {
 	opts ConfigOptions
 	mu   sync.Mutex
+	last []byte // the config Caddy runs
 }
 
 var _ Driver = (*Embedded)(nil)
@@ -27,11 +29,15 @@ var _ Driver = (*Embedded)(nil)
 // name an admin API address (for `berth proxy`); otherwise it is off.
 func NewEmbedded(opts ConfigOptions) *Embedded {
 	opts.StreamCloseDelay = true // the embedded Caddy is new enough
+	opts.DynamicUpstreams = true
+	registerUpstreamSource()
 	return &Embedded{opts: opts}
 }
 
-// Load replaces the running config. Caddy starts the new config before it
-// stops the old one and shares the listeners, so no request is refused.
+// Load makes routes live. A change of upstreams only is an atomic swap of
+// the live table: Caddy's config, and every connection, stays as it is.
+// A change of hosts or routes loads a new config; Caddy starts it before
+// it stops the old one and shares the listeners.
 func (e *Embedded) Load(_ context.Context, routes []Route) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -39,9 +45,27 @@ func (e *Embedded) Load(_ context.Context, routes []Route) error {
 	if err != nil {
 		return err
 	}
+	if bytes.Equal(cfg, e.last) {
+		storeUpstreams(routes)
+		return nil
+	}
+	// While the new config loads, both the old and the new routes resolve.
+	prev := liveUpstreams.Load()
+	if prev != nil {
+		var old []Route
+		for id, up := range *prev {
+			old = append(old, Route{ID: id, Upstream: up})
+		}
+		storeUpstreams(old, routes)
+	} else {
+		storeUpstreams(routes)
+	}
 	if err := caddy.Load(cfg, false); err != nil {
+		liveUpstreams.Store(prev) // the old config keeps running, with its upstreams
 		return fmt.Errorf("loading the embedded proxy config: %w", err)
 	}
+	e.last = cfg
+	storeUpstreams(routes)
 	return nil
 }
 
@@ -49,5 +73,6 @@ func (e *Embedded) Load(_ context.Context, routes []Route) error {
 func (e *Embedded) Stop() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.last = nil
 	return caddy.Stop()
 }
