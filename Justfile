@@ -2,7 +2,7 @@
 
 # Build the berth binary into bin/.
 build:
-    go build -o bin/berth ./cmd/berth
+    CGO_ENABLED=0 go build -o bin/berth ./cmd/berth
 
 # The whole test suite on real parts (starts Docker when missing).
 test:

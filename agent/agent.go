@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"io"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,18 @@ type Options struct {
 	LivenessWindow time.Duration
 	Drain          time.Duration
 	Failpoint      string
+	// StaticServer is a statically linked berth binary that static-site
+	// images run; default: this executable.
+	StaticServer string
+	// AppRepo opens the clone of a dockerfile workload's app repo; nil
+	// makes such workloads fail with a clear error.
+	AppRepo func(url, branch, name string) (AppRepo, error)
+}
+
+// AppRepo is a dockerfile workload's app repo as the agent uses it.
+type AppRepo interface {
+	Pull(ctx context.Context) (string, error)
+	Dir() string
 }
 
 // puller is the config repo as the tick uses it.
@@ -62,6 +76,8 @@ type docker interface {
 	Remove(ctx context.Context, id string, grace time.Duration) error
 	Rename(ctx context.Context, id, name string) error
 	Inspect(ctx context.Context, id string, port int) (sources.Container, error)
+	HasImage(ctx context.Context, ref string) (bool, error)
+	Build(ctx context.Context, buildCtx io.Reader, spec sources.BuildSpec, out func(line string)) error
 }
 
 // Agent is one host's Berth.
@@ -78,6 +94,12 @@ type Agent struct {
 	trigger chan struct{}
 	cache   loaded // the last rendered commit, reused while HEAD stays put
 	ready   atomic.Bool
+	apps    map[string]appState // dockerfile app repos by workload id
+}
+
+type appState struct {
+	dir, commit string
+	err         error
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
@@ -90,6 +112,9 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 	}
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 2 * time.Minute
+	}
+	if opts.StaticServer == "" {
+		opts.StaticServer, _ = os.Executable()
 	}
 	eo := sources.EngineOptions{LivenessWindow: opts.LivenessWindow, Drain: opts.Drain, Failpoint: opts.Failpoint}
 	if opts.Router != nil {
@@ -104,6 +129,7 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 		events:  newEvents(st, log),
 		log:     log,
 		trigger: make(chan struct{}, 1),
+		apps:    map[string]appState{},
 	}
 }
 

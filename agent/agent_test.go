@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,9 +24,24 @@ import (
 	"github.com/berthops/berth/sources"
 )
 
+// berthBin is a statically linked berth, the server of static-site images.
+var berthBin string
+
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "berth-agent-test-")
+	if err != nil {
+		panic(err)
+	}
+	berthBin = filepath.Join(dir, "berth")
+	build := exec.Command("go", "build", "-o", berthBin, "../cmd/berth")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building berth: %v\n%s", err, out)
+		os.Exit(1)
+	}
 	code := m.Run()
 	dockertest.RemoveImages()
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -71,6 +87,10 @@ func (h *harness) agentWith(opts agent.Options, d *sources.Docker) (*agent.Agent
 	repo, err := gitops.NewRepo(h.repo.URL, "main", filepath.Join(h.stateDir, "repo"), gitops.Credentials{})
 	require.NoError(h.t, err)
 	opts.Name = h.name
+	opts.StaticServer = berthBin
+	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
+		return gitops.NewRepo(url, branch, filepath.Join(h.stateDir, "apps", name), gitops.Credentials{})
+	}
 	if opts.LivenessWindow == 0 {
 		opts.LivenessWindow = 300 * time.Millisecond // keep the suite quick
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/sources"
-	"github.com/berthops/berth/sources/image"
 )
 
 // Timing is how one deploy went, for benchmarks and logs.
@@ -34,14 +33,15 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 	log.Info("deploying", "strategy", decision.String(), "commit", shortSHA(commit))
 	start := time.Now()
 
-	ref, err := a.prepare(ctx, w)
+	prep, err := a.prepare(ctx, w)
 	if err != nil {
 		return Timing{}, a.failed(ctx, row, info, "preparing the image", err, sources.Container{})
 	}
+	ref := prep.image
 	info.Image = ref
 	applied := row
 	dep := sources.Deployment{
-		Workload: w, Decision: decision, Image: ref, Env: sources.EnvList(w.Env), Commit: commit, Old: old,
+		Workload: w, Decision: decision, Image: ref, Env: sources.EnvList(w.Env), Volumes: prep.volumes, Commit: commit, Old: old,
 		Persist: func(ctx context.Context, c sources.Container) error {
 			applied = row
 			setContainer(&applied, c)
@@ -73,17 +73,6 @@ func setContainer(row *store.Runtime, c sources.Container) {
 	row.Upstream = sources.Upstream(c)
 	row.Status = c.State
 	row.UpdatedAt = time.Time{}
-}
-
-// prepare makes the workload's image available: the one switch over
-// source kinds on the deploy path.
-func (a *Agent) prepare(ctx context.Context, w *sources.Workload) (string, error) {
-	switch c := w.Source.(type) {
-	case *image.Config:
-		return image.Prepare(ctx, a.docker, c, a.log.With("workload", w.ID()))
-	default:
-		return "", fmt.Errorf("%s sources: %w", w.Source.Kind(), sources.ErrNotImplemented)
-	}
 }
 
 // failed records a failed deploy. The row keeps pointing at whatever ran

@@ -79,7 +79,11 @@ func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
 		return res, err
 	}
 
-	if a.cache.commit == commit && !a.drifted(snap) {
+	appsMoved := false
+	if a.cache.commit == commit && hasAppRepos(a.cache.desired) {
+		appsMoved = a.resolveApps(ctx, a.cache.desired)
+	}
+	if a.cache.commit == commit && !appsMoved && !a.drifted(snap) {
 		a.observe(ctx, snap, nil, a.cache.desired)
 		res.NoOp = true
 		a.ready.Store(true)
@@ -98,6 +102,7 @@ func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
 			return res, fmt.Errorf("config at %s is invalid: %w", shortSHA(commit), errors.Join(d.Errors...))
 		}
 		a.cache = loaded{commit: commit, desired: d}
+		a.resolveApps(ctx, d)
 		a.log.Info("loaded config", "commit", shortSHA(commit), "workloads", len(d.Workloads), "invalid", len(d.Invalid))
 	}
 	d := a.cache.desired

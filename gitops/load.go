@@ -307,6 +307,9 @@ func (l *loader) loadWorkload(app, name, file string, defaults Defaults) (*sourc
 		w.StopGracePeriod = defaults.StopGracePeriod
 	}
 	w.Source = decodeSource(dec, &wf.Source)
+	if dp, ok := w.Source.(interface{ DefaultPort() int }); ok && w.Port == 0 {
+		w.Port = dp.DefaultPort()
+	}
 	for k := range w.Env {
 		if !envKeyRe.MatchString(k) {
 			dec.errorf("env."+k, dec.at("env."+k), "%q is not a valid variable name (letters, digits and '_', not starting with a digit)", k)
@@ -401,10 +404,30 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
+			var failed []string
+		paths:
 			for _, field := range keys {
-				if _, err := Resolve(l.root, w.Dir, fields[field]); err != nil {
-					fail(field, "%v", err)
+				for _, f := range failed {
+					if p := fields[field]; strings.HasPrefix(p, f+"/") {
+						continue paths // already reported for the folder it is in
+					}
 				}
+				rel, err := Resolve(l.root, w.Dir, fields[field])
+				if err != nil {
+					fail(field, "%v", err)
+					failed = append(failed, fields[field])
+					continue
+				}
+				if w.Files == nil {
+					w.Files, w.ContentHashes = map[string]string{}, map[string]string{}
+				}
+				w.Files[field] = rel
+				sum, err := contentHash(l.fsys, rel)
+				if err != nil {
+					fail(field, "reading %q: %v", fields[field], err)
+					continue
+				}
+				w.ContentHashes[field] = sum
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -184,6 +185,8 @@ type RunSpec struct {
 	Port   int // container port to publish on 127.0.0.1 with an ephemeral host port; 0 for none
 	// HostPort pins the published port (on all interfaces) instead.
 	HostPort int
+	// Volumes are named volumes to mount: name → path in the container.
+	Volumes map[string]string
 }
 
 // Run creates and starts a container and returns it with its host port.
@@ -200,6 +203,9 @@ func (d *Docker) Run(ctx context.Context, spec RunSpec) (Container, error) {
 func (d *Docker) Create(ctx context.Context, spec RunSpec) (string, error) {
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env, Labels: spec.Labels}
 	hc := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
+	for name, target := range spec.Volumes {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: name, Target: target})
+	}
 	var port nat.Port
 	if spec.Port > 0 {
 		port = nat.Port(strconv.Itoa(spec.Port) + "/tcp")

@@ -90,8 +90,9 @@ func NewEngine(docker containerRunner, agent string, log *slog.Logger, opts Engi
 type Deployment struct {
 	Workload *Workload
 	Decision Decision
-	Image    string   // the prepared image reference
-	Env      []string // the resolved container env, KEY=value
+	Image    string            // the prepared image reference
+	Env      []string          // the resolved container env, KEY=value
+	Volumes  map[string]string // named volumes: name → path in the container
 	Commit   string
 	// Old are the workload's containers before the deploy (from the tick's
 	// snapshot): the ones the new container replaces.
@@ -253,6 +254,7 @@ func (e *Engine) spec(d Deployment, name string) RunSpec {
 		Labels:   e.Labels(w, d.Commit),
 		Port:     w.Port,
 		HostPort: w.HostPort,
+		Volumes:  d.Volumes,
 	}
 }
 

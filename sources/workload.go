@@ -66,8 +66,12 @@ type Workload struct {
 	Healthcheck     *Healthcheck
 	StopGracePeriod Duration
 
-	// ContentHashes are hashes of the repo content the source reads (a build
-	// context, a site folder), by field; commit-independent.
+	// Files are the repo paths the source reads (a build context, a site
+	// folder, a compose file), by field, relative to the config root and
+	// checked to stay inside it.
+	Files map[string]string
+	// ContentHashes are hashes of the content at Files (and, for an app
+	// repo, its commit), by field; commit-independent.
 	ContentHashes map[string]string
 
 	// Hash is the desired hash: it changes exactly when a redeploy is needed.

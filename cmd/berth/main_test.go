@@ -31,7 +31,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	berth = filepath.Join(dir, "berth")
-	if out, err := exec.Command("go", "build", "-o", berth, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", berth, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static sites run this binary FROM scratch
+	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building berth: %v\n%s", err, out)
 		os.Exit(1)
 	}

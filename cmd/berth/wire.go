@@ -89,9 +89,8 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state dir: %w", err)
 	}
-	repo, err := gitops.NewRepo(f.repo, f.branch, filepath.Join(f.stateDir, "repo"), gitops.Credentials{
-		Username: f.gitUser, PasswordFile: f.gitPasswordFile, SSHKeyFile: f.sshKeyFile, KnownHosts: f.sshKnownHosts,
-	})
+	creds := gitops.Credentials{Username: f.gitUser, PasswordFile: f.gitPasswordFile, SSHKeyFile: f.sshKeyFile, KnownHosts: f.sshKnownHosts}
+	repo, err := gitops.NewRepo(f.repo, f.branch, filepath.Join(f.stateDir, "repo"), creds)
 	if err != nil {
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
@@ -123,6 +122,9 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	opts.Router = rt
 	opts.LivenessWindow = f.livenessWindow
 	opts.Drain = f.drain
+	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
+		return gitops.NewRepo(url, branch, filepath.Join(f.stateDir, "apps", name), creds)
+	}
 	// Crash tests stop the process at a named deploy step (DESIGN §4).
 	opts.Failpoint = os.Getenv("BERTH_FAILPOINT")
 	a := agent.New(opts, repo, st, docker, log)

@@ -3,6 +3,10 @@
 package dockerfile
 
 import (
+	"fmt"
+	"path"
+	"path/filepath"
+
 	"github.com/berthops/berth/sources"
 )
 
@@ -30,12 +34,19 @@ func (c *Config) Kind() sources.Kind { return sources.KindDockerfile }
 // Strategy is the requested deploy_strategy.
 func (c *Config) Strategy() string { return c.DeployStrategy }
 
-// Validate checks the strategy; the build fields are checked when the
-// dockerfile source lands.
+// Validate checks the build source and the strategy.
 func (c *Config) Validate() []sources.FieldError {
 	var errs []sources.FieldError
-	if c.Context != "" && c.Git != nil {
+	switch {
+	case c.Context != "" && c.Git != nil:
 		errs = append(errs, sources.FieldError{Field: "source.git", Msg: "set either context or git, not both"})
+	case c.Context == "" && c.Git == nil:
+		errs = append(errs, sources.FieldError{Field: "source.context", Msg: "is required: a folder in the config repo (or set git: {url, ref})"})
+	case c.Git != nil && c.Git.URL == "":
+		errs = append(errs, sources.FieldError{Field: "source.git.url", Msg: "is required"})
+	}
+	if c.Dockerfile != "" && (path.IsAbs(c.Dockerfile) || !filepath.IsLocal(c.Dockerfile)) {
+		errs = append(errs, sources.FieldError{Field: "source.dockerfile", Msg: fmt.Sprintf("%q must be a path inside the context", c.Dockerfile)})
 	}
 	if err := sources.ValidateStrategy(c.Kind(), c.DeployStrategy); err != nil {
 		errs = append(errs, sources.FieldError{Field: "source.deploy_strategy", Msg: err.Error()})
@@ -48,5 +59,21 @@ func (c *Config) Paths() map[string]string {
 	if c.Context == "" {
 		return nil
 	}
-	return map[string]string{"source.context": c.Context}
+	return map[string]string{"source.context": c.Context, "source.dockerfile": path.Join(c.Context, c.DockerfileName())}
+}
+
+// DockerfileName is the Dockerfile's path inside the context.
+func (c *Config) DockerfileName() string {
+	if c.Dockerfile == "" {
+		return "Dockerfile"
+	}
+	return c.Dockerfile
+}
+
+// GitRef is the app repo branch to build; default "main".
+func (c *Config) GitRef() string {
+	if c.Git == nil || c.Git.Ref == "" {
+		return "main"
+	}
+	return c.Git.Ref
 }

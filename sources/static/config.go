@@ -3,17 +3,52 @@ package static
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/berthops/berth/sources"
 )
 
 // Config is the `source:` block of a static workload.
 type Config struct {
-	Dir            string `yaml:"dir" json:"dir"`
-	SPA            bool   `yaml:"spa" json:"spa,omitempty"`
-	Runtime        string `yaml:"runtime" json:"runtime,omitempty"`
-	Storage        string `yaml:"storage" json:"storage,omitempty"`
+	Dir     string `yaml:"dir" json:"dir"`
+	SPA     bool   `yaml:"spa" json:"spa,omitempty"`
+	Runtime string `yaml:"runtime" json:"runtime,omitempty"`
+	Storage string `yaml:"storage" json:"storage,omitempty"`
+	// DenoImage and Entry configure runtime: deno.
+	DenoImage      string `yaml:"deno_image" json:"deno_image,omitempty"`
+	Entry          string `yaml:"entry" json:"entry,omitempty"`
 	DeployStrategy string `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+}
+
+// The deno runtime's defaults.
+const (
+	DefaultDenoImage = "denoland/deno:2.1.4"
+	DefaultEntry     = "main.ts"
+)
+
+// DefaultPort is where the site's server listens when the workload sets
+// no port: 8080 for the built-in server, 8000 for deno.
+func (c *Config) DefaultPort() int {
+	if c.Runtime == "deno" {
+		return 8000
+	}
+	return 8080
+}
+
+// Image is the deno base image.
+func (c *Config) Image() string {
+	if c.DenoImage == "" {
+		return DefaultDenoImage
+	}
+	return c.DenoImage
+}
+
+// EntryFile is the deno program to run.
+func (c *Config) EntryFile() string {
+	if c.Entry == "" {
+		return DefaultEntry
+	}
+	return c.Entry
 }
 
 var _ sources.Config = (*Config)(nil)
@@ -47,6 +82,12 @@ func (c *Config) Validate() []sources.FieldError {
 	}
 	if c.Storage != "" && c.Runtime != "deno" {
 		errs = append(errs, sources.FieldError{Field: "source.storage", Msg: "needs runtime: deno"})
+	}
+	if c.Storage != "" && !path.IsAbs(c.Storage) {
+		errs = append(errs, sources.FieldError{Field: "source.storage", Msg: fmt.Sprintf("%q must be an absolute path inside the container, such as /data", c.Storage)})
+	}
+	if c.Runtime != "deno" && (c.DenoImage != "" || c.Entry != "") {
+		errs = append(errs, sources.FieldError{Field: "source.runtime", Msg: "deno_image and entry need runtime: deno"})
 	}
 	if err := sources.ValidateStrategy(c.Kind(), c.DeployStrategy); err != nil {
 		errs = append(errs, sources.FieldError{Field: "source.deploy_strategy", Msg: err.Error()})

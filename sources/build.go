@@ -1,0 +1,186 @@
+package sources
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/moby/go-archive"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// BuildSpec is an image build.
+type BuildSpec struct {
+	Tag        string
+	Dockerfile string // path inside the context; default "Dockerfile"
+	BuildArgs  map[string]string
+	Target     string
+}
+
+// ContextTar streams dir as a build context, leaving out what its
+// .dockerignore excludes (the Dockerfile and .dockerignore always go in, as
+// with the docker CLI). Symlinks are sent as links, never followed.
+func ContextTar(dir, dockerfile string) (io.ReadCloser, error) {
+	var excludes []string
+	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
+	switch {
+	case err == nil:
+		excludes, err = ignorefile.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading .dockerignore: %w", err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("reading .dockerignore: %w", err)
+	}
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	excludes = append(excludes, "!"+dockerfile, "!.dockerignore")
+	rc, err := archive.TarWithOptions(dir, &archive.TarOptions{ExcludePatterns: excludes})
+	if err != nil {
+		return nil, fmt.Errorf("packing build context %s: %w", dir, err)
+	}
+	return rc, nil
+}
+
+// TarFile is one file of a generated build context.
+type TarFile struct {
+	Name string
+	Mode int64
+	Data []byte
+}
+
+// TarDir packs files and the regular files under dir (placed under
+// prefix) into a build context. Modes are kept, times are fixed so the same
+// content gives the same layers.
+func TarDir(files []TarFile, dir, prefix string) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.Name, Mode: f.Mode, Size: int64(len(f.Data)), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return nil, err
+		}
+	}
+	if dir != "" {
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", dir, err)
+		}
+		defer root.Close()
+		var names []string
+		err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				names = append(names, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", dir, err)
+		}
+		sort.Strings(names)
+		for _, p := range names {
+			data, err := root.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", p, err)
+			}
+			if err := tw.WriteHeader(&tar.Header{Name: path.Join(prefix, p), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+				return nil, err
+			}
+			if _, err := tw.Write(data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &buf, nil
+}
+
+// Build builds an image from a context tar and tags it. Each line of build
+// output goes to out (nil to drop it); a failed step is returned as an
+// error that names the tag and the daemon's message.
+func (d *Docker) Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, out func(line string)) error {
+	args := map[string]*string{}
+	for k, v := range spec.BuildArgs {
+		args[k] = &v
+	}
+	resp, err := d.cli.ImageBuild(ctx, buildCtx, types.ImageBuildOptions{
+		Tags:        []string{spec.Tag},
+		Dockerfile:  spec.Dockerfile,
+		BuildArgs:   args,
+		Target:      spec.Target,
+		Remove:      true,
+		ForceRemove: true,
+		Version:     types.BuilderV1,
+	})
+	if err != nil {
+		return fmt.Errorf("building %s: %w", spec.Tag, err)
+	}
+	defer resp.Body.Close()
+	w := lineWriter{out: out}
+	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, &w, 0, false, nil); err != nil {
+		return fmt.Errorf("building %s: %w", spec.Tag, err)
+	}
+	return nil
+}
+
+// HasImage reports whether ref is present locally.
+func (d *Docker) HasImage(ctx context.Context, ref string) (bool, error) {
+	_, err := d.cli.ImageInspect(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	return true, nil
+}
+
+type lineWriter struct {
+	out func(string)
+	buf []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	if w.out == nil {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimSpace(string(w.buf[:i])); line != "" {
+			w.out(line)
+		}
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+// BuiltTag is the tag of an image Berth builds for a workload: one per
+// desired hash, so a rebuild happens exactly when the hash moves.
+func BuiltTag(w *Workload) string {
+	return "berth/" + w.App + "-" + w.Name + ":" + w.Hash[:12]
+}
