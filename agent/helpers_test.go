@@ -12,7 +12,9 @@ func imageListOptions(ref string) image.ListOptions {
 	return image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", ref))}
 }
 
-func imageRemoveOptions() image.RemoveOptions { return image.RemoveOptions{Force: true, PruneChildren: true} }
+func imageRemoveOptions() image.RemoveOptions {
+	return image.RemoveOptions{Force: true, PruneChildren: true}
+}
 
 func readAll(resp *http.Response) string {
 	b, _ := io.ReadAll(resp.Body)
