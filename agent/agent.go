@@ -20,6 +20,7 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/router"
 )
 
@@ -48,6 +49,9 @@ type Options struct {
 	// AppRepo opens the clone of a dockerfile workload's app repo; nil
 	// makes such workloads fail with a clear error.
 	AppRepo func(url, branch, name string) (AppRepo, error)
+	// Compose runs docker compose for compose workloads; nil makes them
+	// fail with a clear error.
+	Compose *compose.Stack
 }
 
 // AppRepo is a dockerfile workload's app repo as the agent uses it.

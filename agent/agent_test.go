@@ -22,6 +22,7 @@ import (
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
 )
 
 // berthBin is a statically linked berth, the server of static-site images.
@@ -88,6 +89,7 @@ func (h *harness) agentWith(opts agent.Options, d *sources.Docker) (*agent.Agent
 	require.NoError(h.t, err)
 	opts.Name = h.name
 	opts.StaticServer = berthBin
+	opts.Compose = &compose.Stack{Dir: filepath.Join(h.stateDir, "compose"), Env: os.Environ()}
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
 		return gitops.NewRepo(url, branch, filepath.Join(h.stateDir, "apps", name), gitops.Credentials{})
 	}

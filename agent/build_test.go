@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/assert"
@@ -17,22 +18,37 @@ import (
 	"github.com/berthops/berth/internal/gitserver"
 )
 
-// cleanBuilt removes the images Berth built for the harness's app.
+// cleanBuilt removes, when the test ends, the harness's containers and
+// then the images and volumes Berth made for its app (in that order: an
+// image or volume in use cannot go).
 func (h *harness) cleanBuilt() {
 	h.t.Cleanup(func() {
 		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
+			h.t.Error(err)
 			return
 		}
 		defer cli.Close()
+		dockertest.RemoveContainers(h.t, cli, h.name)
 		ctx := context.Background()
 		imgs, err := cli.ImageList(ctx, imageListOptions("berth/"+h.app+"-*"))
 		if err != nil {
+			h.t.Error(err)
 			return
 		}
 		for _, img := range imgs {
-			for _, tag := range img.RepoTags {
-				_, _ = cli.ImageRemove(ctx, tag, imageRemoveOptions())
+			if _, err := cli.ImageRemove(ctx, img.ID, imageRemoveOptions()); err != nil {
+				h.t.Errorf("removing built image %v: %v", img.RepoTags, err)
+			}
+		}
+		vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", "berth-"+h.app+"-"))})
+		if err != nil {
+			h.t.Error(err)
+			return
+		}
+		for _, v := range vols.Volumes {
+			if err := cli.VolumeRemove(ctx, v.Name, true); err != nil {
+				h.t.Errorf("removing volume %s: %v", v.Name, err)
 			}
 		}
 	})
@@ -167,13 +183,6 @@ func TestDenoSiteWithStorageIsForcedToRecreate(t *testing.T) {
 	// the workload asks for exercises the build, the volume and the gate.
 	deno := dockertest.Image(t, "deno")
 	vol := "berth-" + h.app + "-site-data"
-	t.Cleanup(func() {
-		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-		if err == nil {
-			_ = cli.VolumeRemove(context.Background(), vol, true)
-			cli.Close()
-		}
-	})
 	h.workload("site", fmt.Sprintf("source:\n  type: static\n  dir: app\n  runtime: deno\n  deno_image: %s\n  storage: /data\n  deploy_strategy: blue-green\nport: 8080\n", deno))
 	h.repo.Write("apps/"+h.app+"/app/main.ts", "Deno.serve(() => new Response('hi'))\n")
 	h.repo.Push("deno with storage")
@@ -191,5 +200,4 @@ func TestDenoSiteWithStorageIsForcedToRecreate(t *testing.T) {
 	defer cli.Close()
 	_, err = cli.VolumeInspect(context.Background(), vol)
 	require.NoError(t, err, "the storage volume exists")
-	_ = volume.Volume{}
 }

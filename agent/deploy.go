@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
 )
 
 // Timing is how one deploy went, for benchmarks and logs.
@@ -32,6 +33,9 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 	a.events.EmitDeployEvent(ctx, PhaseStarted, info)
 	log.Info("deploying", "strategy", decision.String(), "commit", shortSHA(commit))
 	start := time.Now()
+	if c, ok := w.Source.(*compose.Config); ok {
+		return Timing{Strategy: decision.Strategy}, a.deployStack(ctx, commit, w, c, row, info, start)
+	}
 
 	prep, err := a.prepare(ctx, w)
 	if err != nil {
@@ -45,6 +49,7 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 		Persist: func(ctx context.Context, c sources.Container) error {
 			applied = row
 			setContainer(&applied, c)
+			applied.Kind = string(w.Source.Kind())
 			applied.Image, applied.AppliedHash, applied.Commit = ref, w.Hash, commit
 			applied.Strategy = decision.String()
 			applied.LastDeploy, applied.Message = store.DeploySucceeded, ""
@@ -68,6 +73,31 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 	return t, nil
 }
 
+// deployStack brings a compose workload's stack up. The stack tool owns
+// its containers; Berth labels them (so the one snapshot finds them) and
+// records the stack in the runtime row.
+func (a *Agent) deployStack(ctx context.Context, commit string, w *sources.Workload, c *compose.Config, row store.Runtime, info DeployInfo, start time.Time) error {
+	if a.opts.Compose == nil {
+		return a.failed(ctx, row, info, "docker compose", errors.New("compose is not configured"), sources.Container{})
+	}
+	file := a.repoPath(w.Files["source.file"])
+	recreate := info.Decision.Strategy == sources.StrategyRecreate
+	if err := a.opts.Compose.Up(ctx, w, c, file, a.engine.Labels(w, commit), sources.EnvList(w.Env), recreate); err != nil {
+		return a.failed(ctx, row, info, "docker compose", err, sources.Container{})
+	}
+	row.Kind = string(sources.KindCompose)
+	row.ContainerID, row.ContainerName, row.Upstream, row.Image = "", compose.ProjectName(w, c), "", ""
+	row.AppliedHash, row.Commit, row.Strategy = w.Hash, commit, info.Decision.String()
+	row.Status, row.LastDeploy, row.Message = store.StatusRunning, store.DeploySucceeded, ""
+	row.UpdatedAt = time.Time{}
+	if err := a.store.PutRuntime(ctx, row); err != nil {
+		a.log.Error("recording the deploy failed", "workload", w.ID(), "error", err)
+	}
+	a.events.EmitDeployEvent(ctx, PhaseSucceeded, info)
+	a.log.Info("deployed", "workload", w.ID(), "project", row.ContainerName, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
 func setContainer(row *store.Runtime, c sources.Container) {
 	row.ContainerID, row.ContainerName = c.ID, c.Name
 	row.Upstream = sources.Upstream(c)
@@ -81,8 +111,18 @@ func setContainer(row *store.Runtime, c sources.Container) {
 // log.
 func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, stage string, err error, left sources.Container) error {
 	id := info.Workload.ID()
-	a.log.Error("deploy failed", "workload", id, "stage", stage, "error", err)
-	info.Reason = stage + ": " + firstLine(err.Error())
+	var te *sources.ToolError
+	if errors.As(err, &te) {
+		// Tool output can echo secrets and events leave the host: the
+		// event and the row get a generic reason, the output stays in the
+		// returned error and the debug log.
+		info.Reason = stage + ": " + te.Reason()
+		a.log.Error("deploy failed", "workload", id, "stage", stage, "reason", te.Reason())
+		a.log.Debug("deploy failure output", "workload", id, "error", err)
+	} else {
+		info.Reason = stage + ": " + firstLine(err.Error())
+		a.log.Error("deploy failed", "workload", id, "stage", stage, "error", err)
+	}
 	if left.ID != "" {
 		setContainer(&row, left)
 	}

@@ -163,6 +163,17 @@ func (a *Agent) drifted(s *snapshot) bool {
 		if row.LastDeploy == store.DeployFailed {
 			return true
 		}
+		if row.Kind == string(sources.KindCompose) {
+			for _, c := range s.containers[id] {
+				if c.Hash() != row.AppliedHash {
+					return true
+				}
+			}
+			if len(s.containers[id]) == 0 && a.opts.SelfHeal && row.AppliedHash != "" {
+				return true
+			}
+			continue
+		}
 		found := false
 		for _, c := range s.containers[id] {
 			if c.ID != row.ContainerID {
@@ -191,11 +202,39 @@ func (a *Agent) diff(d *gitops.Desired, s *snapshot) []*sources.Workload {
 		switch {
 		case !ok, row.AppliedHash != w.Hash, row.LastDeploy == store.DeployFailed:
 			todo = append(todo, w)
+		case a.opts.SelfHeal && row.Kind == string(sources.KindCompose):
+			if len(s.containers[w.ID()]) == 0 {
+				todo = append(todo, w)
+			}
 		case a.opts.SelfHeal && current(row, s.containers[w.ID()]) == nil:
 			todo = append(todo, w)
 		}
 	}
 	return todo
+}
+
+// stackStatus sums up a compose stack's containers.
+func stackStatus(cs []sources.Container) string {
+	if len(cs) == 0 {
+		return store.StatusMissing
+	}
+	for _, c := range cs {
+		if !c.Running() {
+			return store.StatusDegraded
+		}
+	}
+	return store.StatusRunning
+}
+
+// stackProject is the compose project of a workload's containers, "" for
+// containers Berth runs itself.
+func stackProject(cs []sources.Container) string {
+	for _, c := range cs {
+		if p := c.Labels["com.docker.compose.project"]; p != "" {
+			return p
+		}
+	}
+	return ""
 }
 
 func current(row store.Runtime, cs []sources.Container) *sources.Container {
@@ -256,6 +295,8 @@ func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]boo
 		c := current(row, cs)
 		next := row
 		switch {
+		case row.Kind == string(sources.KindCompose):
+			next.Status = stackStatus(cs)
 		case c != nil:
 			next.Status = c.State
 			if up := sources.Upstream(*c); up != "" {
@@ -281,8 +322,8 @@ func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]boo
 					Message: fmt.Sprintf("container %s of %s is gone", row.ContainerName, id), Commit: row.Commit})
 			}
 		}
-		if valid[id] == nil || handled == nil {
-			continue
+		if valid[id] == nil || handled == nil || row.Kind == string(sources.KindCompose) {
+			continue // compose removes its own orphans
 		}
 		for _, o := range cs {
 			if o.ID == row.ContainerID {
@@ -329,6 +370,12 @@ func (a *Agent) prune(ctx context.Context, commit string, d *gitops.Desired, s *
 	for _, id := range names {
 		grace := sources.DefaultStopGrace
 		failed := false
+		if project := stackProject(s.containers[id]); project != "" && a.opts.Compose != nil {
+			if err := a.opts.Compose.Down(ctx, project); err != nil {
+				a.log.Warn("pruning the compose stack failed", "workload", id, "project", project, "error", err)
+				continue
+			}
+		}
 		for _, c := range s.containers[id] {
 			if err := a.docker.Remove(ctx, c.ID, grace); err != nil {
 				a.log.Warn("pruning container failed", "workload", id, "container", c.Name, "error", err)

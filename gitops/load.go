@@ -384,6 +384,12 @@ func kindList() string {
 	return strings.Join(s, ", ")
 }
 
+// fileChecker is a source config that checks the content of a file it
+// names (a compose file must parse).
+type fileChecker interface {
+	CheckFile(field string, data []byte) error
+}
+
 // pathReferrer is a source config that names folders or files in the repo.
 type pathReferrer interface {
 	Paths() map[string]string
@@ -428,6 +434,13 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 					continue
 				}
 				w.ContentHashes[field] = sum
+				if fc, ok := w.Source.(fileChecker); ok {
+					if data, err := l.readFile(rel); err == nil {
+						if err := fc.CheckFile(field, data); err != nil {
+							fail(field, "%v", err)
+						}
+					}
+				}
 			}
 		}
 	}
@@ -444,8 +457,10 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 			fail("source.deploy_strategy", "\"blue-green\" cannot be used with host_port %d: two copies cannot bind one host port at once; use \"recreate\"", w.HostPort)
 		}
 	}
-	if w.Route != nil {
-		if w.Port == 0 && w.Source != nil && w.Source.Kind() != sources.KindCompose {
+	if w.Route != nil && w.Source != nil && w.Source.Kind() == sources.KindCompose {
+		fail("route", "is not supported for compose workloads: publish the stack's ports in the compose file")
+	} else if w.Route != nil {
+		if w.Port == 0 {
 			fail("route", "needs port: the container port the proxy sends traffic to")
 		}
 		if len(w.Route.Hosts) == 0 {

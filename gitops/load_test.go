@@ -46,7 +46,7 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/web.yaml": "source:\n  type: image\n  image: registry.example.com/shop/web:1.4.2\n  deploy_strategy: \"bluegreen\"\n"}},
 		{name: "compose_blue_green", files: map[string]string{
 			"apps/shop/stack.yaml":        "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: blue-green\n",
-			"apps/shop/stack/compose.yml": "services: {}\n"}},
+			"apps/shop/stack/compose.yml": "services:\n  web:\n    image: nginx\n"}},
 		{name: "bad_names", files: map[string]string{
 			"apps/Shop/web.yaml":   okImage,
 			"apps/shop/Web_1.yaml": okImage}},
@@ -81,6 +81,10 @@ func TestValidationErrors(t *testing.T) {
 		{name: "host_port_blue_green", files: map[string]string{
 			"apps/db/pg.yaml":  "source:\n  type: image\n  image: postgres:16\n  deploy_strategy: blue-green\nport: 5432\nhost_port: 5432\n",
 			"apps/db/bad.yaml": okImage + "host_port: 99999\n"}},
+		{name: "compose_file", files: map[string]string{
+			"apps/shop/a.yaml":        "source:\n  type: compose\n  file: a/compose.yml\n",
+			"apps/shop/a/compose.yml": "services: [\n",
+			"apps/shop/b.yaml":        "source:\n  type: compose\n  file: ../../../outside.yml\nroute:\n  hosts: [b.example.com]\n"}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}

@@ -89,9 +89,6 @@ func EffectiveStrategy(c Config) Decision {
 		return d
 	}
 	d := Decision{Strategy: Strategy(requested), Requested: requested, Reason: ReasonExplicit}
-	if c.Kind() == KindCompose {
-		d.Strategy = StrategyStack
-	}
 	if d.Strategy == StrategyBlueGreen {
 		if why := forcedRecreate(c); why != "" {
 			return Decision{Strategy: StrategyRecreate, Requested: requested, Reason: ReasonForced, Why: why}

@@ -58,6 +58,7 @@ func TestEmptyStrategyKeepsHistoricalBehaviour(t *testing.T) {
 		{"static deno storage forced", &static.Config{Dir: "x", Runtime: "deno", Storage: "data", DeployStrategy: "blue-green"},
 			sources.Decision{Strategy: sources.StrategyRecreate, Requested: "blue-green", Reason: sources.ReasonForced, Why: "storage-backed deno site"}},
 		{"compose default", &compose.Config{File: "c.yml"}, sources.Decision{Strategy: sources.StrategyStack, Reason: sources.ReasonDefault}},
+		{"compose explicit recreate", &compose.Config{File: "c.yml", DeployStrategy: "recreate"}, sources.Decision{Strategy: sources.StrategyRecreate, Requested: "recreate", Reason: sources.ReasonExplicit}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ const (
 	StatusMissing   = "missing"   // the container vanished
 	StatusDeploying = "deploying" // a deploy is in flight
 	StatusFailed    = "failed"    // the first deploy failed: nothing runs
+	StatusDegraded  = "degraded"  // some of a compose stack's containers are not running
 	StatusInvalid   = "invalid"   // the workload file does not load
 )
 
@@ -27,6 +28,7 @@ const (
 // Runtime is one workload's row in runtime_state.
 type Runtime struct {
 	WorkloadID    string    `json:"workload_id"`
+	Kind          string    `json:"kind,omitempty"`
 	ContainerID   string    `json:"container_id"`
 	ContainerName string    `json:"container_name"`
 	Upstream      string    `json:"upstream,omitempty"`
@@ -42,7 +44,7 @@ type Runtime struct {
 }
 
 const runtimeColumns = `workload_id, container_id, container_name, upstream, image, image_digest,
-	applied_hash, commit_sha, strategy, status, last_deploy, message, updated_at`
+	applied_hash, commit_sha, strategy, status, last_deploy, message, updated_at, kind`
 
 // ListRuntime returns every workload's row, in one query, sorted by id.
 func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
@@ -57,7 +59,7 @@ func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
 		var r Runtime
 		var updated int64
 		if err := rows.Scan(&r.WorkloadID, &r.ContainerID, &r.ContainerName, &r.Upstream, &r.Image, &r.ImageDigest,
-			&r.AppliedHash, &r.Commit, &r.Strategy, &r.Status, &r.LastDeploy, &r.Message, &updated); err != nil {
+			&r.AppliedHash, &r.Commit, &r.Strategy, &r.Status, &r.LastDeploy, &r.Message, &updated, &r.Kind); err != nil {
 			return nil, fmt.Errorf("reading runtime state: %w", err)
 		}
 		r.UpdatedAt = time.UnixMilli(updated).UTC()
@@ -77,15 +79,15 @@ func (s *Store) PutRuntime(ctx context.Context, r Runtime) error {
 	}
 	r.Message = Truncate(r.Message, MaxMessageRunes)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO runtime_state (`+runtimeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (workload_id) DO UPDATE SET
 			container_id = excluded.container_id, container_name = excluded.container_name,
 			upstream = excluded.upstream, image = excluded.image, image_digest = excluded.image_digest,
 			applied_hash = excluded.applied_hash, commit_sha = excluded.commit_sha,
 			strategy = excluded.strategy, status = excluded.status, last_deploy = excluded.last_deploy,
-			message = excluded.message, updated_at = excluded.updated_at`,
+			message = excluded.message, updated_at = excluded.updated_at, kind = excluded.kind`,
 		r.WorkloadID, r.ContainerID, r.ContainerName, r.Upstream, r.Image, r.ImageDigest,
-		r.AppliedHash, r.Commit, r.Strategy, r.Status, r.LastDeploy, r.Message, r.UpdatedAt.UnixMilli())
+		r.AppliedHash, r.Commit, r.Strategy, r.Status, r.LastDeploy, r.Message, r.UpdatedAt.UnixMilli(), r.Kind)
 	if err != nil {
 		return fmt.Errorf("writing runtime state of %s: %w", r.WorkloadID, err)
 	}

@@ -78,11 +78,11 @@ func TestValidateExitCodes(t *testing.T) {
 		code   int
 		stdout []string
 	}{
-		{"valid example", []string{"validate", "../../examples/hello"}, 0, []string{"ok: 2 workload(s)"}},
+		{"valid example", []string{"validate", "../../examples/hello"}, 0, []string{"ok: 5 workload(s)"}},
 		{"every error listed", []string{"validate", bad}, 1, []string{
 			`apps/shop/api.yaml:4:3: source.tag: unknown field`,
 			`apps/shop/web.yaml:4:20: source.deploy_strategy: "bluegreen" is not one of "", "recreate", "blue-green"`}},
-		{"path flag", []string{"validate", "../..", "--path", "examples/hello"}, 0, []string{"ok: 2 workload(s)"}},
+		{"path flag", []string{"validate", "../..", "--path", "examples/hello"}, 0, []string{"ok: 5 workload(s)"}},
 		{"missing dir", []string{"validate", filepath.Join(bad, "nope")}, 2, nil},
 	}
 	for _, tc := range tests {

@@ -16,7 +16,23 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
 )
+
+// composeEnv is the environment docker compose runs in: this process's,
+// without Berth's own settings, pointed at the same daemon.
+func composeEnv(dockerHost string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BERTH_") && !strings.HasPrefix(kv, "DOCKER_HOST=") {
+			env = append(env, kv)
+		}
+	}
+	if dockerHost != "" {
+		env = append(env, "DOCKER_HOST="+dockerHost)
+	}
+	return env
+}
 
 // runFlags are the flags sync and agent share.
 type runFlags struct {
@@ -125,6 +141,7 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
 		return gitops.NewRepo(url, branch, filepath.Join(f.stateDir, "apps", name), creds)
 	}
+	opts.Compose = &compose.Stack{Dir: filepath.Join(f.stateDir, "compose"), Env: composeEnv(f.dockerHost)}
 	// Crash tests stop the process at a named deploy step (DESIGN §4).
 	opts.Failpoint = os.Getenv("BERTH_FAILPOINT")
 	a := agent.New(opts, repo, st, docker, log)

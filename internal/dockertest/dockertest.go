@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 
 	"github.com/berthops/berth/sources"
 )
@@ -197,9 +198,16 @@ func RemoveImages() {
 		return
 	}
 	defer cli.Close()
+	// By id, so pulled copies known only by digest go too.
+	ids := map[string]bool{}
 	for _, ref := range built {
-		if _, err := cli.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
-			fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", ref, err)
+		if img, err := cli.ImageInspect(context.Background(), ref); err == nil {
+			ids[img.ID] = true
+		}
+	}
+	for id := range ids {
+		if _, err := cli.ImageRemove(context.Background(), id, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !errdefs.IsNotFound(err) {
+			fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", id, err)
 		}
 	}
 	built = nil

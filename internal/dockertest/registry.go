@@ -74,7 +74,4 @@ func Push(t testing.TB, local, remote string) {
 	if _, err := cli.ImageRemove(ctx, remote, image.RemoveOptions{}); err != nil {
 		t.Fatalf("untagging %s after push: %v\n%s", remote, err, out)
 	}
-	builtMu.Lock()
-	built = append(built, remote) // pulled copies are removed with the rest
-	builtMu.Unlock()
 }

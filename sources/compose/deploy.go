@@ -1,0 +1,148 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/berthops/berth/sources"
+)
+
+// ProjectName is the compose project of a workload.
+func ProjectName(w *sources.Workload, c *Config) string {
+	if c.Project != "" {
+		return c.Project
+	}
+	return "berth-" + w.App + "-" + w.Name
+}
+
+// CheckFile parses a compose file well enough to find its services; the
+// loader calls it so a file that does not parse fails validation.
+func (c *Config) CheckFile(field string, data []byte) error {
+	if field != "source.file" {
+		return nil
+	}
+	_, err := services(data)
+	return err
+}
+
+func services(data []byte) ([]string, error) {
+	var doc struct {
+		Services map[string]yaml.Node `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("the compose file does not parse: %v", err)
+	}
+	if len(doc.Services) == 0 {
+		return nil, errors.New("the compose file has no services")
+	}
+	var names []string
+	for n := range doc.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Stack runs `docker compose` for workloads.
+type Stack struct {
+	// Docker is the docker CLI; default "docker".
+	Docker string
+	// Dir holds the generated label override files.
+	Dir string
+	// Env is the environment of every docker compose process (PATH,
+	// DOCKER_HOST, ...), before the workload's own variables.
+	Env []string
+}
+
+// Up deploys the stack in file: `docker compose -p <project> -f file -f
+// <labels override> up -d --remove-orphans` (plus --force-recreate when
+// asked). labels go on every service's containers so the agent's one
+// `docker ps -a` finds them; vars are the interpolation variables (the
+// workload's env and shared secrets), passed in the process environment,
+// never written to a file. On failure the error is a *sources.ToolError.
+func (s *Stack) Up(ctx context.Context, w *sources.Workload, c *Config, file string, labels map[string]string, vars []string, recreate bool) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("reading the compose file: %w", err)
+	}
+	names, err := services(data)
+	if err != nil {
+		return err
+	}
+	override, err := s.writeOverride(ProjectName(w, c), names, labels)
+	if err != nil {
+		return err
+	}
+	args := []string{"compose", "-p", ProjectName(w, c), "-f", file, "-f", override, "up", "-d", "--remove-orphans"}
+	if recreate {
+		args = append(args, "--force-recreate")
+	}
+	return s.run(ctx, filepath.Dir(file), "docker compose up", vars, args...)
+}
+
+// Down removes the stack (`docker compose -p <project> down`).
+func (s *Stack) Down(ctx context.Context, project string) error {
+	return s.run(ctx, s.Dir, "docker compose down", nil, "compose", "-p", project, "down", "--remove-orphans")
+}
+
+func (s *Stack) run(ctx context.Context, dir, tool string, vars []string, args ...string) error {
+	bin := s.Docker
+	if bin == "" {
+		bin = "docker"
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(append([]string{}, s.Env...), vars...), "COMPOSE_PROGRESS=plain", "COMPOSE_ANSI=never")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		te := &sources.ToolError{Tool: tool, Output: out.String(), Err: err}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			te.ExitCode = ee.ExitCode()
+		}
+		return te
+	}
+	return nil
+}
+
+// writeOverride writes the compose override that labels every service.
+func (s *Stack) writeOverride(project string, names []string, labels map[string]string) (string, error) {
+	svcs := map[string]any{}
+	for _, n := range names {
+		svcs[n] = map[string]any{"labels": labels}
+	}
+	b, err := yaml.Marshal(map[string]any{"services": svcs})
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating %s: %w", s.Dir, err)
+	}
+	path := filepath.Join(s.Dir, project+".labels.yml")
+	tmp, err := os.CreateTemp(s.Dir, ".labels-*.yml")
+	if err != nil {
+		return "", err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
