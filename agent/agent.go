@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/router"
@@ -52,6 +53,13 @@ type Options struct {
 	// Compose runs docker compose for compose workloads; nil makes them
 	// fail with a clear error.
 	Compose *compose.Stack
+	// Secrets decrypts shared secrets; nil means no identity is
+	// configured (every secret is then skipped with a warning).
+	Secrets *secrets.Resolver
+	// SecretKey keys the HMAC of each workload's secret layer.
+	SecretKey []byte
+	// Redactor masks secret values in events and messages.
+	Redactor *secrets.Redactor
 }
 
 // AppRepo is a dockerfile workload's app repo as the agent uses it.
@@ -81,6 +89,7 @@ type docker interface {
 	Rename(ctx context.Context, id, name string) error
 	Inspect(ctx context.Context, id string, port int) (sources.Container, error)
 	HasImage(ctx context.Context, ref string) (bool, error)
+	ImageEnv(ctx context.Context, ref string) ([]string, error)
 	Build(ctx context.Context, buildCtx io.Reader, spec sources.BuildSpec, out func(line string)) error
 }
 
@@ -99,6 +108,12 @@ type Agent struct {
 	cache   loaded // the last rendered commit, reused while HEAD stays put
 	ready   atomic.Bool
 	apps    map[string]appState // dockerfile app repos by workload id
+
+	resolver   *secrets.Resolver
+	layers     map[string]map[string]string // shared-secret env by workload id, in memory only
+	secretFail map[string]string            // workloads failed by secrets.on_error: fail
+	// secretsView is what GET /api/shared-secrets answers.
+	secretsView atomic.Pointer[[]SharedSecret]
 }
 
 type appState struct {
@@ -120,6 +135,13 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 	if opts.StaticServer == "" {
 		opts.StaticServer, _ = os.Executable()
 	}
+	if opts.Redactor == nil {
+		opts.Redactor = secrets.NewRedactor()
+	}
+	resolver := opts.Secrets
+	if resolver == nil {
+		resolver = secrets.NewResolver(nil, nil, opts.Redactor)
+	}
 	eo := sources.EngineOptions{LivenessWindow: opts.LivenessWindow, Drain: opts.Drain, Failpoint: opts.Failpoint}
 	if opts.Router != nil {
 		eo.Router = opts.Router
@@ -130,10 +152,12 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 		store:   st,
 		docker:  d,
 		engine:  sources.NewEngine(d, opts.Name, log, eo),
-		events:  newEvents(st, log),
+		events:  newEvents(st, log, opts.Redactor),
 		log:     log,
 		trigger: make(chan struct{}, 1),
 		apps:    map[string]appState{},
+
+		resolver: resolver,
 	}
 }
 

@@ -56,6 +56,7 @@ type harness struct {
 	name     string
 	image    string
 	app      string
+	log      *slog.Logger // overrides the default (discard) logger
 }
 
 func newHarness(t *testing.T) *harness {
@@ -100,7 +101,9 @@ func (h *harness) agentWith(opts agent.Options, d *sources.Docker) (*agent.Agent
 		opts.Drain = 100 * time.Millisecond
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	if h.log != nil {
+		log = h.log
+	} else if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return agent.New(opts, repo, st, d, log), st

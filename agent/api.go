@@ -27,6 +27,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("GET /api/workloads", a.authed(a.listWorkloads))
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", a.authed(a.workloadEvents))
 	mux.HandleFunc("GET /api/events/stream", a.authed(a.streamEvents))
+	mux.HandleFunc("GET /api/shared-secrets", a.authed(a.sharedSecrets))
 	mux.HandleFunc("POST /api/sync", a.authed(func(w http.ResponseWriter, _ *http.Request) {
 		a.Trigger()
 		w.WriteHeader(http.StatusAccepted)
@@ -99,6 +100,17 @@ func (a *Agent) workloadEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, evs)
+}
+
+// sharedSecrets lists the shared secrets of the last loaded commit: scope,
+// app, name and whether a value could be decrypted. Never a value: secrets
+// change only through reviewed commits (`berth secrets set`).
+func (a *Agent) sharedSecrets(w http.ResponseWriter, _ *http.Request) {
+	out := []SharedSecret{}
+	if v := a.secretsView.Load(); v != nil {
+		out = *v
+	}
+	writeJSON(w, out)
 }
 
 // streamEvents is a live SSE stream of new events, optionally for one

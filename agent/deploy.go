@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 )
@@ -33,6 +34,9 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 	a.events.EmitDeployEvent(ctx, PhaseStarted, info)
 	log.Info("deploying", "strategy", decision.String(), "commit", shortSHA(commit))
 	start := time.Now()
+	if reason := a.secretFail[w.ID()]; reason != "" {
+		return Timing{}, a.failed(ctx, row, info, "shared secrets", errors.New(reason), sources.Container{})
+	}
 	if c, ok := w.Source.(*compose.Config); ok {
 		return Timing{Strategy: decision.Strategy}, a.deployStack(ctx, commit, w, c, row, info, start)
 	}
@@ -43,9 +47,13 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 	}
 	ref := prep.image
 	info.Image = ref
+	env, err := a.env(ctx, w, ref)
+	if err != nil {
+		return Timing{}, a.failed(ctx, row, info, "reading the image's env", err, sources.Container{})
+	}
 	applied := row
 	dep := sources.Deployment{
-		Workload: w, Decision: decision, Image: ref, Env: sources.EnvList(w.Env), Volumes: prep.volumes, Commit: commit, Old: old,
+		Workload: w, Decision: decision, Image: ref, Env: env, Volumes: prep.volumes, Commit: commit, Old: old,
 		Persist: func(ctx context.Context, c sources.Container) error {
 			applied = row
 			setContainer(&applied, c)
@@ -82,7 +90,8 @@ func (a *Agent) deployStack(ctx context.Context, commit string, w *sources.Workl
 	}
 	file := a.repoPath(w.Files["source.file"])
 	recreate := info.Decision.Strategy == sources.StrategyRecreate
-	if err := a.opts.Compose.Up(ctx, w, c, file, a.engine.Labels(w, commit), sources.EnvList(w.Env), recreate); err != nil {
+	vars := secrets.Env(a.layers[w.ID()], nil, w.Env)
+	if err := a.opts.Compose.Up(ctx, w, c, file, a.engine.Labels(w, commit), vars, recreate); err != nil {
 		return a.failed(ctx, row, info, "docker compose", err, sources.Container{})
 	}
 	row.Kind = string(sources.KindCompose)
@@ -96,6 +105,20 @@ func (a *Agent) deployStack(ctx context.Context, commit string, w *sources.Workl
 	a.events.EmitDeployEvent(ctx, PhaseSucceeded, info)
 	a.log.Info("deployed", "workload", w.ID(), "project", row.ContainerName, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// env is the container env: shared secrets below the image's own ENV,
+// the workload env on top. Without shared secrets it is the workload env.
+func (a *Agent) env(ctx context.Context, w *sources.Workload, ref string) ([]string, error) {
+	layer := a.layers[w.ID()]
+	if len(layer) == 0 {
+		return secrets.Env(nil, nil, w.Env), nil
+	}
+	imageEnv, err := a.docker.ImageEnv(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return secrets.Env(layer, imageEnv, w.Env), nil
 }
 
 func setContainer(row *store.Runtime, c sources.Container) {
@@ -117,10 +140,12 @@ func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, 
 		// event and the row get a generic reason, the output stays in the
 		// returned error and the debug log.
 		info.Reason = stage + ": " + te.Reason()
+		err = errors.New(a.opts.Redactor.Redact(err.Error()))
 		a.log.Error("deploy failed", "workload", id, "stage", stage, "reason", te.Reason())
 		a.log.Debug("deploy failure output", "workload", id, "error", err)
 	} else {
-		info.Reason = stage + ": " + firstLine(err.Error())
+		info.Reason = a.opts.Redactor.Redact(stage + ": " + firstLine(err.Error()))
+		err = errors.New(a.opts.Redactor.Redact(err.Error()))
 		a.log.Error("deploy failed", "workload", id, "stage", stage, "error", err)
 	}
 	if left.ID != "" {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 )
 
@@ -33,20 +34,26 @@ const (
 // events writes the event log and fans new events out to live
 // subscribers (the SSE stream).
 type events struct {
-	store *store.Store
-	log   *slog.Logger
+	store  *store.Store
+	log    *slog.Logger
+	redact *secrets.Redactor
 
 	mu   sync.Mutex
 	subs map[chan store.Event]struct{}
 }
 
-func newEvents(s *store.Store, log *slog.Logger) *events {
-	return &events{store: s, log: log, subs: map[chan store.Event]struct{}{}}
+func newEvents(s *store.Store, log *slog.Logger, r *secrets.Redactor) *events {
+	return &events{store: s, log: log, redact: r, subs: map[chan store.Event]struct{}{}}
 }
 
 // add writes an event. A failure to write is logged, never fatal: the
 // event log must not stop a deploy.
 func (e *events) add(ctx context.Context, ev store.Event) {
+	// The last guard: events leave the host (SSE, webhooks).
+	ev.Message = e.redact.Redact(ev.Message)
+	for k, v := range ev.Metadata {
+		ev.Metadata[k] = e.redact.Redact(v)
+	}
 	ev, err := e.store.AddEvent(ctx, ev)
 	if err != nil {
 		e.log.Error("writing event failed", "kind", ev.Kind, "workload", ev.WorkloadID, "error", err)

@@ -102,6 +102,7 @@ func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
 			return res, fmt.Errorf("config at %s is invalid: %w", shortSHA(commit), errors.Join(d.Errors...))
 		}
 		a.cache = loaded{commit: commit, desired: d}
+		a.applySecrets(ctx, d, commit)
 		a.resolveApps(ctx, d)
 		a.log.Info("loaded config", "commit", shortSHA(commit), "workloads", len(d.Workloads), "invalid", len(d.Invalid))
 	}

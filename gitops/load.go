@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/dockerfile"
@@ -41,6 +42,11 @@ type Desired struct {
 	// Errors are repo-wide problems (berth.yaml, an app folder): while there
 	// are any, nothing should be deployed or pruned.
 	Errors []error
+	// Secrets are the shared secret files, global and per app.
+	Secrets []SecretFile
+	// SecretErrors are secret files that cannot be used. They fail
+	// `berth validate`; the agent deploys without them and warns.
+	SecretErrors []error
 }
 
 // InvalidWorkload is a workload file that did not load.
@@ -55,7 +61,7 @@ func (w *InvalidWorkload) Err() error { return errors.Join(w.Errs...) }
 
 // AllErrors lists every problem, repo-wide first.
 func (d *Desired) AllErrors() []error {
-	errs := append([]error(nil), d.Errors...)
+	errs := append(append([]error(nil), d.Errors...), d.SecretErrors...)
 	for _, w := range d.Invalid {
 		errs = append(errs, w.Errs...)
 	}
@@ -118,6 +124,7 @@ func (l *loader) load() (*Desired, error) {
 		return nil, fmt.Errorf("reading apps/: %w", err)
 	}
 	seen := map[string]string{} // lower-cased id → file
+	var appNames []string
 	for _, app := range apps {
 		if !app.IsDir() {
 			continue
@@ -127,6 +134,7 @@ func (l *loader) load() (*Desired, error) {
 			d.Errors = append(d.Errors, &ConfigError{File: appDir, Msg: fmt.Sprintf("app name %q must be lower-case letters, digits and '-', start and end with a letter or digit, at most 63 characters", app.Name())})
 			continue
 		}
+		appNames = append(appNames, app.Name())
 		defaults := d.Repo.Defaults
 		if data, err := l.readFile(path.Join(appDir, "app.yaml")); err == nil {
 			var ac AppConfig
@@ -168,6 +176,7 @@ func (l *loader) load() (*Desired, error) {
 		}
 	}
 	d.checkHosts(l.hostPos)
+	l.loadSecrets(d, appNames)
 	sort.Slice(d.Workloads, func(i, j int) bool { return d.Workloads[i].ID() < d.Workloads[j].ID() })
 	sort.Slice(d.Invalid, func(i, j int) bool { return d.Invalid[i].ID < d.Invalid[j].ID })
 	return d, nil
@@ -510,6 +519,12 @@ func validateRepoConfig(dec *decoder, rc *RepoConfig) {
 	case "", "warn", "fail":
 	default:
 		dec.errorf("secrets.on_error", dec.at("secrets.on_error"), "%q is not one of \"warn\", \"fail\"", rc.Secrets.OnError)
+	}
+	for i, r := range rc.Secrets.Recipients {
+		if _, err := secrets.ParseRecipients([]string{r}); err != nil {
+			field := fmt.Sprintf("secrets.recipients.%d", i)
+			dec.errorf(field, dec.at(field), "%q is not an age public key (age1...)", r)
+		}
 	}
 	if hc := rc.Defaults.Healthcheck; hc != nil && !strings.HasPrefix(hc.Path, "/") {
 		dec.errorf("defaults.healthcheck.path", dec.at("defaults.healthcheck.path"), "%q must start with '/'", hc.Path)

@@ -85,6 +85,14 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/a.yaml":        "source:\n  type: compose\n  file: a/compose.yml\n",
 			"apps/shop/a/compose.yml": "services: [\n",
 			"apps/shop/b.yaml":        "source:\n  type: compose\n  file: ../../../outside.yml\nroute:\n  hosts: [b.example.com]\n"}},
+		{name: "secret_files", files: map[string]string{
+			"berth.yaml":                   "secrets:\n  recipients: [age1notakey]\n",
+			"apps/shop/web.yaml":           okImage,
+			"secrets/db_password.age":      "age-encryption.org/v1\n",
+			"secrets/TOKEN.age":            "plaintext, oops",
+			"apps/shop/secrets/KEY.age":    "age-encryption.org/v1\n",
+			"apps/shop/secrets/key.age":    "age-encryption.org/v1\n",
+			"apps/shop/secrets/README.txt": "ignored"}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}

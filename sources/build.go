@@ -184,3 +184,15 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 func BuiltTag(w *Workload) string {
 	return "berth/" + w.App + "-" + w.Name + ":" + w.Hash[:12]
 }
+
+// ImageEnv is the ENV an image sets.
+func (d *Docker) ImageEnv(ctx context.Context, ref string) ([]string, error) {
+	img, err := d.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	if img.Config == nil {
+		return nil, nil
+	}
+	return img.Config.Env, nil
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/secrets"
 )
 
 var berth string // the built binary
@@ -228,4 +229,81 @@ func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("agent did not stop on SIGTERM:\n%s", stderr.String())
 	}
 	assert.True(t, strings.Contains(stderr.String(), "agent stopped"), stderr.String())
+}
+
+func TestSecretsCLI(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(t.TempDir(), "key.txt")
+	r := run(t, nil, "secrets", "keygen", "--out", key)
+	require.Equal(t, 0, r.code, r.stderr)
+	rcpt := strings.TrimSpace(r.stdout)
+	info, err := os.Stat(key)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	assert.NotEqual(t, 0, run(t, nil, "secrets", "keygen", "--out", key).code, "never overwrites an identity")
+
+	setWith := func(stdin string, args ...string) result {
+		cmd := exec.Command(berth, append([]string{"secrets", "set", "--dir", dir}, args...)...)
+		if stdin != "-" {
+			cmd.Stdin = strings.NewReader(stdin)
+		}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		code := 0
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		return result{code, out.String(), errb.String()}
+	}
+	r = setWith("v", "TOKEN")
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "no recipients")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "berth.yaml"), []byte("secrets:\n  recipients: ["+rcpt+"]\n"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "apps", "shop"), 0o755))
+	tests := []struct {
+		name, stdin string
+		args        []string
+		code        int
+		stderr      string
+	}{
+		{"no stdin", "-", []string{"TOKEN"}, 2, "pipe the value on stdin"},
+		{"empty value", "\n", []string{"TOKEN"}, 1, "the value is empty"},
+		{"bad name", "v", []string{"token"}, 1, "not a variable name"},
+		{"unknown app", "v", []string{"TOKEN", "--app", "nope"}, 1, `no app "nope"`},
+		{"global", "global-value", []string{"TOKEN"}, 0, "secrets/TOKEN.age"},
+		{"app", "app-value", []string{"KEY", "--app", "shop"}, 0, "apps/shop/secrets/KEY.age"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := setWith(tc.stdin, tc.args...)
+			assert.Equal(t, tc.code, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tc.stderr)
+		})
+	}
+	r = run(t, nil, "secrets", "ls", "--dir", dir)
+	assert.Contains(t, r.stdout, "TOKEN")
+	assert.Contains(t, r.stdout, "app:shop")
+	assert.NotContains(t, r.stdout, "global-value")
+	assert.Equal(t, 0, run(t, nil, "validate", dir).code)
+
+	// New recipients: reencrypt with the old identity, decrypt with the new.
+	key2 := filepath.Join(t.TempDir(), "key2.txt")
+	rcpt2 := strings.TrimSpace(run(t, nil, "secrets", "keygen", "--out", key2).stdout)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "berth.yaml"), []byte("secrets:\n  recipients: ["+rcpt2+"]\n"), 0o644))
+	r = run(t, nil, "secrets", "reencrypt", "--dir", dir, "--identity", key)
+	require.Equal(t, 0, r.code, r.stderr)
+	ids, err := secrets.LoadIdentities([]string{key2})
+	require.NoError(t, err)
+	data, err := os.ReadFile(filepath.Join(dir, "secrets", "TOKEN.age"))
+	require.NoError(t, err)
+	v, err := secrets.Decrypt(data, ids)
+	require.NoError(t, err)
+	assert.Equal(t, "global-value", string(v))
+
+	r = run(t, nil, "secrets", "rm", "KEY", "--app", "shop", "--dir", dir)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.NoFileExists(t, filepath.Join(dir, "apps", "shop", "secrets", "KEY.age"))
 }
