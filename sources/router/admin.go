@@ -3,6 +3,7 @@ package router
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,11 +71,34 @@ func (a *Admin) Load(ctx context.Context, routes []Route) error {
 	return err
 }
 
+// post loads the config. Caddy may reset the connection of a /load that
+// restarts its admin endpoint even though the load took; loading the same
+// config again is harmless, so a transport error is retried (bounded).
 func (a *Admin) post(ctx context.Context, routes []Route, opts ConfigOptions) error {
 	cfg, err := BuildConfig(routes, opts)
 	if err != nil {
 		return err
 	}
+	for attempt := 1; ; attempt++ {
+		err := a.postOnce(ctx, cfg)
+		var te *transportError
+		if err == nil || !errors.As(err, &te) || attempt == 3 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func (a *Admin) postOnce(ctx context.Context, cfg []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/load", bytes.NewReader(cfg))
 	if err != nil {
 		return err
@@ -82,7 +106,7 @@ func (a *Admin) post(ctx context.Context, routes []Route, opts ConfigOptions) er
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("loading the proxy config through %s: %w", a.base, err)
+		return &transportError{fmt.Errorf("loading the proxy config through %s: %w", a.base, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
