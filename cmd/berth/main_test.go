@@ -307,3 +307,51 @@ func TestSecretsCLI(t *testing.T) {
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.NoFileExists(t, filepath.Join(dir, "apps", "shop", "secrets", "KEY.age"))
 }
+
+func TestPlanExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	gitserver.Git(t, dir, "init", "-q", "-b", "main")
+	write := func(name, body string) {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	}
+	commit := func(msg string) {
+		gitserver.Git(t, dir, "add", "-A")
+		gitserver.Git(t, dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", msg)
+	}
+	write("apps/shop/web.yaml", "source:\n  type: image\n  image: nginx:1\n  deploy_strategy: recreate\n")
+	commit("base")
+	gitserver.Git(t, dir, "branch", "base")
+	write("README.md", "docs\n")
+	commit("docs only")
+
+	tests := []struct {
+		name   string
+		setup  func()
+		args   []string
+		code   int
+		stdout string
+	}{
+		{"no change", nil, []string{"plan", "--base", "base", dir}, 0, "no changes"},
+		{"change", func() {
+			write("apps/shop/web.yaml", "source:\n  type: image\n  image: nginx:1\n")
+			commit("to blue-green")
+		}, []string{"plan", "--base", "base", "--format", "markdown", dir}, 1, "| `shop/web` | recreate (explicit) | blue-green (default) |"},
+		{"missing base", nil, []string{"plan", "--base", "nope", dir}, 2, ""},
+		{"invalid head", func() {
+			write("apps/shop/web.yaml", "source:\n  type: image\n  image: nginx:1\n  deploy_strategy: bluegreen\n")
+			commit("broken")
+		}, []string{"plan", "--base", "base", dir}, 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			r := run(t, nil, tc.args...)
+			assert.Equal(t, tc.code, r.code, r.stdout+r.stderr)
+			assert.Contains(t, r.stdout, tc.stdout)
+		})
+	}
+}
