@@ -60,6 +60,8 @@ type Options struct {
 	SecretKey []byte
 	// Redactor masks secret values in events and messages.
 	Redactor *secrets.Redactor
+	// Status writes status reports back to git; nil turns that off.
+	Status statusPusher
 }
 
 // AppRepo is a dockerfile workload's app repo as the agent uses it.

@@ -34,6 +34,7 @@ func (a *Agent) Handler() http.Handler {
 		fmt.Fprintln(w, "sync queued")
 	}))
 	mux.HandleFunc("GET /metrics", a.authed(a.metrics))
+	mux.HandleFunc("GET /badges/{app}/{file}", a.badge) // public, like any badge
 	return mux
 }
 

@@ -30,6 +30,9 @@ type TickResult struct {
 	Failed   []string
 	Invalid  []string
 	Pruned   []string
+	// Observed counts workloads whose observed state changed (a container
+	// went missing or came back).
+	Observed int
 	Duration time.Duration
 	// Timings of this tick's deploys, by workload id.
 	Timings map[string]Timing
@@ -37,7 +40,7 @@ type TickResult struct {
 
 // Changed reports whether the tick changed anything a person would see.
 func (r *TickResult) Changed() bool {
-	return len(r.Deployed)+len(r.Failed)+len(r.Pruned) > 0
+	return len(r.Deployed)+len(r.Failed)+len(r.Pruned)+r.Observed > 0
 }
 
 type loaded struct {
@@ -84,7 +87,10 @@ func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
 		appsMoved = a.resolveApps(ctx, a.cache.desired)
 	}
 	if a.cache.commit == commit && !appsMoved && !a.drifted(snap) {
-		a.observe(ctx, snap, nil, a.cache.desired)
+		res.Observed = a.observe(ctx, snap, nil, a.cache.desired)
+		if res.Changed() {
+			a.report(ctx, res)
+		}
 		res.NoOp = true
 		a.ready.Store(true)
 		a.log.Info("up to date", "commit", shortSHA(commit), "took", time.Since(start).Round(time.Millisecond))
@@ -109,10 +115,13 @@ func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
 	d := a.cache.desired
 
 	handled := map[string]bool{}
+	newlyInvalid := 0
 	for _, inv := range d.Invalid {
 		handled[inv.ID] = true
 		res.Invalid = append(res.Invalid, inv.ID)
-		a.markInvalid(ctx, commit, inv, snap)
+		if a.markInvalid(ctx, commit, inv, snap) {
+			newlyInvalid++
+		}
 	}
 
 	todo := a.diff(d, snap)
@@ -120,8 +129,11 @@ func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
 		handled[w.ID()] = true
 	}
 	a.deployAll(ctx, commit, todo, snap, res)
-	a.observe(ctx, snap, handled, d)
+	res.Observed = a.observe(ctx, snap, handled, d)
 	a.prune(ctx, commit, d, snap, res)
+	if res.Changed() || newlyInvalid > 0 {
+		a.report(ctx, res)
+	}
 
 	if prev, _ := a.store.Meta(ctx, metaLastCommit); prev != commit {
 		if err := a.store.SetMeta(ctx, metaLastCommit, commit); err != nil {
@@ -280,8 +292,10 @@ func (a *Agent) deployAll(ctx context.Context, commit string, todo []*sources.Wo
 // observe brings runtime rows in line with the containers seen in the
 // snapshot: it writes only rows whose status changed, marks vanished
 // containers missing, and removes leftover copies of workloads that were
-// not deployed this tick. handled workloads were written by this tick.
-func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]bool, d *gitops.Desired) {
+// not deployed this tick. handled workloads were written by this tick. It
+// returns how many workloads changed observed state.
+func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]bool, d *gitops.Desired) int {
+	changed := 0
 	valid := map[string]*sources.Workload{}
 	if d != nil {
 		for _, w := range d.Workloads {
@@ -314,6 +328,9 @@ func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]boo
 			a.ensureRoute(ctx, w, next.Upstream)
 		}
 		if next.Status != row.Status || next.LastDeploy != row.LastDeploy || next.Upstream != row.Upstream {
+			if next.Status != row.Status {
+				changed++
+			}
 			next.UpdatedAt = time.Time{}
 			if err := a.store.PutRuntime(ctx, next); err != nil {
 				a.log.Warn("updating runtime state failed", "workload", id, "error", err)
@@ -336,6 +353,7 @@ func (a *Agent) observe(ctx context.Context, s *snapshot, handled map[string]boo
 			}
 		}
 	}
+	return changed
 }
 
 // prune removes workloads whose files left the repo. When the repo renders
@@ -428,11 +446,11 @@ func (a *Agent) ensureRoute(ctx context.Context, w *sources.Workload, upstream s
 	}
 }
 
-func (a *Agent) markInvalid(ctx context.Context, commit string, inv *gitops.InvalidWorkload, s *snapshot) {
+func (a *Agent) markInvalid(ctx context.Context, commit string, inv *gitops.InvalidWorkload, s *snapshot) bool {
 	msg := inv.Err().Error()
 	row, ok := s.rows[inv.ID]
 	if ok && row.LastDeploy == store.DeployInvalid && row.Message == store.Truncate(msg, store.MaxMessageRunes) {
-		return // already reported for this content
+		return false // already reported for this content
 	}
 	a.log.Error("workload file is invalid", "workload", inv.ID, "error", msg)
 	if !ok {
@@ -446,6 +464,7 @@ func (a *Agent) markInvalid(ctx context.Context, commit string, inv *gitops.Inva
 	}
 	a.events.add(ctx, store.Event{WorkloadID: inv.ID, Kind: KindWorkloadInvalid, Severity: store.SeverityError,
 		Message: msg, Commit: commit, Metadata: map[string]string{"workload_id": inv.ID, "file": inv.File}})
+	return true
 }
 
 func (a *Agent) configInvalid(ctx context.Context, commit string, errs []error) {

@@ -49,9 +49,7 @@ type runFlags struct {
 	httpAddr, httpsAddr          string
 	livenessWindow, drain        time.Duration
 	identities                   []string
-	// Accepted now so scripts written against DESIGN §2 keep working; the
-	// feature behind it lands with its issue.
-	statusBranch string
+	statusBranch                 string
 }
 
 func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
@@ -161,6 +159,16 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	opts.Secrets = secrets.NewResolver(ids, idErr, redactor)
 	opts.SecretKey = key
 	opts.Redactor = redactor
+	if f.statusBranch != "" {
+		if f.statusBranch == f.branch {
+			return nil, &exitError{code: 2, msg: fmt.Sprintf("--status-branch %q is the watched branch: status commits must go elsewhere", f.statusBranch)}
+		}
+		sw, err := gitops.NewStatusWriter(f.repo, f.statusBranch, f.agentName, filepath.Join(f.stateDir, "status.git"), creds)
+		if err != nil {
+			return nil, &exitError{code: 2, msg: err.Error()}
+		}
+		opts.Status = sw
+	}
 	opts.Compose = &compose.Stack{Dir: filepath.Join(f.stateDir, "compose"), Env: composeEnv(f.dockerHost)}
 	// Crash tests stop the process at a named deploy step (DESIGN §4).
 	opts.Failpoint = os.Getenv("BERTH_FAILPOINT")
