@@ -62,6 +62,8 @@ type Options struct {
 	Redactor *secrets.Redactor
 	// Status writes status reports back to git; nil turns that off.
 	Status statusPusher
+	// Forge receives commit statuses; nil turns them off.
+	Forge statusPoster
 }
 
 // AppRepo is a dockerfile workload's app repo as the agent uses it.
@@ -116,6 +118,7 @@ type Agent struct {
 	secretFail map[string]string            // workloads failed by secrets.on_error: fail
 	// secretsView is what GET /api/shared-secrets answers.
 	secretsView atomic.Pointer[[]SharedSecret]
+	statuses    *commitStatuses
 }
 
 type appState struct {
@@ -148,7 +151,7 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 	if opts.Router != nil {
 		eo.Router = opts.Router
 	}
-	return &Agent{
+	a := &Agent{
 		opts:    opts,
 		repo:    repo,
 		store:   st,
@@ -161,6 +164,8 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 
 		resolver: resolver,
 	}
+	a.statuses = &commitStatuses{forge: opts.Forge, agent: opts.Name, events: a.events, posted: map[string]string{}}
+	return a
 }
 
 // Trigger asks for a tick as soon as the current one (if any) ends.

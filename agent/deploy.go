@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
@@ -32,6 +33,7 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 		row = store.Runtime{WorkloadID: w.ID()}
 	}
 	a.events.EmitDeployEvent(ctx, PhaseStarted, info)
+	a.statuses.set(ctx, commit, w.ID(), gitops.StatePending, "deploying via "+decision.String())
 	log.Info("deploying", "strategy", decision.String(), "commit", shortSHA(commit))
 	start := time.Now()
 	if reason := a.secretFail[w.ID()]; reason != "" {
@@ -77,6 +79,7 @@ func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, 
 		return t, a.failed(ctx, row, info, stage, err, res.Container)
 	}
 	a.events.EmitDeployEvent(ctx, PhaseSucceeded, info)
+	a.statuses.set(ctx, commit, w.ID(), gitops.StateSuccess, "deployed via "+decision.String())
 	log.Info("deployed", "container", res.Container.Name, "upstream", sources.Upstream(res.Container), "took", time.Since(start).Round(time.Millisecond))
 	return t, nil
 }
@@ -103,6 +106,7 @@ func (a *Agent) deployStack(ctx context.Context, commit string, w *sources.Workl
 		a.log.Error("recording the deploy failed", "workload", w.ID(), "error", err)
 	}
 	a.events.EmitDeployEvent(ctx, PhaseSucceeded, info)
+	a.statuses.set(ctx, commit, w.ID(), gitops.StateSuccess, "deployed via "+info.Decision.String())
 	a.log.Info("deployed", "workload", w.ID(), "project", row.ContainerName, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -163,6 +167,7 @@ func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, 
 		a.log.Error("recording the failed deploy failed", "workload", id, "error", perr)
 	}
 	a.events.EmitDeployEvent(ctx, PhaseFailed, info)
+	a.statuses.set(ctx, info.Commit, id, gitops.StateFailure, info.Reason)
 	return fmt.Errorf("deploying %s: %s: %w", id, stage, err)
 }
 

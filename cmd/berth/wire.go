@@ -50,6 +50,8 @@ type runFlags struct {
 	livenessWindow, drain        time.Duration
 	identities                   []string
 	statusBranch                 string
+	commitStatus, forgeURL       string
+	forgeTokenFile, forgeRepo    string
 }
 
 func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
@@ -76,6 +78,10 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.StringVar(&f.httpAddr, "http", ":80", "where the embedded proxy listens for HTTP")
 	fs.StringVar(&f.httpsAddr, "https", ":443", `where the embedded proxy listens for HTTPS ("" turns TLS off)`)
 	fs.StringVar(&f.statusBranch, "status-branch", "berth/status", `branch for status commits ("" turns them off)`)
+	fs.StringVar(&f.commitStatus, "commit-status", "", "post forge commit statuses: gitea, github or gitlab")
+	fs.StringVar(&f.forgeURL, "forge-url", "", "the forge's API root (https://gitea.example.com, https://api.github.com, https://gitlab.com)")
+	fs.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token")
+	fs.StringVar(&f.forgeRepo, "forge-repo", "", "owner/name of the config repo on the forge (default: from --repo)")
 	fs.StringSliceVar(&f.identities, "identity", nil, "age identity file(s) for shared secrets (also BERTH_IDENTITY_FILE; several for key rotation)")
 }
 
@@ -159,6 +165,17 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	opts.Secrets = secrets.NewResolver(ids, idErr, redactor)
 	opts.SecretKey = key
 	opts.Redactor = redactor
+	if f.commitStatus != "" {
+		repoName := f.forgeRepo
+		if repoName == "" {
+			repoName = gitops.RepoFromURL(f.repo)
+		}
+		forge, err := gitops.NewForge(f.commitStatus, f.forgeURL, repoName, f.forgeTokenFile)
+		if err != nil {
+			return nil, &exitError{code: 2, msg: err.Error()}
+		}
+		opts.Forge = forge
+	}
 	if f.statusBranch != "" {
 		if f.statusBranch == f.branch {
 			return nil, &exitError{code: 2, msg: fmt.Sprintf("--status-branch %q is the watched branch: status commits must go elsewhere", f.statusBranch)}

@@ -1,0 +1,67 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/gitops"
+)
+
+type recordingForge struct {
+	posts []gitops.CommitStatus
+	fail  bool
+}
+
+func (r *recordingForge) Post(_ context.Context, s gitops.CommitStatus) error {
+	if r.fail {
+		return errors.New("forge down")
+	}
+	r.posts = append(r.posts, s)
+	return nil
+}
+
+func TestCommitStatusesNeverFlap(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	forge := &recordingForge{}
+	c := &commitStatuses{forge: forge, agent: "host-a", events: newEvents(st, log, nil), posted: map[string]string{}}
+	ctx := context.Background()
+
+	c.set(ctx, "sha1", "shop/web", gitops.StatePending, "deploying")
+	c.set(ctx, "sha1", "shop/web", gitops.StatePending, "deploying") // unchanged: not re-posted
+	c.set(ctx, "sha1", "shop/web", gitops.StateSuccess, "deployed")
+	c.set(ctx, "sha1", "shop/web", gitops.StatePending, "redeploying") // after success: never
+	c.set(ctx, "sha1", "shop/web", gitops.StateFailure, "failed")      // after success: never
+	c.set(ctx, "sha2", "shop/web", gitops.StateFailure, "failed")      // another commit: yes
+	var got []string
+	for _, p := range forge.posts {
+		got = append(got, p.SHA+" "+p.Context+" "+p.State)
+	}
+	assert.Equal(t, []string{
+		"sha1 berth/host-a/shop/web pending",
+		"sha1 berth/host-a/shop/web success",
+		"sha2 berth/host-a/shop/web failure",
+	}, got)
+
+	// A forge that is down is a warning event, not a failure; the state is
+	// posted again next time.
+	forge.fail = true
+	c.set(ctx, "sha3", "shop/web", gitops.StatePending, "deploying")
+	evs, err := st.Events(ctx, store.EventFilter{Severity: store.SeverityWarn})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	assert.Equal(t, KindCommitStatusFailed, evs[0].Kind)
+	forge.fail = false
+	c.set(ctx, "sha3", "shop/web", gitops.StatePending, "deploying")
+	assert.Equal(t, "sha3", forge.posts[len(forge.posts)-1].SHA)
+}

@@ -1,0 +1,121 @@
+package gitops_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/gitops"
+)
+
+// fakeForge speaks the documented wire format of GitHub's and GitLab's
+// commit-status APIs (they cannot run here), and can fail on demand.
+type fakeForge struct {
+	mu       sync.Mutex
+	got      []map[string]string
+	failures []int // status codes to answer before succeeding
+}
+
+func (f *fakeForge) handler(t *testing.T, kind string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.failures) > 0 {
+			code := f.failures[0]
+			f.failures = f.failures[1:]
+			if code == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "0")
+			}
+			http.Error(w, `{"message":"nope"}`, code)
+			return
+		}
+		rec := map[string]string{"path": r.URL.Path}
+		switch kind {
+		case "github":
+			assert.Equal(t, "Bearer tok-123", r.Header.Get("Authorization"))
+			var body map[string]string
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+			for k, v := range body {
+				rec[k] = v
+			}
+		case "gitlab":
+			assert.Equal(t, "tok-123", r.Header.Get("PRIVATE-TOKEN"))
+			rec["raw"] = r.URL.RawPath
+			for k := range r.URL.Query() {
+				rec[k] = r.URL.Query().Get(k)
+			}
+		}
+		f.got = append(f.got, rec)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":1}`))
+	})
+}
+
+func tokenFile(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(p, []byte("tok-123\n"), 0o600))
+	return p
+}
+
+func TestForgeWireFormats(t *testing.T) {
+	st := gitops.CommitStatus{SHA: "abc123", Context: "berth/host-a/shop/web", State: gitops.StatePending, Description: "deploying"}
+	t.Run("github", func(t *testing.T) {
+		fake := &fakeForge{}
+		srv := httptest.NewServer(fake.handler(t, "github"))
+		defer srv.Close()
+		f, err := gitops.NewForge(gitops.ForgeGitHub, srv.URL, "acme/config", tokenFile(t))
+		require.NoError(t, err)
+		require.NoError(t, f.Post(context.Background(), st))
+		require.Len(t, fake.got, 1)
+		assert.Equal(t, map[string]string{"path": "/repos/acme/config/statuses/abc123", "state": "pending", "context": "berth/host-a/shop/web", "description": "deploying"}, fake.got[0])
+	})
+	t.Run("gitlab", func(t *testing.T) {
+		fake := &fakeForge{}
+		srv := httptest.NewServer(fake.handler(t, "gitlab"))
+		defer srv.Close()
+		f, err := gitops.NewForge(gitops.ForgeGitLab, srv.URL, "acme/config", tokenFile(t))
+		require.NoError(t, err)
+		require.NoError(t, f.Post(context.Background(), st))
+		require.Len(t, fake.got, 1)
+		assert.Equal(t, "/api/v4/projects/acme%2Fconfig/statuses/abc123", fake.got[0]["raw"])
+		assert.Equal(t, "running", fake.got[0]["state"], "GitLab's word for pending work")
+		assert.Equal(t, "berth/host-a/shop/web", fake.got[0]["name"])
+	})
+	t.Run("retries 500 and 429, not 401", func(t *testing.T) {
+		fake := &fakeForge{failures: []int{500, 429}}
+		srv := httptest.NewServer(fake.handler(t, "github"))
+		defer srv.Close()
+		f, err := gitops.NewForge(gitops.ForgeGitHub, srv.URL, "acme/config", tokenFile(t))
+		require.NoError(t, err)
+		f.Backoff = 10 * time.Millisecond
+		require.NoError(t, f.Post(context.Background(), st))
+		assert.Len(t, fake.got, 1)
+
+		fake.failures = []int{401}
+		err = f.Post(context.Background(), st)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "401")
+		assert.NotContains(t, err.Error(), "tok-123")
+		assert.Len(t, fake.got, 1, "a 401 is not retried")
+
+		fake.failures = []int{500, 500, 500, 500, 500}
+		require.Error(t, f.Post(context.Background(), st), "bounded retries")
+	})
+	t.Run("bad settings", func(t *testing.T) {
+		_, err := gitops.NewForge("bitbucket", "http://x", "a/b", tokenFile(t))
+		require.Error(t, err)
+		_, err = gitops.NewForge(gitops.ForgeGitea, "http://x", "a/b", "/nonexistent/token")
+		require.ErrorContains(t, err, "forge token file")
+	})
+	assert.Equal(t, "acme/config", gitops.RepoFromURL("https://git.example.com/acme/config.git"))
+	assert.Equal(t, "acme/config", gitops.RepoFromURL("git@github.com:acme/config.git"))
+}
