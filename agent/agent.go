@@ -35,6 +35,8 @@ type Options struct {
 	Schedule   string // robfig/cron spec; default "@every 1m"
 	Listen     string // HTTP API address; "" for none
 	Token      string // bearer token the API asks for; "" for none
+	// WebhookSecret authenticates POST /hooks/git; "" turns it off.
+	WebhookSecret string
 	// ShutdownGrace is how long the tick in flight may run on after the
 	// agent is told to stop; default 2m.
 	ShutdownGrace time.Duration

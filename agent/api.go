@@ -2,6 +2,7 @@ package agent
 
 import (
 	"crypto/subtle"
+	_ "embed" // the web UI
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 )
+
+//go:embed ui/index.html
+var indexHTML []byte
 
 // Handler is the agent's HTTP API (DESIGN §7).
 func (a *Agent) Handler() http.Handler {
@@ -35,6 +39,12 @@ func (a *Agent) Handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /metrics", a.authed(a.metrics))
 	mux.HandleFunc("GET /badges/{app}/{file}", a.badge) // public, like any badge
+	mux.HandleFunc("POST /hooks/git", a.gitHook)        // authenticated by its signature
+	// The page holds no data: it reads the API like any client.
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(indexHTML)
+	})
 	return mux
 }
 

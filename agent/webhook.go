@@ -1,0 +1,58 @@
+package agent
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// gitHook receives push webhooks from GitHub, Gitea/Forgejo, GitLab or
+// anything that signs its body with HMAC-SHA256. A valid hook only
+// triggers a tick: the tick pulls and decides, so a forged payload cannot
+// deploy anything that is not in git. Without a webhook secret the
+// endpoint is off.
+func (a *Agent) gitHook(w http.ResponseWriter, r *http.Request) {
+	if a.opts.WebhookSecret == "" {
+		http.Error(w, "webhooks are off (set --webhook-secret-file)", http.StatusNotFound)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 5<<20))
+	if err != nil {
+		http.Error(w, "reading the body failed", http.StatusBadRequest)
+		return
+	}
+	if !a.validHook(r, body) {
+		http.Error(w, "signature missing or wrong", http.StatusUnauthorized)
+		return
+	}
+	a.Trigger()
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintln(w, "sync queued")
+}
+
+func (a *Agent) validHook(r *http.Request, body []byte) bool {
+	secret := []byte(a.opts.WebhookSecret)
+	if tok := r.Header.Get("X-Gitlab-Token"); tok != "" {
+		return subtle.ConstantTimeCompare([]byte(tok), secret) == 1
+	}
+	sig := r.Header.Get("X-Hub-Signature-256") // GitHub, Gitea, Forgejo, generic
+	if sig == "" {
+		sig = r.Header.Get("X-Gitea-Signature")
+	}
+	if sig == "" {
+		sig = r.Header.Get("X-Signature-256")
+	}
+	sig = strings.TrimPrefix(sig, "sha256=")
+	got, err := hex.DecodeString(sig)
+	if err != nil || len(got) == 0 {
+		return false
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return hmac.Equal(got, m.Sum(nil))
+}
