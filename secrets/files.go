@@ -9,6 +9,8 @@ import (
 	"regexp"
 
 	"filippo.io/age"
+
+	"github.com/berthops/berth/internal/atomicfile"
 )
 
 var nameRe = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
@@ -47,7 +49,7 @@ func Set(root, app, name string, value []byte, recipients []age.Recipient) (stri
 	if err != nil {
 		return "", err
 	}
-	if err := WriteFileAtomic(p, data, 0o644); err != nil {
+	if err := atomicfile.Write(p, data, 0o644); err != nil {
 		return "", fmt.Errorf("writing %s: %w", p, err)
 	}
 	return p, nil
@@ -83,5 +85,5 @@ func Reencrypt(path string, ids []age.Identity, recipients []age.Recipient) erro
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, out, 0o644)
+	return atomicfile.Write(path, out, 0o644)
 }

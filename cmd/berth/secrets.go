@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/atomicfile"
 	"github.com/berthops/berth/secrets"
 )
 
@@ -53,7 +54,7 @@ func newSecretsCmd() *cobra.Command {
 			if _, err := os.Stat(out); err == nil {
 				return fmt.Errorf("%s exists; refusing to overwrite an identity", out)
 			}
-			if err := secrets.WriteFileAtomic(out, []byte(id+"\n"), 0o600); err != nil {
+			if err := atomicfile.Write(out, []byte(id+"\n"), 0o600); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), recipient)

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/berthops/berth/internal/atomicfile"
 	"github.com/berthops/berth/sources"
 )
 
@@ -124,25 +125,9 @@ func (s *Stack) writeOverride(project string, names []string, labels map[string]
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return "", fmt.Errorf("creating %s: %w", s.Dir, err)
-	}
 	path := filepath.Join(s.Dir, project+".labels.yml")
-	tmp, err := os.CreateTemp(s.Dir, ".labels-*.yml")
-	if err != nil {
-		return "", err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", err
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return path, nil
 }

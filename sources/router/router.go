@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/berthops/berth/internal/atomicfile"
 )
 
 // Driver loads a complete Caddy config.
@@ -131,20 +132,7 @@ func (r *Router) save(list []Route) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(r.path), ".routes-*.json")
-	if err != nil {
-		return fmt.Errorf("saving route table: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("saving route table: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("saving route table: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), r.path); err != nil {
+	if err := atomicfile.Write(r.path, b, 0o644); err != nil {
 		return fmt.Errorf("saving route table: %w", err)
 	}
 	return nil
