@@ -83,11 +83,23 @@ func (h *harness) agent(opts agent.Options) (*agent.Agent, *store.Store) {
 
 func (h *harness) agentWith(opts agent.Options, d *sources.Docker) (*agent.Agent, *store.Store) {
 	h.t.Helper()
+	repo, err := gitops.NewRepo(h.repo.URL, "main", filepath.Join(h.stateDir, "repo"), gitops.Credentials{})
+	require.NoError(h.t, err)
+	return h.build(opts, repo, d)
+}
+
+// agentOn builds an agent of the harness on another config repo.
+func agentOn(t *testing.T, h *harness, repo *gitops.Repo, opts agent.Options) *agent.Agent {
+	t.Helper()
+	a, _ := h.build(opts, repo, h.docker)
+	return a
+}
+
+func (h *harness) build(opts agent.Options, repo *gitops.Repo, d *sources.Docker) (*agent.Agent, *store.Store) {
+	h.t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(h.stateDir, "berth.db"))
 	require.NoError(h.t, err)
 	h.t.Cleanup(func() { st.Close() })
-	repo, err := gitops.NewRepo(h.repo.URL, "main", filepath.Join(h.stateDir, "repo"), gitops.Credentials{})
-	require.NoError(h.t, err)
 	opts.Name = h.name
 	opts.StaticServer = berthBin
 	opts.Compose = &compose.Stack{Dir: filepath.Join(h.stateDir, "compose"), Env: os.Environ()}

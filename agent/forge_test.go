@@ -1,0 +1,71 @@
+package agent_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/giteatest"
+	"github.com/berthops/berth/internal/gitserver"
+)
+
+// TestCommitStatusesOnRealGitea: the config repo lives on a real Gitea;
+// a deploy posts pending then success on the commit, a failed deploy posts
+// failure, under the context berth/<agent>/<app>/<name>.
+func TestCommitStatusesOnRealGitea(t *testing.T) {
+	g := giteatest.Start(t)
+	h := newHarness(t)
+	cloneURL, pushURL := g.CreateRepo(t, "config")
+	work := t.TempDir()
+	gitserver.Git(t, work, "init", "-q", "-b", "main")
+	gitserver.Git(t, work, "remote", "add", "origin", pushURL)
+	push := func(msg string) string {
+		gitserver.Git(t, work, "add", "-A")
+		gitserver.Git(t, work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", msg)
+		gitserver.Git(t, work, "push", "-q", "origin", "HEAD:main")
+		return gitserver.Git(t, work, "rev-parse", "HEAD")[:40]
+	}
+	gitserver.Write(t, filepath.Join(work, "apps", h.app, "web.yaml"), web(h.image, "v1"))
+	good := push("web")
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(g.Token), 0o600))
+	forge, err := gitops.NewForge(gitops.ForgeGitea, g.URL, gitops.RepoFromURL(cloneURL), tokenFile)
+	require.NoError(t, err)
+	creds := gitops.Credentials{Username: g.User, PasswordFile: tokenFile}
+	repo, err := gitops.NewRepo(cloneURL, "main", filepath.Join(h.stateDir, "repo"), creds)
+	require.NoError(t, err)
+	a := agentOn(t, h, repo, agent.Options{Forge: forge})
+	_, err = a.Tick(context.Background())
+	require.NoError(t, err)
+
+	type status struct {
+		State   string `json:"status"`
+		Context string `json:"context"`
+	}
+	statuses := func(sha string) []status {
+		var out []status
+		g.API(t, http.MethodGet, "/repos/"+g.User+"/config/statuses/"+sha+"?sort=oldest", nil, &out)
+		return out
+	}
+	want := "berth/" + h.name + "/" + h.id("web")
+	got := statuses(good)
+	require.Len(t, got, 2)
+	assert.Equal(t, []status{{"pending", want}, {"success", want}}, got)
+
+	gitserver.Write(t, filepath.Join(work, "apps", h.app, "web.yaml"), web("127.0.0.1:1/none:v9", "v2"))
+	bad := push("an image that cannot be pulled")
+	_, err = a.Tick(context.Background())
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	got = statuses(bad)
+	require.Len(t, got, 2)
+	assert.Equal(t, "failure", got[1].State)
+	assert.Len(t, statuses(good), 2, "the earlier commit keeps its success")
+}
