@@ -3,8 +3,6 @@ package agent_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,22 +16,14 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources/router"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
 
 // embeddedRouter starts the in-process Caddy on a free port.
 func (h *harness) embeddedRouter() (*router.Router, string) {
 	h.t.Helper()
-	addr := freeAddr(h.t)
+	addr := loopback.FreeAddr(h.t)
 	drv := router.NewEmbedded(router.ConfigOptions{HTTP: addr, StorageDir: filepath.Join(h.stateDir, "caddy")})
 	h.t.Cleanup(func() { _ = drv.Stop() })
 	r, err := router.New(drv, filepath.Join(h.stateDir, "routes.json"))
@@ -61,24 +51,6 @@ healthcheck:
 `, image, strategy, env, host)
 }
 
-func viaProxy(c *http.Client, proxy, host string) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+proxy+"/", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Host = host
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	return string(b), err
-}
-
 // load runs 4 keep-alive clients through the proxy until stop is closed
 // (bounded by count) and counts what failed.
 type load struct {
@@ -101,7 +73,7 @@ func startLoad(proxy, host string) *load {
 					return
 				default:
 				}
-				if _, err := viaProxy(c, proxy, host); err != nil {
+				if _, err := loopback.Get(c, proxy, host); err != nil {
 					l.failed.Add(1)
 					l.firstErr.CompareAndSwap(nil, err.Error())
 					continue
@@ -128,7 +100,7 @@ func TestBlueGreenRedeploysDropNoRequest(t *testing.T) {
 	res, err := a.Tick(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, []string{h.id("web")}, res.Deployed)
-	body, err := viaProxy(http.DefaultClient, proxy, host)
+	body, err := loopback.Get(http.DefaultClient, proxy, host)
 	require.NoError(t, err)
 	require.Contains(t, body, "v0")
 
@@ -146,7 +118,7 @@ func TestBlueGreenRedeploysDropNoRequest(t *testing.T) {
 	assert.Zero(t, l.failed.Load(), "failed requests during 3 blue-green redeploys (first: %v)", l.firstErr.Load())
 	assert.Greater(t, l.ok.Load(), int64(100))
 
-	body, err = viaProxy(http.DefaultClient, proxy, host)
+	body, err = loopback.Get(http.DefaultClient, proxy, host)
 	require.NoError(t, err)
 	assert.Contains(t, body, "v3")
 	cs := h.containers()[h.id("web")]
@@ -189,7 +161,7 @@ func TestNeverReadyGreenLeavesBlueServing(t *testing.T) {
 	assert.Equal(t, blue.ID, cs[0].ID)
 	after, _ := rt.Get(h.id("web"))
 	assert.Equal(t, before, after, "the route was not touched")
-	body, err := viaProxy(http.DefaultClient, proxy, host)
+	body, err := loopback.Get(http.DefaultClient, proxy, host)
 	require.NoError(t, err)
 	assert.Contains(t, body, "blue")
 	row := rowsByID(t, st)[h.id("web")]
@@ -216,7 +188,7 @@ func TestRecreateThroughTheRouter(t *testing.T) {
 	res, err := a.Tick(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "recreate", string(res.Timings[h.id("web")].Strategy))
-	body, err := viaProxy(http.DefaultClient, proxy, host)
+	body, err := loopback.Get(http.DefaultClient, proxy, host)
 	require.NoError(t, err)
 	assert.Contains(t, body, "two")
 	cs := h.containers()[h.id("web")]
@@ -229,7 +201,7 @@ func TestProxyDownFailsDeployBlueUntouched(t *testing.T) {
 	h := newHarness(t)
 	host := h.app + ".test"
 	// A Caddy admin API that does not answer.
-	drv, err := router.NewAdmin("http://"+freeAddr(t), router.ConfigOptions{HTTP: freeAddr(t)})
+	drv, err := router.NewAdmin("http://"+loopback.FreeAddr(t), router.ConfigOptions{HTTP: loopback.FreeAddr(t)})
 	require.NoError(t, err)
 	rt, err := router.New(drv, filepath.Join(h.stateDir, "routes.json"))
 	require.NoError(t, err)

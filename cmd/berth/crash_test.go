@@ -3,7 +3,6 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources"
 )
 
@@ -24,7 +24,7 @@ import (
 // its own process, so it outlives the agent processes the test kills.
 func startProxy(t *testing.T) (httpAddr, admin string) {
 	t.Helper()
-	httpAddr, admin = freePort(t), freePort(t)
+	httpAddr, admin = loopback.FreeAddr(t), loopback.FreeAddr(t)
 	cmd := exec.Command(berth, "proxy", "--http", httpAddr, "--https", "", "--admin", admin, "--state-dir", t.TempDir())
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -39,24 +39,6 @@ func startProxy(t *testing.T) (httpAddr, admin string) {
 	}
 	t.Fatalf("berth proxy did not start:\n%s", stderr.String())
 	return "", ""
-}
-
-func throughProxy(proxy, host string) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+proxy+"/", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Host = host
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	return string(b), err
 }
 
 // TestCrashAtEveryBlueGreenStepConverges kills the agent at each step of
@@ -107,7 +89,7 @@ func TestCrashAtEveryBlueGreenStepConverges(t *testing.T) {
 			assert.Equal(t, c.ID, rows[0]["container_id"], "the state row names the container that exists")
 			assert.Equal(t, "succeeded", rows[0]["last_deploy"])
 
-			body, err := throughProxy(proxy, host)
+			body, err := loopback.Get(&http.Client{Timeout: 5 * time.Second}, proxy, host)
 			require.NoError(t, err)
 			assert.Contains(t, body, msg, "the route points at the new version")
 			var table struct{ Routes []struct{ Upstream string } }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/secrets"
 )
 
@@ -159,15 +159,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
-
 func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
 	dockertest.Docker(t)
 	img := dockertest.Image(t, "cli")
@@ -175,7 +166,7 @@ func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
 	app := "c" + name[2:]
 	src := gitserver.Start(t).NewRepo(t, "config")
 	src.Write("apps/"+app+"/web.yaml", "source:\n  type: image\n  image: "+img+"\nport: 8080\n").Push("web")
-	addr := freePort(t)
+	addr := loopback.FreeAddr(t)
 
 	cmd := exec.Command(berth, "agent", "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name,
 		"--schedule", "@every 1h", "--listen", addr, "--router", "none")

@@ -3,8 +3,6 @@ package router_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,17 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources/router"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
 
 func upstream(t *testing.T, name string) string {
 	t.Helper()
@@ -40,28 +30,9 @@ func upstream(t *testing.T, name string) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-// fetch GETs through the proxy with a Host header.
-func fetch(c *http.Client, proxy, host string) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+proxy+"/", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Host = host
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	return string(b), err
-}
-
 func TestEmbeddedSwapsUnderLoadWithoutDrops(t *testing.T) {
 	blue, green := upstream(t, "blue"), upstream(t, "green")
-	proxy := freeAddr(t)
+	proxy := loopback.FreeAddr(t)
 	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: t.TempDir()})
 	t.Cleanup(func() { _ = drv.Stop() })
 	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
@@ -84,7 +55,7 @@ func TestEmbeddedSwapsUnderLoadWithoutDrops(t *testing.T) {
 					return
 				default:
 				}
-				body, err := fetch(c, proxy, "shop.test")
+				body, err := loopback.Get(c, proxy, "shop.test")
 				if err != nil {
 					failed.Add(1)
 					t.Log(err)
@@ -113,14 +84,14 @@ func TestEmbeddedSwapsUnderLoadWithoutDrops(t *testing.T) {
 	assert.True(t, sawBlue && sawGreen)
 
 	// An unknown host is not routed.
-	_, err = fetch(&http.Client{Timeout: 5 * time.Second}, proxy, "other.test")
+	_, err = loopback.Get(&http.Client{Timeout: 5 * time.Second}, proxy, "other.test")
 	assert.Error(t, err)
 }
 
 func TestTablePersistsAndRestores(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "routes.json")
-	proxy := freeAddr(t)
+	proxy := loopback.FreeAddr(t)
 	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: dir})
 	t.Cleanup(func() { _ = drv.Stop() })
 	r, err := router.New(drv, path)
@@ -136,7 +107,7 @@ func TestTablePersistsAndRestores(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, up, rt.Upstream)
 	require.NoError(t, r2.Apply(context.Background()))
-	body, err := fetch(&http.Client{Timeout: 5 * time.Second}, proxy, "site.test")
+	body, err := loopback.Get(&http.Client{Timeout: 5 * time.Second}, proxy, "site.test")
 	require.NoError(t, err)
 	assert.Equal(t, "site", body)
 
@@ -155,7 +126,7 @@ func startCaddy(t *testing.T) string {
 		}
 		t.Skip("no caddy binary (apt-get install caddy)")
 	}
-	admin := freeAddr(t)
+	admin := loopback.FreeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "caddy.json")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`{"admin":{"listen":%q}}`, admin)), 0o644))
 	cmd := exec.Command(bin, "run", "--config", cfg)
@@ -175,7 +146,7 @@ func startCaddy(t *testing.T) string {
 
 func TestAdminDriverWithExternalCaddy(t *testing.T) {
 	admin := startCaddy(t)
-	proxy := freeAddr(t)
+	proxy := loopback.FreeAddr(t)
 	drv, err := router.NewAdmin(admin, router.ConfigOptions{HTTP: proxy})
 	require.NoError(t, err)
 	require.NoError(t, drv.Ping(context.Background()))
@@ -187,7 +158,7 @@ func TestAdminDriverWithExternalCaddy(t *testing.T) {
 		require.NoError(t, r.Upsert(context.Background(), router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: up}))
 		var body string
 		for range 50 { // the listener may take a moment after the first load
-			if body, err = fetch(c, proxy, "shop.test"); err == nil {
+			if body, err = loopback.Get(c, proxy, "shop.test"); err == nil {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -199,7 +170,7 @@ func TestAdminDriverWithExternalCaddy(t *testing.T) {
 }
 
 func TestProxyDownLeavesTableUnchanged(t *testing.T) {
-	drv, err := router.NewAdmin("http://"+freeAddr(t), router.ConfigOptions{HTTP: freeAddr(t)})
+	drv, err := router.NewAdmin("http://"+loopback.FreeAddr(t), router.ConfigOptions{HTTP: loopback.FreeAddr(t)})
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "routes.json")
 	r, err := router.New(drv, path)
@@ -229,7 +200,7 @@ func TestStreamsSurviveReload(t *testing.T) {
 		}
 	}))
 	t.Cleanup(stream.Close)
-	proxy := freeAddr(t)
+	proxy := loopback.FreeAddr(t)
 	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: t.TempDir()})
 	t.Cleanup(func() { _ = drv.Stop() })
 	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
