@@ -20,6 +20,8 @@ import (
 // deploy or to load; the others were still deployed.
 var ErrDeployFailed = errors.New("some workloads failed")
 
+// metaLastCommit records the config commit of the last full tick, for
+// `berth status`.
 const metaLastCommit = "last_commit"
 
 // TickResult says what one tick did.

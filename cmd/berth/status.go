@@ -47,6 +47,9 @@ func newStatusCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
+			if commit, err := st.Meta(cmd.Context(), "last_commit"); err == nil && commit != "" {
+				fmt.Fprintf(out, "config commit: %.7s\n\n", commit)
+			}
 			if len(rows) == 0 {
 				fmt.Fprintln(out, "no workloads")
 				return nil
