@@ -158,11 +158,14 @@ func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, 
 	if row.ContainerID == "" {
 		row.Status = store.StatusFailed
 	}
+	again := row.LastDeploy == store.DeployFailed && row.Message == store.Truncate(info.Reason, store.MaxMessageRunes)
 	row.LastDeploy, row.Message = store.DeployFailed, info.Reason
 	if row.Strategy == "" {
 		row.Strategy = info.Decision.String()
 	}
-	row.UpdatedAt = time.Time{}
+	if !again {
+		row.UpdatedAt = time.Time{} // a retry failing the same way is not news
+	}
 	if perr := a.store.PutRuntime(ctx, row); perr != nil {
 		a.log.Error("recording the failed deploy failed", "workload", id, "error", perr)
 	}

@@ -346,3 +346,29 @@ func TestPlanExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncWithRelativeStateDir: the default state dir is relative
+// (./.berth); paths handed to docker compose must still resolve.
+func TestSyncWithRelativeStateDir(t *testing.T) {
+	dockertest.Docker(t)
+	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("docker compose is required in CI")
+		}
+		t.Skip("no docker compose plugin")
+	}
+	img := dockertest.Image(t, "cli")
+	name := dockertest.AgentName(t)
+	app := "c" + name[2:]
+	project := "berth-" + app + "-stack"
+	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down").Run() })
+	src := gitserver.Start(t).NewRepo(t, "config")
+	src.Write("apps/"+app+"/stack/compose.yml", "services:\n  echo:\n    image: "+img+"\n")
+	src.Write("apps/"+app+"/stack.yaml", "source:\n  type: compose\n  file: stack/compose.yml\n").Push("a stack")
+	work := t.TempDir()
+	cmd := exec.Command(berth, "sync", "--repo", src.URL, "--state-dir", ".berth", "--agent-name", name, "--status-branch", "")
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.DirExists(t, filepath.Join(work, ".berth", "repo"))
+}

@@ -110,6 +110,11 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 		}
 		f.agentName = strings.ToLower(host)
 	}
+	// Absolute, so paths handed to child processes (docker compose runs
+	// in the compose file's folder) mean the same there.
+	if f.stateDir, err = filepath.Abs(f.stateDir); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state dir: %w", err)
 	}

@@ -70,6 +70,10 @@ type Stack struct {
 // workload's env and shared secrets), passed in the process environment,
 // never written to a file. On failure the error is a *sources.ToolError.
 func (s *Stack) Up(ctx context.Context, w *sources.Workload, c *Config, file string, labels map[string]string, vars []string, recreate bool) error {
+	file, err := filepath.Abs(file) // compose runs in the file's folder
+	if err != nil {
+		return err
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("reading the compose file: %w", err)
@@ -125,7 +129,10 @@ func (s *Stack) writeOverride(project string, names []string, labels map[string]
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(s.Dir, project+".labels.yml")
+	path, err := filepath.Abs(filepath.Join(s.Dir, project+".labels.yml"))
+	if err != nil {
+		return "", err
+	}
 	if err := atomicfile.Write(path, b, 0o644); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
