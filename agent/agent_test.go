@@ -112,7 +112,7 @@ func (h *harness) build(opts agent.Options, repo *gitops.Repo, d *sources.Docker
 	if opts.Drain == 0 {
 		opts.Drain = 100 * time.Millisecond
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	if h.log != nil {
 		log = h.log
 	} else if testing.Verbose() {
@@ -419,7 +419,7 @@ func TestRemoteFailuresStopNothing(t *testing.T) {
 			defer st.Close()
 			repo, err := gitops.NewRepo(tc.url, tc.branch, filepath.Join(h.stateDir, "repo"), gitops.Credentials{})
 			require.NoError(t, err)
-			b := agent.New(agent.Options{Name: h.name}, repo, st, h.docker, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			b := agent.New(agent.Options{Name: h.name}, repo, st, h.docker, slog.New(slog.DiscardHandler))
 			_, err = b.Tick(context.Background())
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -32,7 +31,7 @@ func TestCommitStatusesNeverFlap(t *testing.T) {
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	forge := &recordingForge{}
 	c := &commitStatuses{forge: forge, agent: "host-a", events: newEvents(st, log, nil), posted: map[string]string{}}
 	ctx := context.Background()

@@ -47,7 +47,7 @@ func redeployUnderLoad(b *testing.B, strategy string) {
 	proxy := l.Addr().String()
 	l.Close()
 	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: filepath.Join(stateDir, "caddy")})
-	defer drv.Stop()
+	defer func() { _ = drv.Stop() }()
 	rt, err := router.New(drv, filepath.Join(stateDir, "routes.json"))
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +83,7 @@ stop_grace_period: 2s
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := agent.New(agent.Options{Name: name, Router: rt}, repo, st, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a := agent.New(agent.Options{Name: name, Router: rt}, repo, st, d, slog.New(slog.DiscardHandler))
 	if _, err := a.Tick(ctx); err != nil {
 		b.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func contentHash(fsys fs.FS, root string) (string, error) {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		_, err = io.Copy(h, f)
 		return err
 	})

@@ -43,7 +43,7 @@ func (f *fakeForge) handler(t *testing.T, kind string) http.Handler {
 		case "github":
 			assert.Equal(t, "Bearer tok-123", r.Header.Get("Authorization"))
 			var body map[string]string
-			require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+			assert.NoError(t, json.NewDecoder(r.Body).Decode(&body))
 			for k, v := range body {
 				rec[k] = v
 			}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -230,7 +231,7 @@ func (l *loader) readFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, err
@@ -264,9 +265,8 @@ var lineRe = regexp.MustCompile(`line (\d+): `)
 // sortByPos orders one file's errors by line and column.
 func sortByPos(errs []error) {
 	sort.SliceStable(errs, func(i, j int) bool {
-		a, aok := errs[i].(*ConfigError)
-		b, bok := errs[j].(*ConfigError)
-		if !aok || !bok {
+		var a, b *ConfigError
+		if !errors.As(errs[i], &a) || !errors.As(errs[j], &b) {
 			return false
 		}
 		if a.Line != b.Line {
@@ -282,7 +282,7 @@ func syntaxPos(err error) Pos {
 		return Pos{Line: 1, Col: 1}
 	}
 	var line int
-	fmt.Sscanf(m[1], "%d", &line) //nolint:errcheck // the regexp matched digits
+	line, _ = strconv.Atoi(m[1]) // the regexp matched digits
 	return Pos{Line: line, Col: 1}
 }
 

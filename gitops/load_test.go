@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -137,8 +138,8 @@ func TestLoadValid(t *testing.T) {
 	require.Len(t, d.Workloads, 2)
 	blog, shop := d.Workloads[0], d.Workloads[1]
 	assert.Equal(t, "blog/site", blog.ID())
-	assert.Equal(t, 3*1e9, float64(blog.StopGracePeriod), "berth.yaml default")
-	assert.Equal(t, 7*1e9, float64(shop.StopGracePeriod), "app.yaml overrides berth.yaml")
+	assert.Equal(t, 3*time.Second, blog.StopGracePeriod.Std(), "berth.yaml default")
+	assert.Equal(t, 7*time.Second, shop.StopGracePeriod.Std(), "app.yaml overrides berth.yaml")
 	assert.Equal(t, "/healthz", shop.Healthcheck.Path)
 	assert.Equal(t, map[string]string{"PORT": "80", "DEBUG": "true"}, shop.Env, "scalars read as strings")
 	assert.Equal(t, "nginx", shop.Source.(*image.Config).Image)

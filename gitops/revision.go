@@ -82,7 +82,7 @@ func writeTree(tree *object.Tree, root string) error {
 			return err
 		}
 		if _, err := io.Copy(out, r); err != nil {
-			out.Close()
+			_ = out.Close()
 			return err
 		}
 		return out.Close()

@@ -103,7 +103,7 @@ func LoadIdentities(paths []string) ([]age.Identity, error) {
 			return nil, fmt.Errorf("identity file: %w", err)
 		}
 		ids, err := age.ParseIdentities(bufio.NewReader(f))
-		f.Close()
+		_ = f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("identity file %s is not an age identity: %w", p, err)
 		}

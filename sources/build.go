@@ -14,8 +14,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/moby/go-archive"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -38,7 +38,7 @@ func ContextTar(dir, dockerfile string) (io.ReadCloser, error) {
 	switch {
 	case err == nil:
 		excludes, err = ignorefile.ReadAll(f)
-		f.Close()
+		_ = f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("reading .dockerignore: %w", err)
 		}
@@ -124,14 +124,14 @@ func (d *Docker) Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, 
 	for k, v := range spec.BuildArgs {
 		args[k] = &v
 	}
-	resp, err := d.cli.ImageBuild(ctx, buildCtx, types.ImageBuildOptions{
+	resp, err := d.cli.ImageBuild(ctx, buildCtx, build.ImageBuildOptions{
 		Tags:        []string{spec.Tag},
 		Dockerfile:  spec.Dockerfile,
 		BuildArgs:   args,
 		Target:      spec.Target,
 		Remove:      true,
 		ForceRemove: true,
-		Version:     types.BuilderV1,
+		Version:     build.BuilderV1,
 	})
 	if err != nil {
 		return fmt.Errorf("building %s: %w", spec.Tag, err)
@@ -147,7 +147,7 @@ func (d *Docker) Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, 
 // HasImage reports whether ref is present locally.
 func (d *Docker) HasImage(ctx context.Context, ref string) (bool, error) {
 	_, err := d.cli.ImageInspect(ctx, ref)
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {

@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-connections/sockets"
@@ -140,7 +140,7 @@ func (d *Docker) List(ctx context.Context, agent string) ([]Container, error) {
 // ImageID returns the local image id of ref, or "" when it is not present.
 func (d *Docker) ImageID(ctx context.Context, ref string) (string, error) {
 	img, err := d.cli.ImageInspect(ctx, ref)
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return "", nil
 	}
 	if err != nil {
@@ -236,7 +236,7 @@ func (d *Docker) Start(ctx context.Context, id string, port int) (Container, err
 // stopped is not an error.
 func (d *Docker) Stop(ctx context.Context, id string, grace time.Duration) error {
 	secs := int(grace.Seconds())
-	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
+	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("stopping container %s: %w", short(id), err)
 	}
 	return nil
@@ -289,7 +289,7 @@ func (d *Docker) Remove(ctx context.Context, id string, grace time.Duration) err
 		return err
 	}
 	err := d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("removing container %s: %w", id, err)
 	}
 	return nil

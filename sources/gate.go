@@ -23,11 +23,6 @@ const (
 // ErrNotReady means a new container did not pass its readiness gate.
 var ErrNotReady = errors.New("not ready")
 
-// inspector is what the gate needs from Docker.
-type inspector interface {
-	Inspect(ctx context.Context, id string, port int) (Container, error)
-}
-
 // gate waits until a new container may take traffic: an HTTP readiness
 // probe when the workload has a healthcheck (2xx within the timeout; the
 // first probe at once, then every second), else a liveness window the
@@ -58,7 +53,7 @@ func (e *Engine) probe(ctx context.Context, c Container, url string, timeout tim
 		resp, err := client.Do(req)
 		switch {
 		case err == nil:
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 				return nil
 			}

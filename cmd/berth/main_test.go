@@ -219,7 +219,7 @@ func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("agent did not stop on SIGTERM:\n%s", stderr.String())
 	}
-	assert.True(t, strings.Contains(stderr.String(), "agent stopped"), stderr.String())
+	assert.Contains(t, stderr.String(), "agent stopped")
 }
 
 func TestSecretsCLI(t *testing.T) {

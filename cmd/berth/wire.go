@@ -129,18 +129,18 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	}
 	docker, err := sources.NewDocker(f.dockerHost)
 	if err != nil {
-		st.Close()
+		_ = st.Close()
 		return nil, err
 	}
 	if err := docker.Ping(ctx); err != nil {
-		st.Close()
-		docker.Close()
+		_ = st.Close()
+		_ = docker.Close()
 		return nil, fmt.Errorf("%w (is dockerd running? scripts/docker starts it)", err)
 	}
 	rt, stopRouter, err := f.newRouter(ctx, log)
 	if err != nil {
-		st.Close()
-		docker.Close()
+		_ = st.Close()
+		_ = docker.Close()
 		return nil, err
 	}
 	opts.Name = f.agentName

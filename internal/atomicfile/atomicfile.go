@@ -18,8 +18,8 @@ func Write(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	if err := tmp.Chmod(mode); err != nil {
@@ -29,11 +29,11 @@ func Write(path string, data []byte, mode os.FileMode) error {
 		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	return nil

@@ -19,12 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/berthops/berth/sources"
 )
@@ -117,7 +117,7 @@ func serverBinary() (string, error) {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("building hello-server: %v\n%s", err, out)
+			binErr = fmt.Errorf("building hello-server: %w\n%s", err, out)
 		}
 	})
 	return binPath, binErr
@@ -167,7 +167,7 @@ func Image(t testing.TB, tag string, extra ...string) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := cli.ImageBuild(ctx, &buf, types.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true})
+	resp, err := cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true})
 	if err != nil {
 		t.Fatalf("building %s: %v", ref, err)
 	}
@@ -206,7 +206,7 @@ func RemoveImages() {
 		}
 	}
 	for id := range ids {
-		if _, err := cli.ImageRemove(context.Background(), id, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !errdefs.IsNotFound(err) {
+		if _, err := cli.ImageRemove(context.Background(), id, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", id, err)
 		}
 	}

@@ -39,7 +39,7 @@ func services(data []byte) ([]string, error) {
 		Services map[string]yaml.Node `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("the compose file does not parse: %v", err)
+		return nil, fmt.Errorf("the compose file does not parse: %w", err)
 	}
 	if len(doc.Services) == 0 {
 		return nil, errors.New("the compose file has no services")

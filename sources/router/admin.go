@@ -47,7 +47,7 @@ func (a *Admin) Ping(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("caddy admin API %s: %w", a.base, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("caddy admin API %s: %s", a.base, resp.Status)
 	}

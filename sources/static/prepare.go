@@ -80,7 +80,7 @@ func staticBinary(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("static site server %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			return nil, fmt.Errorf("static sites need a statically linked berth binary (build it with CGO_ENABLED=0); %s is dynamically linked", path)
