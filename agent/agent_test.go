@@ -150,6 +150,16 @@ func (h *harness) containers() map[string][]sources.Container {
 	return out
 }
 
+// requireOnlyRunning checks that the workload's one container is still
+// the one with id, and running.
+func (h *harness) requireOnlyRunning(t *testing.T, name, id string) {
+	t.Helper()
+	cs := h.containers()[h.id(name)]
+	require.Len(t, cs, 1)
+	assert.Equal(t, id, cs[0].ID)
+	assert.True(t, cs[0].Running())
+}
+
 func rowsByID(t *testing.T, st *store.Store) map[string]store.Runtime {
 	t.Helper()
 	rows, err := st.ListRuntime(context.Background())
@@ -301,10 +311,7 @@ func TestBrokenSiblingFailsAlone(t *testing.T) {
 	h.repo.Push("break good")
 	_, err = a.Tick(context.Background())
 	require.ErrorIs(t, err, agent.ErrDeployFailed)
-	cs := h.containers()[h.id("good")]
-	require.Len(t, cs, 1)
-	assert.Equal(t, running, cs[0].ID)
-	assert.True(t, cs[0].Running())
+	h.requireOnlyRunning(t, "good", running)
 }
 
 func TestPruneAndAllowEmptyGuard(t *testing.T) {
@@ -414,19 +421,12 @@ func TestRemoteFailuresStopNothing(t *testing.T) {
 		{"wrong branch", h.repo.URL, "nope", `branch not found: "nope"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := store.Open(context.Background(), filepath.Join(h.stateDir, "berth.db"))
-			require.NoError(t, err)
-			defer st.Close()
 			repo, err := gitops.NewRepo(tc.url, tc.branch, filepath.Join(h.stateDir, "repo"), gitops.Credentials{})
 			require.NoError(t, err)
-			b := agent.New(agent.Options{Name: h.name}, repo, st, h.docker, slog.New(slog.DiscardHandler))
-			_, err = b.Tick(context.Background())
+			_, err = agentOn(t, h, repo, agent.Options{}).Tick(context.Background())
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
-			cs := h.containers()[h.id("web")]
-			require.Len(t, cs, 1)
-			assert.Equal(t, id, cs[0].ID)
-			assert.True(t, cs[0].Running())
+			h.requireOnlyRunning(t, "web", id)
 		})
 	}
 }
@@ -447,10 +447,7 @@ func TestFailedDeployKeepsRunningVersion(t *testing.T) {
 	res, err := a.Tick(context.Background())
 	require.ErrorIs(t, err, agent.ErrDeployFailed)
 	assert.Equal(t, []string{h.id("web")}, res.Failed)
-	cs := h.containers()[h.id("web")]
-	require.Len(t, cs, 1)
-	assert.Equal(t, id, cs[0].ID)
-	assert.True(t, cs[0].Running())
+	h.requireOnlyRunning(t, "web", id)
 	row := rowsByID(t, st)[h.id("web")]
 	assert.Equal(t, store.DeployFailed, row.LastDeploy)
 	assert.Equal(t, id, row.ContainerID)
