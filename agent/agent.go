@@ -1,17 +1,17 @@
 // Package agent runs Berth's loop: on a schedule (and on demand) it pulls
-// the config repo, deploys what changed, reconciles what runs, and serves
-// the HTTP API.
+// the config repo, decides what to do, deploys what changed, reconciles
+// what runs, reports the outcomes, and serves the HTTP API.
 package agent
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,12 +42,11 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Router is the proxy's route table; nil when no proxy is managed.
 	Router *router.Router
-	// LivenessWindow, Drain and Failpoint go to the deploy engine.
-	LivenessWindow time.Duration
-	Drain          time.Duration
-	Failpoint      string
-	// StaticServer is a statically linked berth binary that static-site
-	// images run; default: this executable.
+	// Engine are the deploy engine's settings (liveness window, drain,
+	// failpoint hook); its Router is set from Router.
+	Engine sources.EngineOptions
+	// StaticServer is a statically linked binary that static-site images
+	// run; default: this executable.
 	StaticServer string
 	// AppRepo opens the clone of a dockerfile workload's app repo; nil
 	// makes such workloads fail with a clear error.
@@ -68,12 +67,6 @@ type Options struct {
 	Forge statusPoster
 }
 
-// AppRepo is a dockerfile workload's app repo as the agent uses it.
-type AppRepo interface {
-	Pull(ctx context.Context) (string, error)
-	Dir() string
-}
-
 // puller is the config repo as the tick uses it.
 type puller interface {
 	Pull(ctx context.Context) (string, error)
@@ -82,54 +75,64 @@ type puller interface {
 	Branch() string
 }
 
-// docker is what the agent needs from Docker: the snapshot, image
-// preparation, and the container calls the deploy engine makes.
-type docker interface {
+// Docker is what the agent needs from the Docker daemon: the snapshot,
+// image preparation, and the container calls of the deploy engine.
+type Docker interface {
+	sources.ContainerRunner
+	sources.ImageStore
 	List(ctx context.Context, agent string) ([]sources.Container, error)
-	ImageID(ctx context.Context, ref string) (string, error)
-	Pull(ctx context.Context, ref string) error
-	Create(ctx context.Context, spec sources.RunSpec) (string, error)
-	Start(ctx context.Context, id string, port int) (sources.Container, error)
-	Stop(ctx context.Context, id string, grace time.Duration) error
-	Remove(ctx context.Context, id string, grace time.Duration) error
-	Rename(ctx context.Context, id, name string) error
-	Inspect(ctx context.Context, id string, port int) (sources.Container, error)
-	HasImage(ctx context.Context, ref string) (bool, error)
-	ImageEnv(ctx context.Context, ref string) ([]string, error)
-	Build(ctx context.Context, buildCtx io.Reader, spec sources.BuildSpec, out func(line string)) error
 }
 
 // Agent is one host's Berth.
 type Agent struct {
-	opts   Options
-	repo   puller
-	store  *store.Store
-	docker docker
-	engine *sources.Engine
-	events *events
-	log    *slog.Logger
+	opts    Options
+	repo    puller
+	store   *store.Store
+	docker  Docker
+	engine  *sources.Engine
+	events  *eventLog
+	report  *reporter
+	secrets *sharedSecrets
+	apps    *appRepos
+	log     *slog.Logger
 
 	tickMu  sync.Mutex // ticks never overlap
 	trigger chan struct{}
 	cache   loaded // the last rendered commit, reused while HEAD stays put
 	ready   atomic.Bool
-	apps    map[string]appState // dockerfile app repos by workload id
-
-	resolver   *secrets.Resolver
-	layers     map[string]map[string]string // shared-secret env by workload id, in memory only
-	secretFail map[string]string            // workloads failed by secrets.on_error: fail
-	// secretsView is what GET /api/shared-secrets answers.
-	secretsView atomic.Pointer[[]SharedSecret]
-	statuses    *commitStatuses
-}
-
-type appState struct {
-	dir, commit string
-	err         error
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
-func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger) *Agent {
+func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger) *Agent {
+	opts = withDefaults(opts)
+	eo := opts.Engine
+	if opts.Router != nil {
+		eo.Router = opts.Router
+	}
+	resolver := opts.Secrets
+	if resolver == nil {
+		resolver = secrets.NewResolver(nil, nil, opts.Redactor)
+	}
+	events := newEventLog(st, log, opts.Redactor)
+	return &Agent{
+		opts:    opts,
+		repo:    repo,
+		store:   st,
+		docker:  d,
+		engine:  sources.NewEngine(d, opts.Name, log, eo),
+		events:  events,
+		secrets: &sharedSecrets{resolver: resolver, key: opts.SecretKey},
+		apps:    &appRepos{open: opts.AppRepo, log: log, states: map[string]appState{}},
+		log:     log,
+		trigger: make(chan struct{}, 1),
+		report: &reporter{
+			agent: opts.Name, events: events, status: opts.Status, log: log,
+			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}},
+		},
+	}
+}
+
+func withDefaults(opts Options) Options {
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
@@ -145,29 +148,12 @@ func New(opts Options, repo puller, st *store.Store, d docker, log *slog.Logger)
 	if opts.Redactor == nil {
 		opts.Redactor = secrets.NewRedactor()
 	}
-	resolver := opts.Secrets
-	if resolver == nil {
-		resolver = secrets.NewResolver(nil, nil, opts.Redactor)
-	}
-	eo := sources.EngineOptions{LivenessWindow: opts.LivenessWindow, Drain: opts.Drain, Failpoint: opts.Failpoint}
-	if opts.Router != nil {
-		eo.Router = opts.Router
-	}
-	a := &Agent{
-		opts:    opts,
-		repo:    repo,
-		store:   st,
-		docker:  d,
-		engine:  sources.NewEngine(d, opts.Name, log, eo),
-		events:  newEvents(st, log, opts.Redactor),
-		log:     log,
-		trigger: make(chan struct{}, 1),
-		apps:    map[string]appState{},
+	return opts
+}
 
-		resolver: resolver,
-	}
-	a.statuses = &commitStatuses{forge: opts.Forge, agent: opts.Name, events: a.events, posted: map[string]string{}}
-	return a
+// configRoot is the config folder of the checkout on disk.
+func (a *Agent) configRoot() string {
+	return filepath.Join(a.repo.Dir(), filepath.FromSlash(a.opts.Path))
 }
 
 // Trigger asks for a tick as soon as the current one (if any) ends.
@@ -191,28 +177,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	c.Schedule(sched, cron.FuncJob(a.Trigger))
 	c.Start()
 	defer c.Stop()
-
 	if a.opts.Listen != "" {
-		ln, err := net.Listen("tcp", a.opts.Listen)
+		stop, err := a.serveAPI(ctx)
 		if err != nil {
-			return fmt.Errorf("API listen %s: %w", a.opts.Listen, err)
+			return err
 		}
-		srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				a.log.Error("API server stopped", "error", err)
-			}
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-		a.log.Info("API listening", "addr", ln.Addr().String())
+		defer stop()
 	}
+	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
+	a.loop(ctx)
+	a.log.Info("agent stopped")
+	return nil
+}
 
-	// The tick's context outlives ctx by ShutdownGrace, so SIGTERM lets
-	// the deploy in flight finish instead of leaving it half done.
+// loop runs ticks until ctx ends. The tick's context outlives ctx by
+// ShutdownGrace, so SIGTERM lets the deploy in flight finish instead of
+// leaving it half done.
+func (a *Agent) loop(ctx context.Context) {
 	tickCtx, cancelTicks := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelTicks()
 	go func() {
@@ -225,14 +206,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-tickCtx.Done():
 		}
 	}()
-
-	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
 	a.Trigger()
 	for {
 		select {
 		case <-ctx.Done():
-			a.log.Info("agent stopped")
-			return nil
+			return
 		case <-a.trigger:
 			if ctx.Err() != nil {
 				continue
@@ -242,4 +220,24 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// serveAPI starts the HTTP API; stop shuts it down.
+func (a *Agent) serveAPI(ctx context.Context) (stop func(), err error) {
+	ln, err := net.Listen("tcp", a.opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("API listen %s: %w", a.opts.Listen, err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("API server stopped", "error", err)
+		}
+	}()
+	a.log.Info("API listening", "addr", ln.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/berthops/berth/agent/store"
 )
@@ -15,7 +14,7 @@ import (
 //go:embed ui/index.html
 var indexHTML []byte
 
-// Handler is the agent's HTTP API (DESIGN §7).
+// Handler is the agent's HTTP API (README: "HTTP API").
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -117,78 +116,5 @@ func (a *Agent) workloadEvents(w http.ResponseWriter, r *http.Request) {
 // app, name and whether a value could be decrypted. Never a value: secrets
 // change only through reviewed commits (`berth secrets set`).
 func (a *Agent) sharedSecrets(w http.ResponseWriter, _ *http.Request) {
-	out := []SharedSecret{}
-	if v := a.secretsView.Load(); v != nil {
-		out = *v
-	}
-	writeJSON(w, out)
-}
-
-// streamEvents is a live SSE stream of new events, optionally for one
-// workload. Each event is flushed as it happens.
-func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
-	only := r.URL.Query().Get("workload")
-	ch, stop := a.events.subscribe()
-	defer stop()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": connected\n\n")
-	fl.Flush()
-	ping := time.NewTicker(25 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-ping.C:
-			fmt.Fprint(w, ": ping\n\n")
-			fl.Flush()
-		case ev := <-ch:
-			if only != "" && ev.WorkloadID != only {
-				continue
-			}
-			b, err := json.Marshal(ev)
-			if err != nil {
-				continue
-			}
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Kind, b)
-			fl.Flush()
-		}
-	}
-}
-
-// Counter is a monotonically increasing count, such as Docker API calls.
-type Counter interface{ Calls() int64 }
-
-func (a *Agent) metrics(w http.ResponseWriter, r *http.Request) {
-	rows, err := a.store.ListRuntime(r.Context())
-	if err != nil {
-		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
-		return
-	}
-	byStatus := map[string]int{}
-	for _, row := range rows {
-		byStatus[row.Status]++
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintln(w, "# HELP berth_workloads Workloads by runtime status.")
-	fmt.Fprintln(w, "# TYPE berth_workloads gauge")
-	for status, n := range byStatus {
-		fmt.Fprintf(w, "berth_workloads{status=%q} %d\n", status, n)
-	}
-	fmt.Fprintln(w, "# HELP berth_sql_queries_total SQL statements run by this agent.")
-	fmt.Fprintln(w, "# TYPE berth_sql_queries_total counter")
-	fmt.Fprintf(w, "berth_sql_queries_total %d\n", a.store.Queries())
-	if c, ok := a.docker.(Counter); ok {
-		fmt.Fprintln(w, "# HELP berth_docker_api_calls_total Docker API requests made by this agent.")
-		fmt.Fprintln(w, "# TYPE berth_docker_api_calls_total counter")
-		fmt.Fprintf(w, "berth_docker_api_calls_total %d\n", c.Calls())
-	}
+	writeJSON(w, a.secrets.list())
 }

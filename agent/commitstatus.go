@@ -5,16 +5,12 @@ import (
 	"sync"
 
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/forge"
 )
-
-// KindCommitStatusFailed is the warning written when a forge did not take
-// a commit status; deploys are not affected.
-const KindCommitStatusFailed = "commit_status.failed"
 
 // statusPoster posts a commit status to a forge.
 type statusPoster interface {
-	Post(ctx context.Context, s gitops.CommitStatus) error
+	Post(ctx context.Context, s forge.Status) error
 }
 
 // commitStatuses posts each workload's deploy outcome as a forge commit
@@ -23,9 +19,9 @@ type statusPoster interface {
 // and once a commit's context is a success it stays one: no success is
 // followed by a failure (or a pending) for the same commit and context.
 type commitStatuses struct {
-	forge  statusPoster
+	forge  statusPoster // nil: commit statuses are off
 	agent  string
-	events *events
+	events *eventLog
 
 	mu     sync.Mutex
 	posted map[string]string // sha|context → state
@@ -40,16 +36,14 @@ func (c *commitStatuses) set(ctx context.Context, sha, workload, state, desc str
 	c.mu.Lock()
 	prev := c.posted[key]
 	c.mu.Unlock()
-	if prev == state || prev == gitops.StateSuccess {
+	if prev == state || prev == forge.Success {
 		return
 	}
-	if len(desc) > 140 {
-		desc = store.Truncate(desc, 140)
-	}
-	err := c.forge.Post(ctx, gitops.CommitStatus{SHA: sha, Context: context_, State: state, Description: desc})
+	desc = store.Truncate(desc, 140)
+	err := c.forge.Post(ctx, forge.Status{SHA: sha, Context: context_, State: state, Description: desc})
 	if err != nil {
 		c.events.log.Warn("commit status not posted", "workload", workload, "state", state, "error", err)
-		c.events.add(ctx, store.Event{WorkloadID: workload, Kind: KindCommitStatusFailed, Severity: store.SeverityWarn, Commit: sha,
+		c.events.add(ctx, store.Event{WorkloadID: workload, Kind: string(KindCommitStatusFailed), Severity: store.SeverityWarn, Commit: sha,
 			Message: "commit status " + state + " not posted: " + err.Error()})
 		return
 	}

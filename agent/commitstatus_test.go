@@ -11,15 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/forge"
 )
 
 type recordingForge struct {
-	posts []gitops.CommitStatus
+	posts []forge.Status
 	fail  bool
 }
 
-func (r *recordingForge) Post(_ context.Context, s gitops.CommitStatus) error {
+func (r *recordingForge) Post(_ context.Context, s forge.Status) error {
 	if r.fail {
 		return errors.New("forge down")
 	}
@@ -32,18 +32,18 @@ func TestCommitStatusesNeverFlap(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	log := slog.New(slog.DiscardHandler)
-	forge := &recordingForge{}
-	c := &commitStatuses{forge: forge, agent: "host-a", events: newEvents(st, log, nil), posted: map[string]string{}}
+	rec := &recordingForge{}
+	c := &commitStatuses{forge: rec, agent: "host-a", events: newEventLog(st, log, nil), posted: map[string]string{}}
 	ctx := context.Background()
 
-	c.set(ctx, "sha1", "shop/web", gitops.StatePending, "deploying")
-	c.set(ctx, "sha1", "shop/web", gitops.StatePending, "deploying") // unchanged: not re-posted
-	c.set(ctx, "sha1", "shop/web", gitops.StateSuccess, "deployed")
-	c.set(ctx, "sha1", "shop/web", gitops.StatePending, "redeploying") // after success: never
-	c.set(ctx, "sha1", "shop/web", gitops.StateFailure, "failed")      // after success: never
-	c.set(ctx, "sha2", "shop/web", gitops.StateFailure, "failed")      // another commit: yes
+	c.set(ctx, "sha1", "shop/web", forge.Pending, "deploying")
+	c.set(ctx, "sha1", "shop/web", forge.Pending, "deploying") // unchanged: not re-posted
+	c.set(ctx, "sha1", "shop/web", forge.Success, "deployed")
+	c.set(ctx, "sha1", "shop/web", forge.Pending, "redeploying") // after success: never
+	c.set(ctx, "sha1", "shop/web", forge.Failure, "failed")      // after success: never
+	c.set(ctx, "sha2", "shop/web", forge.Failure, "failed")      // another commit: yes
 	var got []string
-	for _, p := range forge.posts {
+	for _, p := range rec.posts {
 		got = append(got, p.SHA+" "+p.Context+" "+p.State)
 	}
 	assert.Equal(t, []string{
@@ -54,13 +54,13 @@ func TestCommitStatusesNeverFlap(t *testing.T) {
 
 	// A forge that is down is a warning event, not a failure; the state is
 	// posted again next time.
-	forge.fail = true
-	c.set(ctx, "sha3", "shop/web", gitops.StatePending, "deploying")
+	rec.fail = true
+	c.set(ctx, "sha3", "shop/web", forge.Pending, "deploying")
 	evs, err := st.Events(ctx, store.EventFilter{Severity: store.SeverityWarn})
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
-	assert.Equal(t, KindCommitStatusFailed, evs[0].Kind)
-	forge.fail = false
-	c.set(ctx, "sha3", "shop/web", gitops.StatePending, "deploying")
-	assert.Equal(t, "sha3", forge.posts[len(forge.posts)-1].SHA)
+	assert.Equal(t, string(KindCommitStatusFailed), evs[0].Kind)
+	rec.fail = false
+	c.set(ctx, "sha3", "shop/web", forge.Pending, "deploying")
+	assert.Equal(t, "sha3", rec.posts[len(rec.posts)-1].SHA)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/internal/agenttest"
 )
 
 func requireCompose(t *testing.T) {
@@ -28,51 +29,51 @@ func requireCompose(t *testing.T) {
 func TestComposeStack(t *testing.T) {
 	requireCompose(t)
 	h := newHarness(t)
-	project := "berth-" + h.app + "-stack"
+	project := "berth-" + h.App + "-stack"
 	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
-	composeFile := fmt.Sprintf("services:\n  web:\n    image: %s\n    environment:\n      MESSAGE: ${GREETING}\n    ports: [\"127.0.0.1::8080\"]\n", h.image)
-	h.repo.Write("apps/"+h.app+"/stack/compose.yml", composeFile)
-	h.workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\nenv:\n  GREETING: hello from compose\n")
-	h.repo.Push("a stack")
-	a, st := h.agent(agent.Options{})
+	composeFile := fmt.Sprintf("services:\n  web:\n    image: %s\n    environment:\n      MESSAGE: ${GREETING}\n    ports: [\"127.0.0.1::8080\"]\n", h.Image)
+	h.Repo.Write("apps/"+h.App+"/stack/compose.yml", composeFile)
+	h.Workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\nenv:\n  GREETING: hello from compose\n")
+	h.Repo.Push("a stack")
+	a, st := h.Agent(agent.Options{})
 	res, err := a.Tick(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, []string{h.id("stack")}, res.Deployed)
-	cs := h.containers()[h.id("stack")]
+	assert.Equal(t, []string{h.ID("stack")}, res.Deployed)
+	cs := h.Containers()[h.ID("stack")]
 	require.Len(t, cs, 1, "the stack's container carries Berth's labels, so the one snapshot sees it")
-	assert.Contains(t, get(t, fmt.Sprintf("127.0.0.1:%d", cs[0].HostPort)), "hello from compose", "env is interpolated")
-	row := rowsByID(t, st)[h.id("stack")]
+	assert.Contains(t, agenttest.Get(t, fmt.Sprintf("127.0.0.1:%d", cs[0].HostPort)), "hello from compose", "env is interpolated")
+	row := agenttest.Rows(t, st)[h.ID("stack")]
 	assert.Equal(t, "compose", row.Kind)
 	assert.Equal(t, project, row.ContainerName)
 	assert.Equal(t, "stack-managed (default)", row.Strategy)
-	ev := events(t, st, h.id("stack"))
-	assert.Equal(t, agent.KindDeploySucceeded, ev[len(ev)-1].Kind)
+	ev := agenttest.Events(t, st, h.ID("stack"))
+	assert.Equal(t, string(agent.KindDeploySucceeded), ev[len(ev)-1].Kind)
 	assert.Equal(t, "compose", ev[len(ev)-1].Metadata["kind"])
 
 	// Idle: nothing drifts, nothing is redeployed.
 	res, err = a.Tick(context.Background())
 	require.NoError(t, err)
 	assert.True(t, res.NoOp)
-	assert.Equal(t, cs[0].ID, h.containers()[h.id("stack")][0].ID)
+	assert.Equal(t, cs[0].ID, h.Containers()[h.ID("stack")][0].ID)
 
 	// A change redeploys with compose.
-	h.workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: recreate\nenv:\n  GREETING: second\n")
-	h.repo.Push("second")
+	h.Workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: recreate\nenv:\n  GREETING: second\n")
+	h.Repo.Push("second")
 	_, err = a.Tick(context.Background())
 	require.NoError(t, err)
-	cs = h.containers()[h.id("stack")]
+	cs = h.Containers()[h.ID("stack")]
 	require.Len(t, cs, 1)
-	assert.Contains(t, get(t, fmt.Sprintf("127.0.0.1:%d", cs[0].HostPort)), "second")
-	assert.Equal(t, "recreate (explicit)", rowsByID(t, st)[h.id("stack")].Strategy)
+	assert.Contains(t, agenttest.Get(t, fmt.Sprintf("127.0.0.1:%d", cs[0].HostPort)), "second")
+	assert.Equal(t, "recreate (explicit)", agenttest.Rows(t, st)[h.ID("stack")].Strategy)
 
 	// Removing the file runs compose down.
-	h.repo.Remove("apps/" + h.app + "/stack.yaml")
-	h.workload("keep", web(h.image, "keep"))
-	h.repo.Push("remove the stack")
+	h.Repo.Remove("apps/" + h.App + "/stack.yaml")
+	h.Workload("keep", agenttest.Web(h.Image, "keep"))
+	h.Repo.Push("remove the stack")
 	res, err = a.Tick(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, []string{h.id("stack")}, res.Pruned)
-	assert.Empty(t, h.containers()[h.id("stack")])
+	assert.Equal(t, []string{h.ID("stack")}, res.Pruned)
+	assert.Empty(t, h.Containers()[h.ID("stack")])
 	out, _ := exec.Command("docker", "network", "ls", "--filter", "name="+project, "-q").Output()
 	assert.Empty(t, strings.TrimSpace(string(out)), "compose down removed the stack's network")
 }
@@ -83,19 +84,19 @@ func TestComposeStack(t *testing.T) {
 func TestComposeFailureKeepsOutputOffEvents(t *testing.T) {
 	requireCompose(t)
 	h := newHarness(t)
-	project := "berth-" + h.app + "-bad"
+	project := "berth-" + h.App + "-bad"
 	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
 	const canary = "CaNaRy-SeCrEt-4711"
-	h.repo.Write("apps/"+h.app+"/bad/compose.yml", "services:\n  web:\n    image: ${IMAGE}\n")
-	h.workload("bad", "source:\n  type: compose\n  file: bad/compose.yml\nenv:\n  IMAGE: "+canary+"\n")
-	h.workload("good", web(h.image, "good"))
-	h.repo.Push("a stack that fails")
-	a, st := h.agent(agent.Options{})
+	h.Repo.Write("apps/"+h.App+"/bad/compose.yml", "services:\n  web:\n    image: ${IMAGE}\n")
+	h.Workload("bad", "source:\n  type: compose\n  file: bad/compose.yml\nenv:\n  IMAGE: "+canary+"\n")
+	h.Workload("good", agenttest.Web(h.Image, "good"))
+	h.Repo.Push("a stack that fails")
+	a, st := h.Agent(agent.Options{})
 	res, err := a.Tick(context.Background())
 	require.ErrorIs(t, err, agent.ErrDeployFailed)
-	assert.Equal(t, []string{h.id("bad")}, res.Failed)
-	assert.Equal(t, []string{h.id("good")}, res.Deployed)
-	assert.Contains(t, err.Error(), h.id("bad"))
+	assert.Equal(t, []string{h.ID("bad")}, res.Failed)
+	assert.Equal(t, []string{h.ID("good")}, res.Deployed)
+	assert.Contains(t, err.Error(), h.ID("bad"))
 
 	evs, err := st.Events(context.Background(), store.EventFilter{Limit: 1000})
 	require.NoError(t, err)
@@ -105,7 +106,7 @@ func TestComposeFailureKeepsOutputOffEvents(t *testing.T) {
 			assert.NotContains(t, v, canary)
 		}
 	}
-	row := rowsByID(t, st)[h.id("bad")]
+	row := agenttest.Rows(t, st)[h.ID("bad")]
 	assert.Equal(t, store.DeployFailed, row.LastDeploy)
 	assert.Contains(t, row.Message, "docker compose up failed (exit status")
 	assert.NotContains(t, row.Message, canary)

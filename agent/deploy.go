@@ -3,126 +3,152 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
+	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 )
 
-// Timing is how one deploy went, for benchmarks and logs.
-type Timing struct {
-	Strategy sources.Strategy
-	Started  time.Time // the new container started
-	Ready    time.Time // it passed the gate
-	Swapped  time.Time // the route points at it
+// act deploys the plan's workloads, Parallel at once, and returns one
+// outcome each, sorted by workload id.
+func (a *Agent) act(ctx context.Context, commit string, ds []deployment) []Outcome {
+	out := make([]Outcome, len(ds))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, a.opts.Parallel)
+	for i, d := range ds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = a.deployOne(ctx, commit, d)
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out, func(i, j int) bool { return out[i].Workload.ID() < out[j].Workload.ID() })
+	return out
 }
 
-// deploy runs one workload's deploy with its effective strategy and
-// records the outcome: events through EmitDeployEvent and its runtime row.
-// old are the workload's containers from the snapshot.
-func (a *Agent) deploy(ctx context.Context, commit string, w *sources.Workload, old []sources.Container, row store.Runtime, hasRow bool) (Timing, error) {
-	log := a.log.With("workload", w.ID())
-	decision := sources.Decide(w)
-	info := DeployInfo{Workload: w, Decision: decision, Commit: commit}
-	if !hasRow {
-		row = store.Runtime{WorkloadID: w.ID()}
-	}
-	a.events.EmitDeployEvent(ctx, PhaseStarted, info)
-	a.statuses.set(ctx, commit, w.ID(), gitops.StatePending, "deploying via "+decision.String())
-	log.Info("deploying", "strategy", decision.String(), "commit", shortSHA(commit))
+// deployOne runs one deploy and hands its outcome to the reporter.
+func (a *Agent) deployOne(ctx context.Context, commit string, d deployment) Outcome {
+	dec := sources.Decide(d.w)
+	a.report.deployStarted(ctx, commit, d, dec)
 	start := time.Now()
-	if reason := a.secretFail[w.ID()]; reason != "" {
-		return Timing{}, a.failed(ctx, row, info, "shared secrets", errors.New(reason), sources.Container{})
+	o := a.deploy(ctx, commit, d, dec)
+	o.Took = time.Since(start)
+	if o.Result == Failed {
+		a.recordFailure(ctx, d, o)
 	}
-	if c, ok := w.Source.(*compose.Config); ok {
-		return Timing{Strategy: decision.Strategy}, a.deployStack(ctx, commit, w, c, row, info, start)
-	}
+	a.report.deployFinished(ctx, o)
+	return o
+}
 
-	prep, err := a.prepare(ctx, w)
-	if err != nil {
-		return Timing{}, a.failed(ctx, row, info, "preparing the image", err, sources.Container{})
+// deploy deploys one workload with its effective strategy. The serving
+// record is written by the deploy itself (for blue-green, before blue is
+// reaped); everything else about the outcome is the reporter's.
+func (a *Agent) deploy(ctx context.Context, commit string, d deployment, dec sources.Decision) Outcome {
+	o := Outcome{Workload: d.w, Commit: commit, Decision: dec, Why: d.why}
+	if reason := a.secrets.failure(d.w.ID()); reason != "" {
+		return a.fail(o, StageSecrets, errors.New(reason))
 	}
-	ref := prep.image
-	info.Image = ref
-	env, err := a.env(ctx, w, ref)
-	if err != nil {
-		return Timing{}, a.failed(ctx, row, info, "reading the image's env", err, sources.Container{})
+	switch src := d.w.Source.(type) {
+	case *compose.Config:
+		return a.deployStack(ctx, o, d, src)
+	case sources.ImageSource:
+		return a.deployContainer(ctx, o, d, src)
 	}
-	applied := row
+	return a.fail(o, StagePrepare, errors.New("this source kind cannot be deployed"))
+}
+
+// deployContainer prepares the image, resolves the env and lets the
+// engine replace the old containers.
+func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, src sources.ImageSource) Outcome {
+	w := d.w
+	app, err := a.apps.checkout(w)
+	if err != nil {
+		return a.fail(o, StageAppRepo, err)
+	}
+	prep, err := src.Prepare(ctx, sources.PrepareEnv{
+		Docker: a.docker, Root: a.configRoot(), App: app, StaticServer: a.opts.StaticServer, Log: a.log.With("workload", w.ID()),
+	}, w)
+	if err != nil {
+		return a.fail(o, StagePrepare, err)
+	}
+	o.Image = prep.Image
+	img, _, err := a.docker.InspectImage(ctx, prep.Image)
+	if err != nil {
+		return a.fail(o, StageEnv, err)
+	}
+	row := a.baseRow(d)
 	dep := sources.Deployment{
-		Workload: w, Decision: decision, Image: ref, Env: env, Volumes: prep.volumes, Commit: commit, Old: old,
+		Workload: w, Decision: o.Decision, Image: prep.Image, Env: a.secrets.env(w, img.Env), Volumes: prep.Volumes,
+		Commit: o.Commit, Old: d.old,
 		Persist: func(ctx context.Context, c sources.Container) error {
-			applied = row
+			applied := row
 			setContainer(&applied, c)
-			applied.Kind = string(w.Source.Kind())
-			applied.Image, applied.AppliedHash, applied.Commit = ref, w.Hash, commit
-			applied.Strategy = decision.String()
-			applied.LastDeploy, applied.Message = store.DeploySucceeded, ""
+			applied.Image, applied.ImageDigest = prep.Image, firstNonEmpty(img.Digest, img.ID)
+			a.applied(&applied, o)
 			return a.store.PutRuntime(ctx, applied)
 		},
 	}
 	res, err := a.engine.Deploy(ctx, dep)
-	t := Timing{Strategy: decision.Strategy, Started: res.Started, Ready: res.Ready, Swapped: res.Swapped}
+	o.Timing = Timing{Strategy: o.Decision.Strategy, Started: res.Started, Ready: res.Ready, Swapped: res.Swapped}
 	if err != nil {
-		stage := "starting the new container"
+		stage := StageStart
 		if errors.Is(err, sources.ErrNotReady) {
-			stage = "readiness gate"
+			stage = StageGate
 		}
-		if errors.Is(err, sources.ErrBlueServing) {
-			stage += " (the running version is still serving)"
-		}
-		return t, a.failed(ctx, row, info, stage, err, res.Container)
+		o = a.fail(o, stage, err)
+		o.left = res.Container
+		return o
 	}
-	a.events.EmitDeployEvent(ctx, PhaseSucceeded, info)
-	a.statuses.set(ctx, commit, w.ID(), gitops.StateSuccess, "deployed via "+decision.String())
-	log.Info("deployed", "container", res.Container.Name, "upstream", sources.Upstream(res.Container), "took", time.Since(start).Round(time.Millisecond))
-	return t, nil
+	return o
 }
 
 // deployStack brings a compose workload's stack up. The stack tool owns
 // its containers; Berth labels them (so the one snapshot finds them) and
 // records the stack in the runtime row.
-func (a *Agent) deployStack(ctx context.Context, commit string, w *sources.Workload, c *compose.Config, row store.Runtime, info DeployInfo, start time.Time) error {
+func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment, c *compose.Config) Outcome {
+	w := d.w
 	if a.opts.Compose == nil {
-		return a.failed(ctx, row, info, "docker compose", errors.New("compose is not configured"), sources.Container{})
+		return a.fail(o, StageCompose, errors.New("compose is not configured"))
 	}
-	file := a.repoPath(w.Files["source.file"])
-	recreate := info.Decision.Strategy == sources.StrategyRecreate
-	vars := secrets.Env(a.layers[w.ID()], nil, w.Env)
-	if err := a.opts.Compose.Up(ctx, w, c, file, a.engine.Labels(w, commit), vars, recreate); err != nil {
-		return a.failed(ctx, row, info, "docker compose", err, sources.Container{})
+	file := filepath.Join(a.configRoot(), filepath.FromSlash(c.ResolvedFile()))
+	recreate := o.Decision.Strategy == sources.StrategyRecreate
+	vars := a.secrets.env(w, nil)
+	if err := a.opts.Compose.Up(ctx, w, c, file, a.engine.Labels(w, o.Commit), vars, recreate); err != nil {
+		return a.fail(o, StageCompose, err)
 	}
-	row.Kind = string(sources.KindCompose)
+	row := a.baseRow(d)
 	row.ContainerID, row.ContainerName, row.Upstream, row.Image = "", compose.ProjectName(w, c), "", ""
-	row.AppliedHash, row.Commit, row.Strategy = w.Hash, commit, info.Decision.String()
-	row.Status, row.LastDeploy, row.Message = store.StatusRunning, store.DeploySucceeded, ""
-	row.UpdatedAt = time.Time{}
+	row.Status = store.StatusRunning
+	a.applied(&row, o)
 	if err := a.store.PutRuntime(ctx, row); err != nil {
-		a.log.Error("recording the deploy failed", "workload", w.ID(), "error", err)
+		return a.fail(o, StageRecorded, err)
 	}
-	a.events.EmitDeployEvent(ctx, PhaseSucceeded, info)
-	a.statuses.set(ctx, commit, w.ID(), gitops.StateSuccess, "deployed via "+info.Decision.String())
-	a.log.Info("deployed", "workload", w.ID(), "project", row.ContainerName, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return o
 }
 
-// env is the container env: shared secrets below the image's own ENV,
-// the workload env on top. Without shared secrets it is the workload env.
-func (a *Agent) env(ctx context.Context, w *sources.Workload, ref string) ([]string, error) {
-	layer := a.layers[w.ID()]
-	if len(layer) == 0 {
-		return secrets.Env(nil, nil, w.Env), nil
+func (a *Agent) baseRow(d deployment) store.Runtime {
+	if d.hasRow {
+		return d.row
 	}
-	imageEnv, err := a.docker.ImageEnv(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	return secrets.Env(layer, imageEnv, w.Env), nil
+	return store.Runtime{WorkloadID: d.w.ID()}
+}
+
+// applied marks a row as serving the outcome's desired state.
+func (a *Agent) applied(row *store.Runtime, o Outcome) {
+	row.Kind = string(o.Workload.Source.Kind())
+	row.AppliedHash, row.Commit, row.Strategy = o.Workload.Hash, o.Commit, o.Decision.String()
+	row.AppliedSpec = gitops.Fields(o.Workload, true)
+	row.LastDeploy, row.Message = store.DeploySucceeded, ""
+	row.UpdatedAt = time.Time{}
 }
 
 func setContainer(row *store.Runtime, c sources.Container) {
@@ -132,46 +158,48 @@ func setContainer(row *store.Runtime, c sources.Container) {
 	row.UpdatedAt = time.Time{}
 }
 
-// failed records a failed deploy. The row keeps pointing at whatever ran
-// before, or at the new container when one was left running (recreate);
-// the event and the row carry a short reason, the full error goes to the
-// log.
-func (a *Agent) failed(ctx context.Context, row store.Runtime, info DeployInfo, stage string, err error, left sources.Container) error {
-	id := info.Workload.ID()
+// fail turns an error into a failed outcome. Tool output can echo secrets
+// and events leave the host: the reason is generic for tool errors and
+// redacted always; the full error stays in Err for the log.
+func (a *Agent) fail(o Outcome, stage Stage, err error) Outcome {
+	o.Result, o.Stage = Failed, stage
+	o.BlueServing = errors.Is(err, sources.ErrBlueServing)
+	where := string(stage)
+	if o.BlueServing {
+		where += " (the running version is still serving)"
+	}
 	var te *sources.ToolError
 	if errors.As(err, &te) {
-		// Tool output can echo secrets and events leave the host: the
-		// event and the row get a generic reason, the output stays in the
-		// returned error and the debug log.
-		info.Reason = stage + ": " + te.Reason()
-		err = errors.New(a.opts.Redactor.Redact(err.Error()))
-		a.log.Error("deploy failed", "workload", id, "stage", stage, "reason", te.Reason())
-		a.log.Debug("deploy failure output", "workload", id, "error", err)
+		o.Reason = where + ": " + te.Reason()
 	} else {
-		info.Reason = a.opts.Redactor.Redact(stage + ": " + firstLine(err.Error()))
-		err = errors.New(a.opts.Redactor.Redact(err.Error()))
-		a.log.Error("deploy failed", "workload", id, "stage", stage, "error", err)
+		o.Reason = a.opts.Redactor.Redact(where + ": " + firstLine(err.Error()))
 	}
-	if left.ID != "" {
-		setContainer(&row, left)
+	o.Err = errors.New(a.opts.Redactor.Redact(err.Error()))
+	return o
+}
+
+// recordFailure writes a failed deploy into the row. The row keeps
+// pointing at whatever ran before, or at the new container when one was
+// left running (recreate). A retry failing the same way keeps its time.
+func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
+	row := a.baseRow(d)
+	if o.left.ID != "" {
+		setContainer(&row, o.left)
 	}
 	if row.ContainerID == "" {
 		row.Status = store.StatusFailed
 	}
-	again := row.LastDeploy == store.DeployFailed && row.Message == store.Truncate(info.Reason, store.MaxMessageRunes)
-	row.LastDeploy, row.Message = store.DeployFailed, info.Reason
+	again := row.LastDeploy == store.DeployFailed && row.Message == store.Truncate(o.Reason, store.MaxMessageRunes)
+	row.LastDeploy, row.Message = store.DeployFailed, o.Reason
 	if row.Strategy == "" {
-		row.Strategy = info.Decision.String()
+		row.Strategy = o.Decision.String()
 	}
 	if !again {
-		row.UpdatedAt = time.Time{} // a retry failing the same way is not news
+		row.UpdatedAt = time.Time{}
 	}
-	if perr := a.store.PutRuntime(ctx, row); perr != nil {
-		a.log.Error("recording the failed deploy failed", "workload", id, "error", perr)
+	if err := a.store.PutRuntime(ctx, row); err != nil {
+		a.log.Error("recording the failed deploy failed", "workload", d.w.ID(), "error", err)
 	}
-	a.events.EmitDeployEvent(ctx, PhaseFailed, info)
-	a.statuses.set(ctx, info.Commit, id, gitops.StateFailure, info.Reason)
-	return fmt.Errorf("deploying %s: %s: %w", id, stage, err)
 }
 
 func firstLine(s string) string {
@@ -179,4 +207,13 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/forge"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/internal/giteatest"
 	"github.com/berthops/berth/internal/gitserver"
 )
@@ -20,8 +22,8 @@ import (
 // a deploy posts pending then success on the commit, a failed deploy posts
 // failure, under the context berth/<agent>/<app>/<name>.
 func TestCommitStatusesOnRealGitea(t *testing.T) {
+	h := newHarness(t) // skips first when there is no Docker
 	g := giteatest.Start(t)
-	h := newHarness(t)
 	cloneURL, pushURL := g.CreateRepo(t, "config")
 	work := t.TempDir()
 	gitserver.Git(t, work, "init", "-q", "-b", "main")
@@ -32,17 +34,17 @@ func TestCommitStatusesOnRealGitea(t *testing.T) {
 		gitserver.Git(t, work, "push", "-q", "origin", "HEAD:main")
 		return gitserver.Git(t, work, "rev-parse", "HEAD")[:40]
 	}
-	gitserver.Write(t, filepath.Join(work, "apps", h.app, "web.yaml"), web(h.image, "v1"))
+	gitserver.Write(t, filepath.Join(work, "apps", h.App, "web.yaml"), agenttest.Web(h.Image, "v1"))
 	good := push("web")
 
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(g.Token), 0o600))
-	forge, err := gitops.NewForge(gitops.ForgeGitea, g.URL, gitops.RepoFromURL(cloneURL), tokenFile)
+	fc, err := forge.New(forge.Gitea, g.URL, gitops.RepoFromURL(cloneURL), tokenFile)
 	require.NoError(t, err)
 	creds := gitops.Credentials{Username: g.User, PasswordFile: tokenFile}
-	repo, err := gitops.NewRepo(cloneURL, "main", filepath.Join(h.stateDir, "repo"), creds)
+	repo, err := gitops.NewRepo(cloneURL, "main", filepath.Join(h.StateDir, "repo"), creds)
 	require.NoError(t, err)
-	a := agentOn(t, h, repo, agent.Options{Forge: forge})
+	a := h.AgentOn(repo, agent.Options{Forge: fc})
 	_, err = a.Tick(context.Background())
 	require.NoError(t, err)
 
@@ -55,12 +57,12 @@ func TestCommitStatusesOnRealGitea(t *testing.T) {
 		g.API(t, http.MethodGet, "/repos/"+g.User+"/config/statuses/"+sha+"?sort=oldest", nil, &out)
 		return out
 	}
-	want := "berth/" + h.name + "/" + h.id("web")
+	want := "berth/" + h.Name + "/" + h.ID("web")
 	got := statuses(good)
 	require.Len(t, got, 2)
 	assert.Equal(t, []status{{"pending", want}, {"success", want}}, got)
 
-	gitserver.Write(t, filepath.Join(work, "apps", h.app, "web.yaml"), web("127.0.0.1:1/none:v9", "v2"))
+	gitserver.Write(t, filepath.Join(work, "apps", h.App, "web.yaml"), agenttest.Web("127.0.0.1:1/none:v9", "v2"))
 	bad := push("an image that cannot be pulled")
 	_, err = a.Tick(context.Background())
 	require.ErrorIs(t, err, agent.ErrDeployFailed)

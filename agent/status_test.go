@@ -13,7 +13,9 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/badge"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/internal/gitserver"
 )
 
@@ -31,58 +33,58 @@ func statusLog(t *testing.T, url string) []string {
 
 func TestStatusBranchAfterChangesOnly(t *testing.T) {
 	h := newHarness(t)
-	h.workload("web", web(h.image, "v1"))
-	commit := h.repo.Push("web")
-	sw, err := gitops.NewStatusWriter(h.repo.URL, "berth/status", h.name, filepath.Join(h.stateDir, "status.git"), gitops.Credentials{})
+	h.Workload("web", agenttest.Web(h.Image, "v1"))
+	commit := h.Repo.Push("web")
+	sw, err := gitops.NewStatusWriter(h.Repo.URL, "berth/status", h.Name, filepath.Join(h.StateDir, "status.git"), gitops.Credentials{})
 	require.NoError(t, err)
-	a, _ := h.agent(agent.Options{Status: sw})
+	a, _ := h.Agent(agent.Options{Status: sw})
 	_, err = a.Tick(context.Background())
 	require.NoError(t, err)
-	log := statusLog(t, h.repo.URL)
+	log := statusLog(t, h.Repo.URL)
 	require.Len(t, log, 1)
-	assert.Equal(t, fmt.Sprintf("berth(%s): %s deployed %s via recreate", h.name, h.id("web"), commit[:7]), log[0])
+	assert.Equal(t, fmt.Sprintf("berth(%s): %s deployed %s via recreate", h.Name, h.ID("web"), commit[:7]), log[0])
 
 	// An idle tick pushes nothing.
 	res, err := a.Tick(context.Background())
 	require.NoError(t, err)
 	require.True(t, res.NoOp)
-	assert.Len(t, statusLog(t, h.repo.URL), 1)
+	assert.Len(t, statusLog(t, h.Repo.URL), 1)
 
 	// A container going missing is a change worth a status commit.
-	require.NoError(t, h.docker.Remove(context.Background(), h.containers()[h.id("web")][0].ID, 0))
-	b, _ := h.agent(agent.Options{Status: sw, SelfHeal: false})
+	require.NoError(t, h.Docker.Remove(context.Background(), h.Containers()[h.ID("web")][0].ID, 0))
+	b, _ := h.Agent(agent.Options{Status: sw, SelfHeal: false})
 	_, err = b.Tick(context.Background())
 	require.NoError(t, err)
-	log = statusLog(t, h.repo.URL)
+	log = statusLog(t, h.Repo.URL)
 	require.Len(t, log, 2)
 	dir := t.TempDir()
-	gitserver.Git(t, "", "clone", "-q", "--branch", "berth/status", h.repo.URL, dir)
-	r, err := gitops.ReadStatus(dir, "HEAD", h.name)
+	gitserver.Git(t, "", "clone", "-q", "--branch", "berth/status", h.Repo.URL, dir)
+	r, err := gitops.ReadStatus(dir, "HEAD", h.Name)
 	require.NoError(t, err)
-	assert.Equal(t, "missing", r.Workloads[h.id("web")].State)
-	assert.FileExists(t, filepath.Join(dir, h.name, "badges", h.app+"--web.svg"))
+	assert.Equal(t, "missing", r.Workloads[h.ID("web")].State)
+	assert.FileExists(t, filepath.Join(dir, h.Name, "badges", h.App+"--web.svg"))
 
 	// The API serves the same badge.
 	rec := httptest.NewRecorder()
-	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/badges/"+h.app+"/web.svg", nil))
+	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/badges/"+h.App+"/web.svg", nil))
 	assert.Equal(t, 200, rec.Code)
-	assert.Equal(t, string(gitops.Badge(h.id("web"), "missing")), rec.Body.String())
+	assert.Equal(t, string(badge.SVG(h.ID("web"), "missing")), rec.Body.String())
 }
 
 func TestStatusPushFailureDoesNotFailDeploys(t *testing.T) {
 	h := newHarness(t)
-	h.workload("web", web(h.image, "v1"))
-	h.repo.Push("web")
-	sw, err := gitops.NewStatusWriter(h.repo.URL, "berth/status", h.name, filepath.Join(h.stateDir, "status.git"),
+	h.Workload("web", agenttest.Web(h.Image, "v1"))
+	h.Repo.Push("web")
+	sw, err := gitops.NewStatusWriter(h.Repo.URL, "berth/status", h.Name, filepath.Join(h.StateDir, "status.git"),
 		gitops.Credentials{PasswordFile: "/nonexistent/token"})
 	require.NoError(t, err)
-	a, st := h.agent(agent.Options{Status: sw})
+	a, st := h.Agent(agent.Options{Status: sw})
 	res, err := a.Tick(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, []string{h.id("web")}, res.Deployed)
+	assert.Equal(t, []string{h.ID("web")}, res.Deployed)
 	warns, err := st.Events(context.Background(), store.EventFilter{Severity: store.SeverityWarn})
 	require.NoError(t, err)
 	require.Len(t, warns, 1)
-	assert.Equal(t, agent.KindStatusPushFailed, warns[0].Kind)
+	assert.Equal(t, string(agent.KindStatusPushFailed), warns[0].Kind)
 	assert.Contains(t, warns[0].Message, "git password file")
 }

@@ -6,7 +6,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,8 +17,8 @@ import (
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/sources"
 )
 
@@ -42,60 +41,29 @@ const (
 // reports SQL queries, Docker API calls and milliseconds per tick.
 func BenchmarkIdleTick(b *testing.B) {
 	ctx := context.Background()
-	d := dockertest.Docker(b)
-	img := dockertest.Image(b, "bench")
-	name := dockertest.AgentName(b)
+	h := agenttest.New(b)
 
 	// The config repo: 20 apps x 50 workers.
-	src := gitserver.Start(b).NewRepo(b, "config")
 	for i := range idleWorkloads {
-		src.Write(fmt.Sprintf("apps/app%02d/w%03d.yaml", i/50, i%50),
-			fmt.Sprintf("source:\n  type: image\n  image: %s\n  deploy_strategy: recreate\nenv:\n  N: %q\n", img, fmt.Sprint(i)))
+		h.Repo.Write(fmt.Sprintf("apps/app%02d/w%03d.yaml", i/50, i%50),
+			fmt.Sprintf("source:\n  type: image\n  image: %s\n  deploy_strategy: recreate\nenv:\n  N: %q\n", h.Image, fmt.Sprint(i)))
 	}
-	commit := src.Push("1000 workloads")
-	desired, err := gitops.Load(src.Dir, "")
+	commit := h.Repo.Push("1000 workloads")
+	desired, err := gitops.Load(h.Repo.Dir, "")
 	if err != nil || len(desired.Workloads) != idleWorkloads {
 		b.Fatalf("loading the bench config: %v (%d workloads)", err, len(desired.Workloads))
 	}
-
-	// State: every workload applied; the first 300 have a container.
-	stateDir := b.TempDir()
-	st, err := store.Open(ctx, filepath.Join(stateDir, "berth.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cli.Close()
-	b.Logf("creating %d containers...", idleContainers)
-	for i, w := range desired.Workloads {
-		row := store.Runtime{WorkloadID: w.ID(), AppliedHash: w.Hash, Commit: commit, Strategy: "recreate",
-			Status: store.StatusMissing, LastDeploy: store.DeploySucceeded, ContainerID: fmt.Sprintf("gone-%d", i)}
-		if i < idleContainers {
-			created, err := cli.ContainerCreate(ctx, &container.Config{Image: img, Labels: map[string]string{
-				sources.LabelAgent: name, sources.LabelWorkload: w.ID(), sources.LabelHash: w.Hash, sources.LabelCommit: commit,
-			}}, nil, nil, nil, fmt.Sprintf("%s-%d", name, i))
-			if err != nil {
-				b.Fatal(err)
-			}
-			row.ContainerID, row.Status = created.ID, "created"
-		}
-		if err := st.PutRuntime(ctx, row); err != nil {
-			b.Fatal(err)
-		}
-	}
-
-	repo, err := gitops.NewRepo(src.URL, "main", filepath.Join(stateDir, "repo"), gitops.Credentials{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := agent.New(agent.Options{Name: name, SelfHeal: false}, repo, st, d, slog.New(slog.DiscardHandler))
+	a, st := h.Agent(agent.Options{SelfHeal: false})
+	seedIdleState(b, h, st, desired, commit)
 	if _, err := a.Tick(ctx); err != nil { // the first tick loads the config
 		b.Fatal(err)
 	}
+	d := h.Docker
+	repo, err := gitops.NewRepo(h.Repo.URL, "main", filepath.Join(h.StateDir, "repo"), gitops.Credentials{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := h.Name
 
 	q0, c0 := st.Queries(), d.Calls()
 	start := time.Now()
@@ -135,4 +103,32 @@ func BenchmarkIdleTick(b *testing.B) {
 		idleWorkloads, idleContainers, queries, calls, ms(perTick), b.N)
 	fmt.Printf("  of which dockerd answering the one docker ps -a: %.1f ms; the git fetch (no new commit): %.1f ms; Berth's own work: %.1f ms\n",
 		ms(list), ms(fetch), ms(perTick-list-fetch))
+}
+
+// seedIdleState records every workload as applied; the first
+// idleContainers get a labelled container, the others are already missing.
+func seedIdleState(b *testing.B, h *agenttest.Harness, st *store.Store, desired *gitops.Desired, commit string) {
+	ctx := context.Background()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+	b.Logf("creating %d containers...", idleContainers)
+	for i, w := range desired.Workloads {
+		row := store.Runtime{WorkloadID: w.ID(), AppliedHash: w.Hash, Commit: commit, Strategy: "recreate",
+			Status: store.StatusMissing, LastDeploy: store.DeploySucceeded, ContainerID: fmt.Sprintf("gone-%d", i)}
+		if i < idleContainers {
+			created, err := cli.ContainerCreate(ctx, &container.Config{Image: h.Image, Labels: map[string]string{
+				sources.LabelAgent: h.Name, sources.LabelWorkload: w.ID(), sources.LabelHash: w.Hash, sources.LabelCommit: commit,
+			}}, nil, nil, nil, fmt.Sprintf("%s-%d", h.Name, i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			row.ContainerID, row.Status = created.ID, "created"
+		}
+		if err := st.PutRuntime(ctx, row); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -3,22 +3,13 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/internal/agenttest"
+	"github.com/berthops/berth/sources"
 )
 
 // BenchmarkRedeployUnderLoad redeploys one routed workload b.N times
@@ -35,29 +26,11 @@ func BenchmarkRedeployUnderLoad(b *testing.B) {
 
 func redeployUnderLoad(b *testing.B, strategy string) {
 	ctx := context.Background()
-	d := dockertest.Docker(b)
-	img := dockertest.Image(b, "bench")
-	name := dockertest.AgentName(b)
-	stateDir := b.TempDir()
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxy := l.Addr().String()
-	l.Close()
-	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: filepath.Join(stateDir, "caddy")})
-	defer func() { _ = drv.Stop() }()
-	rt, err := router.New(drv, filepath.Join(stateDir, "routes.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-
-	src := gitserver.Start(b).NewRepo(b, "config")
-	host := name + ".bench"
-	file := fmt.Sprintf("apps/b%s/web.yaml", name[2:])
+	h := agenttest.New(b)
+	rt, proxy := h.EmbeddedRouter()
+	host := h.Name + ".bench"
 	write := func(version int) {
-		src.Write(file, fmt.Sprintf(`source:
+		h.Workload("web", fmt.Sprintf(`source:
   type: image
   image: %s
   deploy_strategy: %s
@@ -70,60 +43,17 @@ healthcheck:
   path: /healthz
   timeout: 10s
 stop_grace_period: 2s
-`, img, strategy, version, host))
-		src.Push(fmt.Sprintf("v%d", version))
+`, h.Image, strategy, version, host))
+		h.Repo.Push(fmt.Sprintf("v%d", version))
 	}
 	write(0)
-	st, err := store.Open(ctx, filepath.Join(stateDir, "berth.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	repo, err := gitops.NewRepo(src.URL, "main", filepath.Join(stateDir, "repo"), gitops.Credentials{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := agent.New(agent.Options{Name: name, Router: rt}, repo, st, d, slog.New(slog.DiscardHandler))
+	// The engine's production defaults, not the test suite's short ones.
+	a, _ := h.Agent(agent.Options{Router: rt, Engine: sources.EngineOptions{LivenessWindow: sources.DefaultLivenessWindow, Drain: sources.DefaultDrain}})
 	if _, err := a.Tick(ctx); err != nil {
 		b.Fatal(err)
 	}
 
-	type sample struct {
-		at  time.Time
-		dur time.Duration
-		ok  bool
-	}
-	var mu sync.Mutex
-	var samples []sample
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 5 * time.Second}
-			var local []sample
-			defer func() { mu.Lock(); samples = append(samples, local...); mu.Unlock() }()
-			for range 5_000_000 { // bounded
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest(http.MethodGet, "http://"+proxy+"/", nil)
-				req.Host = host
-				t0 := time.Now()
-				resp, err := c.Do(req)
-				ok := err == nil && resp.StatusCode == http.StatusOK
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				local = append(local, sample{at: time.Now(), dur: time.Since(t0), ok: ok})
-			}
-		}()
-	}
-
+	l := agenttest.StartLoad(proxy, host)
 	var swaps []time.Duration
 	b.ResetTimer()
 	for i := 1; i <= b.N; i++ {
@@ -140,24 +70,22 @@ stop_grace_period: 2s
 	}
 	b.StopTimer()
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-
-	sort.Slice(samples, func(i, j int) bool { return samples[i].at.Before(samples[j].at) })
+	l.Finish()
+	samples := l.Samples()
 	var durs []time.Duration
 	failed := 0
 	var gap time.Duration
 	var lastOK time.Time
 	for _, s := range samples {
-		durs = append(durs, s.dur)
-		if !s.ok {
+		durs = append(durs, s.Dur)
+		if !s.OK {
 			failed++
 			continue
 		}
-		if !lastOK.IsZero() && s.at.Sub(lastOK) > gap {
-			gap = s.at.Sub(lastOK)
+		if !lastOK.IsZero() && s.At.Sub(lastOK) > gap {
+			gap = s.At.Sub(lastOK)
 		}
-		lastOK = s.at
+		lastOK = s.At
 	}
 	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
 	sort.Slice(swaps, func(i, j int) bool { return swaps[i] < swaps[j] })

@@ -1,8 +1,6 @@
 package gitops
 
 import (
-	"gopkg.in/yaml.v3"
-
 	"github.com/berthops/berth/sources"
 )
 
@@ -30,17 +28,4 @@ type Defaults struct {
 // AppConfig is apps/<app>/app.yaml: app-wide settings.
 type AppConfig struct {
 	Defaults Defaults `yaml:"defaults"`
-}
-
-// workloadFile is the shape of apps/<app>/<name>.yaml. The source block is
-// kept as a node and decoded in a second step, into the config struct of
-// the kind its `type` names, so unknown fields are caught per kind.
-type workloadFile struct {
-	Source          yaml.Node            `yaml:"source"`
-	Env             map[string]string    `yaml:"env"`
-	Port            int                  `yaml:"port"`
-	HostPort        int                  `yaml:"host_port"`
-	Route           *sources.Route       `yaml:"route"`
-	Healthcheck     *sources.Healthcheck `yaml:"healthcheck"`
-	StopGracePeriod sources.Duration     `yaml:"stop_grace_period"`
 }

@@ -105,15 +105,9 @@ func (d *decoder) structure(field string, n *yaml.Node, out reflect.Value) {
 		d.errorf(field, nodePos(n), "expected a mapping, got %s", describe(n))
 		return
 	}
-	t := out.Type()
-	fields := map[string]int{}
-	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = i
+	fields := yamlFields(out.Type())
+	names := make([]string, 0, len(fields))
+	for name := range fields {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -125,8 +119,29 @@ func (d *decoder) structure(field string, n *yaml.Node, out reflect.Value) {
 			d.errorf(child, nodePos(k), "unknown field (valid fields: %s)", strings.Join(names, ", "))
 			continue
 		}
-		d.decode(child, v, out.Field(idx))
+		d.decode(child, v, out.FieldByIndex(idx))
 	}
+}
+
+// yamlFields maps a struct's YAML keys to field indexes, flattening
+// `,inline` fields and leaving out `-` and untagged ones.
+func yamlFields(t reflect.Type) map[string][]int {
+	fields := map[string][]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, idx := range yamlFields(f.Type) {
+				fields[k] = append([]int{i}, idx...)
+			}
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = []int{i}
+	}
+	return fields
 }
 
 func (d *decoder) mapping(field string, n *yaml.Node, out reflect.Value) {

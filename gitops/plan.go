@@ -1,7 +1,6 @@
 package gitops
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -67,7 +66,7 @@ func DescribeStrategy(d sources.Decision) string {
 // NewPlan compares two rendered revisions. Strategy changes come first.
 func NewPlan(base, head *Desired, baseRev, headRev string) *Plan {
 	p := &Plan{Base: baseRev, Head: headRev, Workloads: []WorkloadChange{}, Secrets: []SecretChange{}}
-	b, h := byID(base), byID(head)
+	b, h := base.ByID(), head.ByID()
 	ids := map[string]bool{}
 	for id := range b {
 		ids[id] = true
@@ -107,75 +106,12 @@ func NewPlan(base, head *Desired, baseRev, headRev string) *Plan {
 	return p
 }
 
-func byID(d *Desired) map[string]*sources.Workload {
-	m := map[string]*sources.Workload{}
-	for _, w := range d.Workloads {
-		m[w.ID()] = w
-	}
-	return m
-}
-
-// fields flattens a workload into "dotted.field" → value.
-func fields(w *sources.Workload) map[string]string {
-	out := map[string]string{}
-	if w == nil {
-		return out
-	}
-	doc := map[string]any{}
-	b, _ := json.Marshal(struct {
-		Source      sources.Config       `json:"source"`
-		Env         map[string]string    `json:"env,omitempty"`
-		Port        int                  `json:"port,omitempty"`
-		HostPort    int                  `json:"host_port,omitempty"`
-		Route       *sources.Route       `json:"route,omitempty"`
-		Healthcheck *sources.Healthcheck `json:"healthcheck,omitempty"`
-		StopGrace   sources.Duration     `json:"stop_grace_period,omitempty"`
-	}{w.Source, w.Env, w.Port, w.HostPort, w.Route, w.Healthcheck, w.StopGracePeriod})
-	_ = json.Unmarshal(b, &doc)
-	flatten("", doc, out)
-	out["source.type"] = string(w.Source.Kind())
-	for f, sum := range w.ContentHashes {
-		if f == "shared_secrets" {
-			continue // never hint at secret values; the secrets section says what changed
-		}
-		out[f+" (content)"] = sum[:12]
-	}
-	return out
-}
-
-func flatten(prefix string, v any, out map[string]string) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, c := range t {
-			flatten(join(prefix, k), c, out)
-		}
-	case []any:
-		b, _ := json.Marshal(t)
-		out[prefix] = string(b)
-	case string:
-		out[prefix] = t
-	case nil:
-	default:
-		out[prefix] = fmt.Sprint(t)
-	}
-}
-
 func diffFields(a, b *sources.Workload) []FieldChange {
-	fa, fb := fields(a), fields(b)
-	keys := map[string]bool{}
-	for k := range fa {
-		keys[k] = true
-	}
-	for k := range fb {
-		keys[k] = true
-	}
+	fa, fb := Fields(a, false), Fields(b, false)
 	var out []FieldChange
-	for k := range keys {
-		if fa[k] != fb[k] {
-			out = append(out, FieldChange{Field: k, From: fa[k], To: fb[k]})
-		}
+	for _, k := range ChangedFields(fa, fb) {
+		out = append(out, FieldChange{Field: k, From: fa[k], To: fb[k]})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+
+	"github.com/berthops/berth/internal/secretfile"
 )
 
 // ErrBranchNotFound means the remote has no such branch: a person must fix
@@ -97,10 +99,11 @@ func (r *Repo) Pull(ctx context.Context) (string, error) {
 	repo, err := r.open()
 	if err == nil {
 		sha, ferr := r.fetch(ctx, repo, auth)
-		if ferr == nil || errors.Is(ferr, ErrBranchNotFound) || isTransient(ferr) {
+		if ferr == nil || Classify(ferr) != Local {
 			return sha, ferr
 		}
-		// Anything else is a broken clone: start again below.
+		// A failure that did not come from the remote is a broken clone:
+		// start again below.
 	}
 	return r.clone(ctx, auth)
 }
@@ -174,7 +177,7 @@ func (r *Repo) clone(ctx context.Context, auth transport.AuthMethod) (string, er
 	})
 	if err != nil {
 		_ = os.RemoveAll(tmp)
-		if errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref") {
+		if errors.Is(err, plumbing.ErrReferenceNotFound) || errors.Is(err, git.NoMatchingRefSpecError{}) {
 			return "", fmt.Errorf("%w: %q in %s", ErrBranchNotFound, r.branch, r.URL())
 		}
 		return "", r.wrap("cloning", err)
@@ -193,50 +196,19 @@ func (r *Repo) clone(ctx context.Context, auth transport.AuthMethod) (string, er
 	return head.Hash().String(), nil
 }
 
-// wrap names the remote (without credentials) and never echoes a URL that
-// carries a password.
+// wrap names the remote (without credentials), never echoes a URL that
+// carries a password, and keeps the cause for Classify.
 func (r *Repo) wrap(op string, err error) error {
 	msg := err.Error()
 	if r.url != RedactURL(r.url) {
 		msg = strings.ReplaceAll(msg, r.url, RedactURL(r.url))
 	}
 	if r.creds.PasswordFile != "" {
-		if pw, rerr := readSecretFile(r.creds.PasswordFile); rerr == nil && pw != "" {
+		if pw, rerr := secretfile.Read(r.creds.PasswordFile); rerr == nil && pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "***")
 		}
 	}
-	return &RemoteError{Op: op, URL: r.URL(), Branch: r.branch, Msg: msg, transient: isTransient(err)}
-}
-
-// RemoteError is a failed clone or fetch.
-type RemoteError struct {
-	Op, URL, Branch, Msg string
-	transient            bool
-}
-
-func (e *RemoteError) Error() string {
-	return fmt.Sprintf("%s %s (branch %s): %s", e.Op, e.URL, e.Branch, e.Msg)
-}
-
-// Transient reports whether retrying later may help (network, server).
-func (e *RemoteError) Transient() bool { return e.transient }
-
-func isTransient(err error) bool {
-	var re *RemoteError
-	if errors.As(err, &re) {
-		return re.transient
-	}
-	if errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
-		errors.Is(err, transport.ErrRepositoryNotFound) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	s := err.Error()
-	for _, m := range []string{"connection refused", "no such host", "timeout", "i/o timeout", "EOF", "network is unreachable", "unexpected client error", "500", "502", "503"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
+	return &RemoteError{Op: op, URL: r.URL(), Branch: r.branch, Msg: msg, Class: Classify(err), err: err}
 }
 
 func (r *Repo) auth() (transport.AuthMethod, error) {
@@ -245,7 +217,7 @@ func (r *Repo) auth() (transport.AuthMethod, error) {
 		if r.creds.PasswordFile == "" {
 			return nil, nil
 		}
-		pw, err := readSecretFile(r.creds.PasswordFile)
+		pw, err := secretfile.Read(r.creds.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("git password file: %w", err)
 		}
@@ -280,10 +252,14 @@ func (r *Repo) auth() (transport.AuthMethod, error) {
 	return nil, nil
 }
 
-func readSecretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
+// RepoFromURL guesses owner/name from a clone URL
+// (https://host/owner/name.git → owner/name).
+func RepoFromURL(raw string) string {
+	p := raw
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		p = u.Path
+	} else if i := strings.Index(raw, ":"); i > 0 && scpLike.MatchString(raw) {
+		p = raw[i+1:]
 	}
-	return strings.TrimSpace(string(b)), nil
+	return strings.TrimSuffix(strings.Trim(p, "/"), ".git")
 }

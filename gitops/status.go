@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/berthops/berth/badge"
 )
 
 // WorkloadStatus is one workload's line in <agent>/status.json.
@@ -130,22 +132,17 @@ func (s *StatusWriter) Push(ctx context.Context, r StatusReport) error {
 			return nil
 		}
 		lastErr = err
-		if !isRejected(err) {
+		if Classify(err) == NeedsPerson {
 			return fmt.Errorf("pushing the status branch: %w", err)
 		}
+		// Most often another agent pushed first (go-git reports a rejected
+		// ref as plain text): fetch, rebuild on the new tip, try again.
 	}
 	return fmt.Errorf("pushing the status branch: still rejected after %d tries: %w", s.Tries, lastErr)
 }
 
 func isNoSuchRef(err error) bool {
-	return errors.Is(err, transport.ErrEmptyRemoteRepository) || strings.Contains(err.Error(), "couldn't find remote ref") || errors.Is(err, plumbing.ErrReferenceNotFound)
-}
-
-func isRejected(err error) bool {
-	s := err.Error()
-	// "failed to update ref": two agents created the branch at once.
-	return strings.Contains(s, "non-fast-forward") || strings.Contains(s, "rejected") || strings.Contains(s, "fetch first") ||
-		strings.Contains(s, "failed to update ref") || strings.Contains(s, "cannot lock ref")
+	return errors.Is(err, transport.ErrEmptyRemoteRepository) || errors.Is(err, git.NoMatchingRefSpecError{}) || errors.Is(err, plumbing.ErrReferenceNotFound)
 }
 
 func (s *StatusWriter) open() (*git.Repository, error) {
@@ -220,7 +217,7 @@ func (s *StatusWriter) folder(repo *git.Repository, r StatusReport) (plumbing.Ha
 	}
 	var badges []object.TreeEntry
 	for id, w := range r.Workloads {
-		blob, err := writeBlob(repo, Badge(id, w.State))
+		blob, err := writeBlob(repo, badge.SVG(id, w.State))
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}

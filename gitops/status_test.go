@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/badge"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/gitserver"
 )
@@ -89,9 +90,9 @@ func TestStatusBranchManyAgentsNeverLoseEachOther(t *testing.T) {
 }
 
 func TestBadge(t *testing.T) {
-	svg := string(gitops.Badge("shop/<web>", "failed"))
+	svg := string(badge.SVG("shop/<web>", "failed"))
 	assert.Contains(t, svg, "shop/&lt;web&gt;")
 	assert.Contains(t, svg, "#e05d44")
 	assert.True(t, strings.HasPrefix(svg, "<svg"))
-	assert.Contains(t, string(gitops.Badge("a/b", "deployed")), "#4c1")
+	assert.Contains(t, string(badge.SVG("a/b", "deployed")), "#4c1")
 }

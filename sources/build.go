@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strings"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/moby/go-archive"
@@ -144,18 +143,6 @@ func (d *Docker) Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, 
 	return nil
 }
 
-// HasImage reports whether ref is present locally.
-func (d *Docker) HasImage(ctx context.Context, ref string) (bool, error) {
-	_, err := d.cli.ImageInspect(ctx, ref)
-	if cerrdefs.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
-	}
-	return true, nil
-}
-
 type lineWriter struct {
 	out func(string)
 	buf []byte
@@ -183,16 +170,4 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // desired hash, so a rebuild happens exactly when the hash moves.
 func BuiltTag(w *Workload) string {
 	return "berth/" + w.App + "-" + w.Name + ":" + w.Hash[:12]
-}
-
-// ImageEnv is the ENV an image sets.
-func (d *Docker) ImageEnv(ctx context.Context, ref string) ([]string, error) {
-	img, err := d.cli.ImageInspect(ctx, ref)
-	if err != nil {
-		return nil, fmt.Errorf("inspecting image %s: %w", ref, err)
-	}
-	if img.Config == nil {
-		return nil, nil
-	}
-	return img.Config.Env, nil
 }

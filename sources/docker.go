@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -31,8 +32,8 @@ const (
 )
 
 // Docker is Berth's adapter over the Docker Engine API. It negotiates the
-// API version (the daemons here speak 1.41) and counts the requests it
-// makes, for metrics and benchmarks.
+// API version with the daemon and counts the requests it makes, for
+// metrics and benchmarks.
 type Docker struct {
 	cli   *client.Client
 	calls atomic.Int64
@@ -137,29 +138,36 @@ func (d *Docker) List(ctx context.Context, agent string) ([]Container, error) {
 	return out, nil
 }
 
-// ImageID returns the local image id of ref, or "" when it is not present.
-func (d *Docker) ImageID(ctx context.Context, ref string) (string, error) {
-	img, err := d.cli.ImageInspect(ctx, ref)
-	if cerrdefs.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("inspecting image %s: %w", ref, err)
-	}
-	return img.ID, nil
+// Image is what Berth reads of a local image.
+type Image struct {
+	ID      string
+	Digest  string   // the registry digest (repo@sha256:...), "" for a local build
+	Env     []string // the image's own ENV
+	Volumes []string // the paths its VOLUME lines declare, sorted
 }
 
-// RepoDigest returns the registry digest of a local image, "" if it has
-// none (built locally).
-func (d *Docker) RepoDigest(ctx context.Context, ref string) (string, error) {
-	img, err := d.cli.ImageInspect(ctx, ref)
+// InspectImage returns a local image; ok is false when ref is not on the
+// host.
+func (d *Docker) InspectImage(ctx context.Context, ref string) (img Image, ok bool, err error) {
+	info, err := d.cli.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return Image{}, false, nil
+	}
 	if err != nil {
-		return "", fmt.Errorf("inspecting image %s: %w", ref, err)
+		return Image{}, false, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
-	if len(img.RepoDigests) > 0 {
-		return img.RepoDigests[0], nil
+	img.ID = info.ID
+	if len(info.RepoDigests) > 0 {
+		img.Digest = info.RepoDigests[0]
 	}
-	return "", nil
+	if info.Config != nil {
+		img.Env = info.Config.Env
+		for v := range info.Config.Volumes {
+			img.Volumes = append(img.Volumes, v)
+		}
+		sort.Strings(img.Volumes)
+	}
+	return img, true, nil
 }
 
 // Pull pulls ref and waits for the pull to finish. Errors the daemon
@@ -187,16 +195,6 @@ type RunSpec struct {
 	HostPort int
 	// Volumes are named volumes to mount: name → path in the container.
 	Volumes map[string]string
-}
-
-// Run creates and starts a container and returns it with its host port.
-// A container that was created but did not start is removed again.
-func (d *Docker) Run(ctx context.Context, spec RunSpec) (Container, error) {
-	id, err := d.Create(ctx, spec)
-	if err != nil {
-		return Container{}, err
-	}
-	return d.Start(ctx, id, spec.Port)
 }
 
 // Create creates a container without starting it.

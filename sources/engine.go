@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"time"
 
@@ -22,21 +21,8 @@ const (
 	DefaultDrain = 2 * time.Second
 )
 
-// Failpoints name the steps of a deploy where EngineOptions.Failpoint makes
-// the process exit hard, to prove that the next tick converges.
-const (
-	FailAfterGreenStart = "after-green-start"
-	FailAfterGate       = "after-gate"
-	FailAfterRoute      = "after-route"
-	FailAfterPersist    = "after-persist"
-	FailAfterBlueStop   = "after-blue-stop"
-)
-
-// FailpointExitCode is the exit status of a process stopped by a failpoint.
-const FailpointExitCode = 86
-
-// containerRunner is what the deploy engines need from Docker.
-type containerRunner interface {
+// ContainerRunner is what the deploy engines need from Docker.
+type ContainerRunner interface {
 	Create(ctx context.Context, spec RunSpec) (string, error)
 	Start(ctx context.Context, id string, port int) (Container, error)
 	Stop(ctx context.Context, id string, grace time.Duration) error
@@ -57,24 +43,24 @@ type EngineOptions struct {
 	// LivenessWindow gates a container without a healthcheck (default 5s).
 	LivenessWindow time.Duration
 	// Drain is the pause between the route swap and stopping blue
-	// (default 2s).
+	// (default 2s; negative for none).
 	Drain time.Duration
-	// Failpoint, when set to one of the Fail* steps, exits the process
-	// there. For crash tests only.
-	Failpoint string
+	// Failpoint, when set, is called at each Step of a deploy. Crash tests
+	// pass a hook that ends the process at a chosen step.
+	Failpoint func(Step)
 }
 
 // Engine runs a prepared image as a workload's container, replacing the
 // containers that ran before with the workload's strategy.
 type Engine struct {
-	docker containerRunner
+	docker ContainerRunner
 	agent  string
 	log    *slog.Logger
 	opts   EngineOptions
 }
 
 // NewEngine returns an engine that labels containers as owned by agent.
-func NewEngine(docker containerRunner, agent string, log *slog.Logger, opts EngineOptions) *Engine {
+func NewEngine(docker ContainerRunner, agent string, log *slog.Logger, opts EngineOptions) *Engine {
 	if opts.LivenessWindow <= 0 {
 		opts.LivenessWindow = DefaultLivenessWindow
 	}
@@ -85,6 +71,8 @@ func NewEngine(docker containerRunner, agent string, log *slog.Logger, opts Engi
 	}
 	return &Engine{docker: docker, agent: agent, log: log, opts: opts}
 }
+
+var _ ContainerRunner = (*Docker)(nil)
 
 // Deployment is one deploy of one workload.
 type Deployment struct {
@@ -146,105 +134,6 @@ func (e *Engine) Deploy(ctx context.Context, d Deployment) (Result, error) {
 	return e.recreate(ctx, d)
 }
 
-// recreate replaces the old containers with one new one, never running
-// both: the old ones are stopped before the new one starts. The image is
-// already prepared and the new container already created, so the old one
-// served meanwhile and the downtime is only stop → start → ready; removing
-// the old container and naming the new one happen after the route swap.
-func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
-	w := d.Workload
-	log := e.log.With("workload", w.ID())
-	var res Result
-	base := ContainerName(w)
-	id, err := e.docker.Create(ctx, e.spec(d, BuildGreenName(base)))
-	if err != nil {
-		return res, err
-	}
-	sort.Slice(d.Old, func(i, j int) bool { return d.Old[i].Name < d.Old[j].Name })
-	for _, o := range d.Old {
-		if err := e.docker.Stop(ctx, o.ID, grace(w)); err != nil {
-			_ = e.docker.Remove(context.WithoutCancel(ctx), id, 0)
-			return res, fmt.Errorf("stopping old container %s: %w", o.Name, err)
-		}
-	}
-	c, err := e.docker.Start(ctx, id, w.Port)
-	if err != nil {
-		return res, err
-	}
-	res.Container, res.Started = c, time.Now()
-	if err := e.gate(ctx, w, c); err != nil {
-		return res, err
-	}
-	res.Ready = time.Now()
-	if err := e.route(ctx, w, c); err != nil {
-		return res, err
-	}
-	res.Swapped = time.Now()
-	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, 0); err != nil {
-		log.Warn("removing the old container failed; the next tick retries", "error", err)
-	} else if err := e.docker.Rename(ctx, c.ID, base); err != nil {
-		log.Warn("naming the new container failed", "error", err)
-	} else {
-		c.Name = base
-		res.Container = c
-	}
-	if err := d.Persist(ctx, c); err != nil {
-		return res, fmt.Errorf("recording the new container: %w", err)
-	}
-	return res, nil
-}
-
-// blueGreen starts green beside blue under a unique name, gates it, swaps
-// the route by a pure upsert, persists green, and only then drains and
-// stops blue. A green that fails is removed; blue and the route are left
-// as they were.
-func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
-	w := d.Workload
-	log := e.log.With("workload", w.ID())
-	var res Result
-	// No name-collision teardown: green's unique name lets blue serve on.
-	green, err := e.run(ctx, d, BuildGreenName(ContainerName(w)))
-	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrBlueServing, err)
-	}
-	res.Started = time.Now()
-	e.failpoint(FailAfterGreenStart)
-	abandon := func(err error) (Result, error) {
-		if rmErr := e.docker.Remove(context.WithoutCancel(ctx), green.ID, 0); rmErr != nil {
-			log.Warn("removing the failed green container failed", "container", green.Name, "error", rmErr)
-		}
-		return Result{Started: res.Started}, fmt.Errorf("%w: %w", ErrBlueServing, err)
-	}
-	if err := e.gate(ctx, w, green); err != nil {
-		return abandon(err)
-	}
-	res.Ready = time.Now()
-	e.failpoint(FailAfterGate)
-	if err := e.route(ctx, w, green); err != nil {
-		return abandon(err)
-	}
-	res.Swapped = time.Now()
-	res.Container = green
-	e.failpoint(FailAfterRoute)
-	if err := d.Persist(ctx, green); err != nil {
-		// The route already points at green: keep it, and keep blue too;
-		// the next tick reconciles from what runs.
-		return res, fmt.Errorf("recording the green container: %w", err)
-	}
-	e.failpoint(FailAfterPersist)
-	if len(d.Old) > 0 && e.opts.Drain > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(e.opts.Drain):
-		}
-	}
-	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, grace(w)); err != nil {
-		log.Warn("stopping the old container failed; the next tick retries", "error", err)
-	}
-	e.failpoint(FailAfterBlueStop)
-	return res, nil
-}
-
 func (e *Engine) spec(d Deployment, name string) RunSpec {
 	w := d.Workload
 	return RunSpec{
@@ -284,13 +173,6 @@ func (e *Engine) route(ctx context.Context, w *Workload, c Container) error {
 	return nil
 }
 
-func (e *Engine) failpoint(step string) {
-	if e.opts.Failpoint == step {
-		e.log.Error("failpoint reached: exiting", "step", step)
-		os.Exit(FailpointExitCode)
-	}
-}
-
 // removeAll stops and removes containers, by name.
 func (e *Engine) removeAll(ctx context.Context, cs []Container, grace time.Duration) error {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
@@ -307,21 +189,6 @@ func grace(w *Workload) time.Duration {
 		return w.StopGracePeriod.Std()
 	}
 	return DefaultStopGrace
-}
-
-// EnvList turns an env map into KEY=value entries sorted by key, so the
-// same map always gives the same container config.
-func EnvList(env map[string]string) []string {
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k+"="+env[k])
-	}
-	return out
 }
 
 func short(id string) string {

@@ -16,12 +16,19 @@ const (
 	StrategyStack     Strategy = "stack-managed"
 )
 
-// The reasons an effective strategy was chosen, for events and plans.
+func (s Strategy) String() string { return string(s) }
+
+// Reason says why an effective strategy was chosen, for events and plans.
+type Reason string
+
+// The reasons.
 const (
-	ReasonDefault  = "default"
-	ReasonExplicit = "explicit"
-	ReasonForced   = "forced"
+	ReasonDefault  Reason = "default"
+	ReasonExplicit Reason = "explicit"
+	ReasonForced   Reason = "forced"
 )
+
+func (r Reason) String() string { return string(r) }
 
 // ValidateStrategy checks a deploy_strategy value for a source kind. The
 // empty value is always valid: it means the kind's historical default.
@@ -63,7 +70,7 @@ type RecreateForcer interface {
 type Decision struct {
 	Strategy  Strategy `json:"strategy"`
 	Requested string   `json:"requested,omitempty"`
-	Reason    string   `json:"reason"`        // default, explicit or forced
+	Reason    Reason   `json:"reason"`        // default, explicit or forced
 	Why       string   `json:"why,omitempty"` // for forced: the gate that forced it
 }
 
@@ -78,21 +85,12 @@ func (d Decision) String() string {
 
 // EffectiveStrategy decides the strategy a validated config deploys with.
 func EffectiveStrategy(c Config) Decision {
-	requested := c.Strategy()
-	if requested == "" {
-		d := Decision{Strategy: DefaultStrategy(c.Kind()), Reason: ReasonDefault}
-		if d.Strategy == StrategyBlueGreen {
-			if why := forcedRecreate(c); why != "" {
-				return Decision{Strategy: StrategyRecreate, Reason: ReasonForced, Why: why}
-			}
-		}
-		return d
+	d := Decision{Strategy: DefaultStrategy(c.Kind()), Reason: ReasonDefault}
+	if requested := c.Strategy(); requested != "" {
+		d = Decision{Strategy: Strategy(requested), Requested: requested, Reason: ReasonExplicit}
 	}
-	d := Decision{Strategy: Strategy(requested), Requested: requested, Reason: ReasonExplicit}
-	if d.Strategy == StrategyBlueGreen {
-		if why := forcedRecreate(c); why != "" {
-			return Decision{Strategy: StrategyRecreate, Requested: requested, Reason: ReasonForced, Why: why}
-		}
+	if why := forcedRecreate(c); why != "" {
+		return d.ForceRecreate(why)
 	}
 	return d
 }
@@ -101,10 +99,19 @@ func EffectiveStrategy(c Config) Decision {
 // workload-level gate that a pinned host port cannot run two copies.
 func Decide(w *Workload) Decision {
 	d := EffectiveStrategy(w.Source)
-	if d.Strategy == StrategyBlueGreen && w.HostPort != 0 {
-		return Decision{Strategy: StrategyRecreate, Requested: d.Requested, Reason: ReasonForced, Why: "pinned host_port"}
+	if w.HostPort != 0 {
+		return d.ForceRecreate("pinned host_port")
 	}
 	return d
+}
+
+// ForceRecreate turns a blue-green decision into a forced recreate for why;
+// any other decision is returned as it is.
+func (d Decision) ForceRecreate(why string) Decision {
+	if d.Strategy != StrategyBlueGreen {
+		return d
+	}
+	return Decision{Strategy: StrategyRecreate, Requested: d.Requested, Reason: ReasonForced, Why: why}
 }
 
 func forcedRecreate(c Config) string {

@@ -74,7 +74,7 @@ func TestBuildGreenName(t *testing.T) {
 }
 
 func TestDecidePinnedHostPort(t *testing.T) {
-	w := &sources.Workload{Source: &image.Config{Image: "pg:16"}, Port: 5432, HostPort: 5432}
+	w := &sources.Workload{Spec: sources.Spec{Source: &image.Config{Image: "pg:16"}, Port: 5432, HostPort: 5432}}
 	assert.Equal(t, sources.Decision{Strategy: sources.StrategyRecreate, Reason: sources.ReasonForced, Why: "pinned host_port"}, sources.Decide(w))
 	w.HostPort = 0
 	assert.Equal(t, sources.StrategyBlueGreen, sources.Decide(w).Strategy)

@@ -11,41 +11,22 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Kind is a workload's source type.
-type Kind string
-
-// The source kinds a workload file can name in source.type.
-const (
-	KindImage      Kind = "image"
-	KindDockerfile Kind = "dockerfile"
-	KindStatic     Kind = "static"
-	KindCompose    Kind = "compose"
-)
-
-// Kinds lists every source kind, in the order docs and errors show them.
-var Kinds = []Kind{KindImage, KindDockerfile, KindStatic, KindCompose}
-
-// ErrNotImplemented is returned by deploy paths of source kinds that Berth
-// recognises but cannot deploy yet.
-var ErrNotImplemented = errors.New("not implemented yet")
-
-// Config is one source kind's part of a workload file (the `source:` block).
-type Config interface {
-	Kind() Kind
-	// Strategy is the deploy_strategy the file asks for ("" when absent).
-	Strategy() string
-	// Validate checks the kind's own fields. Field names are relative to
-	// `source.` so the loader can point at the line.
-	Validate() []FieldError
+// Spec is a workload as its file declares it: every field a person can
+// write, listed once. The loader decodes workload files into it, and the
+// desired hash and `berth plan` are both computed from its JSON form, so a
+// field added here is hashed and planned without further code (a test in
+// gitops fails for a field that is not).
+type Spec struct {
+	// Source is decoded from the `source:` block into the config of the
+	// kind its `type` names.
+	Source          Config            `yaml:"-" json:"source"`
+	Env             map[string]string `yaml:"env" json:"env,omitempty"`
+	Port            int               `yaml:"port" json:"port,omitempty"`
+	HostPort        int               `yaml:"host_port" json:"host_port,omitempty"`
+	Route           *Route            `yaml:"route" json:"route,omitempty"`
+	Healthcheck     *Healthcheck      `yaml:"healthcheck" json:"healthcheck,omitempty"`
+	StopGracePeriod Duration          `yaml:"stop_grace_period" json:"stop_grace_period,omitempty"`
 }
-
-// FieldError is a problem with one field of a workload file.
-type FieldError struct {
-	Field string // dotted path from the document root, e.g. "source.image"
-	Msg   string
-}
-
-func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 // Workload is one deployable unit: the decoded and validated content of
 // apps/<app>/<name>.yaml plus the defaults from berth.yaml and app.yaml.
@@ -58,20 +39,11 @@ type Workload struct {
 	// paths (contexts, site folders) resolve against it.
 	Dir string
 
-	Source          Config
-	Env             map[string]string
-	Port            int
-	HostPort        int // pinned host port (all interfaces); 0 for an ephemeral 127.0.0.1 port
-	Route           *Route
-	Healthcheck     *Healthcheck
-	StopGracePeriod Duration
+	Spec
 
-	// Files are the repo paths the source reads (a build context, a site
-	// folder, a compose file), by field, relative to the config root and
-	// checked to stay inside it.
-	Files map[string]string
-	// ContentHashes are hashes of the content at Files (and, for an app
-	// repo, its commit), by field; commit-independent.
+	// ContentHashes are hashes of what the source reads besides the spec
+	// (a folder's content, an app repo's commit, the shared-secret layer's
+	// HMAC), by name; commit-independent.
 	ContentHashes map[string]string
 
 	// Hash is the desired hash: it changes exactly when a redeploy is needed.
@@ -80,6 +52,15 @@ type Workload struct {
 
 // ID is the workload id, "<app>/<name>".
 func (w *Workload) ID() string { return w.App + "/" + w.Name }
+
+// SetContentHash records what a source reads besides its spec. The caller
+// recomputes Hash afterwards.
+func (w *Workload) SetContentHash(name, sum string) {
+	if w.ContentHashes == nil {
+		w.ContentHashes = map[string]string{}
+	}
+	w.ContentHashes[name] = sum
+}
 
 // Route is where the proxy sends traffic for a workload.
 type Route struct {
@@ -115,6 +96,19 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // read like the YAML.
 func (d Duration) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return fmt.Errorf("duration %s is not a string such as \"30s\"", b)
+	}
+	v, err := time.ParseDuration(string(b[1 : len(b)-1]))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Std returns the value as a time.Duration.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -41,10 +42,12 @@ type Runtime struct {
 	LastDeploy    string    `json:"last_deploy,omitempty"`
 	Message       string    `json:"message,omitempty"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// AppliedSpec is the flattened spec that serves (gitops.Fields).
+	AppliedSpec map[string]string `json:"-"`
 }
 
 const runtimeColumns = `workload_id, container_id, container_name, upstream, image, image_digest,
-	applied_hash, commit_sha, strategy, status, last_deploy, message, updated_at, kind`
+	applied_hash, commit_sha, strategy, status, last_deploy, message, updated_at, kind, applied_spec`
 
 // ListRuntime returns every workload's row, in one query, sorted by id.
 func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
@@ -58,11 +61,17 @@ func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
 	for rows.Next() {
 		var r Runtime
 		var updated int64
+		var spec string
 		if err := rows.Scan(&r.WorkloadID, &r.ContainerID, &r.ContainerName, &r.Upstream, &r.Image, &r.ImageDigest,
-			&r.AppliedHash, &r.Commit, &r.Strategy, &r.Status, &r.LastDeploy, &r.Message, &updated, &r.Kind); err != nil {
+			&r.AppliedHash, &r.Commit, &r.Strategy, &r.Status, &r.LastDeploy, &r.Message, &updated, &r.Kind, &spec); err != nil {
 			return nil, fmt.Errorf("reading runtime state: %w", err)
 		}
 		r.UpdatedAt = time.UnixMilli(updated).UTC()
+		if spec != "" {
+			if err := json.Unmarshal([]byte(spec), &r.AppliedSpec); err != nil {
+				return nil, fmt.Errorf("reading the applied spec of %s: %w", r.WorkloadID, err)
+			}
+		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -78,16 +87,24 @@ func (s *Store) PutRuntime(ctx context.Context, r Runtime) error {
 		r.UpdatedAt = time.Now()
 	}
 	r.Message = Truncate(r.Message, MaxMessageRunes)
+	var spec []byte
+	if r.AppliedSpec != nil {
+		var err error
+		if spec, err = json.Marshal(r.AppliedSpec); err != nil {
+			return fmt.Errorf("encoding the applied spec of %s: %w", r.WorkloadID, err)
+		}
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO runtime_state (`+runtimeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (workload_id) DO UPDATE SET
 			container_id = excluded.container_id, container_name = excluded.container_name,
 			upstream = excluded.upstream, image = excluded.image, image_digest = excluded.image_digest,
 			applied_hash = excluded.applied_hash, commit_sha = excluded.commit_sha,
 			strategy = excluded.strategy, status = excluded.status, last_deploy = excluded.last_deploy,
-			message = excluded.message, updated_at = excluded.updated_at, kind = excluded.kind`,
+			message = excluded.message, updated_at = excluded.updated_at, kind = excluded.kind,
+			applied_spec = excluded.applied_spec`,
 		r.WorkloadID, r.ContainerID, r.ContainerName, r.Upstream, r.Image, r.ImageDigest,
-		r.AppliedHash, r.Commit, r.Strategy, r.Status, r.LastDeploy, r.Message, r.UpdatedAt.UnixMilli(), r.Kind)
+		r.AppliedHash, r.Commit, r.Strategy, r.Status, r.LastDeploy, r.Message, r.UpdatedAt.UnixMilli(), r.Kind, string(spec))
 	if err != nil {
 		return fmt.Errorf("writing runtime state of %s: %w", r.WorkloadID, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/internal/loopback"
@@ -25,7 +26,7 @@ import (
 func startProxy(t *testing.T) (httpAddr, admin string) {
 	t.Helper()
 	httpAddr, admin = loopback.FreeAddr(t), loopback.FreeAddr(t)
-	cmd := exec.Command(berth, "proxy", "--http", httpAddr, "--https", "", "--admin", admin, "--state-dir", t.TempDir())
+	cmd := exec.Command(agenttest.Berth(t), "proxy", "--http", httpAddr, "--https", "", "--admin", admin, "--state-dir", t.TempDir())
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
@@ -65,12 +66,11 @@ func TestCrashAtEveryBlueGreenStepConverges(t *testing.T) {
 	r := run(t, env, "sync", "--repo", src.URL)
 	require.Equal(t, 0, r.code, r.stderr)
 
-	steps := []string{sources.FailAfterGreenStart, sources.FailAfterGate, sources.FailAfterRoute, sources.FailAfterPersist, sources.FailAfterBlueStop}
-	for i, step := range steps {
-		t.Run(step, func(t *testing.T) {
+	for i, step := range sources.Steps {
+		t.Run(string(step), func(t *testing.T) {
 			msg := fmt.Sprintf("v%d", i+1)
 			src.Write("apps/"+app+"/web.yaml", workload(msg)).Push(msg)
-			r := run(t, append(env, "BERTH_FAILPOINT="+step), "sync", "--repo", src.URL)
+			r := run(t, append(env, "BERTH_FAILPOINT="+string(step)), "sync", "--repo", src.URL)
 			require.Equal(t, sources.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
 
 			r = run(t, env, "sync", "--repo", src.URL)

@@ -13,61 +13,71 @@ import (
 )
 
 func newEventsCmd() *cobra.Command {
-	var stateDir, workload, severity string
-	var asJSON, follow bool
+	var state stateFlag
+	var out outputFlags
+	var workload string
+	var follow bool
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "Show the event log, newest last; --follow keeps printing new events",
-		Args:  cobra.NoArgs,
+		Example: `  berth events --workload shop/web
+  berth events --severity error --follow
+  berth events --json | jq .message`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd, stateDir)
+			st, err := openStore(cmd, state.dir)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			f := store.EventFilter{WorkloadID: workload, Severity: severity, Limit: limit}
+			f := store.EventFilter{WorkloadID: workload, Severity: cmd.Flag("severity").Value.String(), Limit: limit}
 			evs, err := st.Events(cmd.Context(), f)
 			if err != nil {
 				return err
 			}
 			slices.Reverse(evs) // oldest first, like a log
-			out := cmd.OutOrStdout()
+			asJSON := out.Format() == "json"
 			var last int64
 			for _, e := range evs {
-				printEvent(out, e, asJSON)
+				printEvent(cmd.OutOrStdout(), e, asJSON)
 				last = e.ID
 			}
 			if !follow {
 				return nil
 			}
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-cmd.Context().Done():
-					return nil
-				case <-t.C:
-				}
-				f.After, f.Ascending, f.Limit = last, true, 1000
-				evs, err := st.Events(cmd.Context(), f)
-				if err != nil {
-					return err
-				}
-				for _, e := range evs {
-					printEvent(out, e, asJSON)
-					last = e.ID
-				}
-			}
+			return followEvents(cmd, st, f, last, asJSON)
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", ".berth", "Berth's state dir")
+	state.register(cmd.Flags())
+	out.register(cmd, "text", "json")
 	cmd.Flags().StringVar(&workload, "workload", "", "only events of APP/NAME")
-	cmd.Flags().StringVar(&severity, "severity", "", "only info, warn or error")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines")
+	addChoice(cmd, cmd.Flags(), "severity", "", "only events of this severity", "", store.SeverityInfo, store.SeverityWarn, store.SeverityError)
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events")
 	cmd.Flags().IntVar(&limit, "limit", 50, "how many recent events to show")
 	return cmd
+}
+
+// followEvents prints events newer than last until the command is stopped.
+func followEvents(cmd *cobra.Command, st *store.Store, f store.EventFilter, last int64, asJSON bool) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-cmd.Context().Done():
+			return nil
+		case <-t.C:
+		}
+		f.After, f.Ascending, f.Limit = last, true, 1000
+		evs, err := st.Events(cmd.Context(), f)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			printEvent(cmd.OutOrStdout(), e, asJSON)
+			last = e.ID
+		}
+	}
 }
 
 func printEvent(w io.Writer, e store.Event, asJSON bool) {

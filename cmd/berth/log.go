@@ -17,14 +17,10 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	switch format {
-	case "json":
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})), nil
-	case "text", "":
-		return slog.New(&progressHandler{w: w, level: lv, mu: &sync.Mutex{}}), nil
-	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
+	return slog.New(&progressHandler{w: w, level: lv, mu: &sync.Mutex{}}), nil
 }
 
 // progressHandler writes "15:04:05 message key=value" lines: progress a

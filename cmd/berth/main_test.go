@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,29 +17,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/secrets"
 )
 
-var berth string // the built binary
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "berth-bin-")
-	if err != nil {
-		panic(err)
-	}
-	berth = filepath.Join(dir, "berth")
-	build := exec.Command("go", "build", "-o", berth, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static sites run this binary FROM scratch
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building berth: %v\n%s", err, out)
-		os.Exit(1)
-	}
 	code := m.Run()
 	dockertest.RemoveImages()
-	os.RemoveAll(dir)
+	agenttest.RemoveBerth()
 	os.Exit(code)
 }
 
@@ -51,7 +38,7 @@ type result struct {
 
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(berth, args...)
+	cmd := exec.Command(agenttest.Berth(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -168,7 +155,7 @@ func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
 	src.Write("apps/"+app+"/web.yaml", "source:\n  type: image\n  image: "+img+"\nport: 8080\n").Push("web")
 	addr := loopback.FreeAddr(t)
 
-	cmd := exec.Command(berth, "agent", "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name,
+	cmd := exec.Command(agenttest.Berth(t), "agent", "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name,
 		"--schedule", "@every 1h", "--listen", addr, "--router", "none")
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -234,7 +221,7 @@ func TestSecretsCLI(t *testing.T) {
 	assert.NotEqual(t, 0, run(t, nil, "secrets", "keygen", "--out", key).code, "never overwrites an identity")
 
 	setWith := func(stdin string, args ...string) result {
-		cmd := exec.Command(berth, append([]string{"secrets", "set", "--dir", dir}, args...)...)
+		cmd := exec.Command(agenttest.Berth(t), append([]string{"secrets", "set", "--dir", dir}, args...)...)
 		if stdin != "-" {
 			cmd.Stdin = strings.NewReader(stdin)
 		}
@@ -366,7 +353,7 @@ func TestSyncWithRelativeStateDir(t *testing.T) {
 	src.Write("apps/"+app+"/stack/compose.yml", "services:\n  echo:\n    image: "+img+"\n")
 	src.Write("apps/"+app+"/stack.yaml", "source:\n  type: compose\n  file: stack/compose.yml\n").Push("a stack")
 	work := t.TempDir()
-	cmd := exec.Command(berth, "sync", "--repo", src.URL, "--state-dir", ".berth", "--agent-name", name, "--status-branch", "")
+	cmd := exec.Command(agenttest.Berth(t), "sync", "--repo", src.URL, "--state-dir", ".berth", "--agent-name", name, "--status-branch", "")
 	cmd.Dir = work
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)

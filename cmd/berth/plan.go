@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -9,13 +10,16 @@ import (
 )
 
 func newPlanCmd() *cobra.Command {
-	var base, head, sub, format string
+	var base, head, sub string
+	var out outputFlags
 	cmd := &cobra.Command{
 		Use:   "plan --base REV [--head REV] [DIR]",
 		Short: "Show what merging head into base would change; exit 0 no change, 1 changes, 2 error",
 		Long: "Loads both revisions from the local clone in DIR (no agent, no Docker, no network),\n" +
 			"validates the head, and prints every workload added, removed or changed, strategy\n" +
 			"changes first, and the shared secrets whose files changed (names only, never values).",
+		Example: `  berth plan --base origin/main --head HEAD
+  berth plan --base main --format markdown > plan.md`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -25,30 +29,11 @@ func newPlanCmd() *cobra.Command {
 			if base == "" {
 				return &exitError{code: 2, msg: "--base is required (the branch or commit the pull request merges into)"}
 			}
-			render := map[string]func(p *gitops.Plan) error{
-				"text":     func(p *gitops.Plan) error { return p.WriteText(cmd.OutOrStdout()) },
-				"markdown": func(p *gitops.Plan) error { return p.WriteMarkdown(cmd.OutOrStdout()) },
-				"json":     func(p *gitops.Plan) error { return p.WriteJSON(cmd.OutOrStdout()) },
-			}[format]
-			if render == nil {
-				return &exitError{code: 2, msg: fmt.Sprintf("--format %q: want text, markdown or json", format)}
-			}
-			baseD, baseSHA, err := gitops.LoadRevision(dir, base, sub)
+			p, err := loadPlan(cmd.ErrOrStderr(), dir, base, head, sub)
 			if err != nil {
-				return &exitError{code: 2, msg: err.Error()}
+				return err
 			}
-			headD, headSHA, err := gitops.LoadRevision(dir, head, sub)
-			if err != nil {
-				return &exitError{code: 2, msg: err.Error()}
-			}
-			if errs := headD.AllErrors(); len(errs) > 0 {
-				for _, e := range errs {
-					fmt.Fprintln(cmd.ErrOrStderr(), e)
-				}
-				return &exitError{code: 2, msg: fmt.Sprintf("the head (%s) is invalid: %d error(s)", head, len(errs))}
-			}
-			p := gitops.NewPlan(baseD, headD, baseSHA, headSHA)
-			if err := render(p); err != nil {
+			if err := renderPlan(cmd.OutOrStdout(), p, out.Format()); err != nil {
 				return err
 			}
 			if p.Changed() {
@@ -60,6 +45,36 @@ func newPlanCmd() *cobra.Command {
 	cmd.Flags().StringVar(&base, "base", "", "the revision merged into (branch, tag or commit)")
 	cmd.Flags().StringVar(&head, "head", "HEAD", "the revision to merge")
 	cmd.Flags().StringVar(&sub, "path", "", "config folder inside the repo")
-	cmd.Flags().StringVar(&format, "format", "text", "text, markdown or json")
+	out.register(cmd, "text", "markdown", "json")
 	return cmd
+}
+
+// loadPlan renders both revisions and compares them; an invalid head is
+// an error (exit 2) listing every problem on stderr.
+func loadPlan(stderr io.Writer, dir, base, head, sub string) (*gitops.Plan, error) {
+	baseD, baseSHA, err := gitops.LoadRevision(dir, base, sub)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	headD, headSHA, err := gitops.LoadRevision(dir, head, sub)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	if errs := headD.AllErrors(); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("the head (%s) is invalid: %d error(s)", head, len(errs))}
+	}
+	return gitops.NewPlan(baseD, headD, baseSHA, headSHA), nil
+}
+
+func renderPlan(w io.Writer, p *gitops.Plan, format string) error {
+	switch format {
+	case "markdown":
+		return p.WriteMarkdown(w)
+	case "json":
+		return p.WriteJSON(w)
+	}
+	return p.WriteText(w)
 }

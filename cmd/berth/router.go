@@ -14,9 +14,9 @@ import (
 // (sync's default) picks the external Caddy when its admin API answers,
 // else none. It returns nil for none.
 func (f *runFlags) newRouter(ctx context.Context, log *slog.Logger) (*router.Router, func(), error) {
-	opts := router.ConfigOptions{HTTP: f.httpAddr, HTTPS: f.httpsAddr, StorageDir: filepath.Join(f.stateDir, "caddy")}
-	path := filepath.Join(f.stateDir, "routes.json")
-	mode := f.router
+	opts := router.ConfigOptions{HTTP: f.httpAddr, HTTPS: f.httpsAddr, StorageDir: filepath.Join(f.state.dir, "caddy")}
+	path := filepath.Join(f.state.dir, "routes.json")
+	mode := f.router.value
 	if mode == "auto" {
 		mode = "none"
 		if adm, err := router.NewAdmin(f.caddyAdmin, opts); err == nil {
@@ -28,8 +28,6 @@ func (f *runFlags) newRouter(ctx context.Context, log *slog.Logger) (*router.Rou
 		}
 	}
 	switch mode {
-	case "none":
-		return nil, func() {}, nil
 	case "caddy":
 		opts.StorageDir = "" // the external Caddy keeps its own certificates
 		drv, err := router.NewAdmin(f.caddyAdmin, opts)
@@ -61,6 +59,6 @@ func (f *runFlags) newRouter(ctx context.Context, log *slog.Logger) (*router.Rou
 			}
 		}, nil
 	default:
-		return nil, nil, &exitError{code: 2, msg: fmt.Sprintf("--router %q: want embedded, caddy or none", f.router)}
+		return nil, func() {}, nil
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 )
 
+// openStore opens the state dir's database for reading.
 func openStore(cmd *cobra.Command, stateDir string) (*store.Store, error) {
 	path := filepath.Join(stateDir, "berth.db")
 	if _, err := os.Stat(path); err != nil {
@@ -21,15 +23,23 @@ func openStore(cmd *cobra.Command, stateDir string) (*store.Store, error) {
 	return store.Open(cmd.Context(), path)
 }
 
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func newStatusCmd() *cobra.Command {
-	var stateDir string
-	var asJSON bool
+	var state stateFlag
+	var out outputFlags
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every workload's runtime state",
-		Args:  cobra.NoArgs,
+		Example: `  berth status --state-dir /var/lib/berth
+  berth status --json | jq '.[] | select(.last_deploy == "failed")'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd, stateDir)
+			st, err := openStore(cmd, state.dir)
 			if err != nil {
 				return err
 			}
@@ -38,34 +48,36 @@ func newStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
+			if out.Format() == "json" {
 				if rows == nil {
 					rows = []store.Runtime{}
 				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(cmd.OutOrStdout(), rows)
 			}
-			if commit, err := st.Meta(cmd.Context(), "last_commit"); err == nil && commit != "" {
-				fmt.Fprintf(out, "config commit: %.7s\n\n", commit)
-			}
-			if len(rows) == 0 {
-				fmt.Fprintln(out, "no workloads")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WORKLOAD\tSTATUS\tLAST DEPLOY\tSTRATEGY\tCOMMIT\tCONTAINER\tUPSTREAM\tUPDATED\tMESSAGE")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.7s\t%s\t%s\t%s\t%s\n", r.WorkloadID, r.Status, dash(r.LastDeploy), dash(r.Strategy),
-					dash(r.Commit), dash(r.ContainerName), dash(r.Upstream), r.UpdatedAt.Local().Format(time.DateTime), r.Message)
-			}
-			return tw.Flush()
+			commit, _ := st.Meta(cmd.Context(), "last_commit")
+			return printStatus(cmd.OutOrStdout(), commit, rows)
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", ".berth", "Berth's state dir")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	state.register(cmd.Flags())
+	out.register(cmd, "text", "json")
 	return cmd
+}
+
+func printStatus(w io.Writer, commit string, rows []store.Runtime) error {
+	if commit != "" {
+		fmt.Fprintf(w, "config commit: %.7s\n\n", commit)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "no workloads")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKLOAD\tSTATUS\tLAST DEPLOY\tSTRATEGY\tCOMMIT\tCONTAINER\tUPSTREAM\tUPDATED\tMESSAGE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.7s\t%s\t%s\t%s\t%s\n", r.WorkloadID, r.Status, dash(r.LastDeploy), dash(r.Strategy),
+			dash(r.Commit), dash(r.ContainerName), dash(r.Upstream), r.UpdatedAt.Local().Format(time.DateTime), r.Message)
+	}
+	return tw.Flush()
 }
 
 func dash(s string) string {

@@ -14,7 +14,9 @@ func newSyncCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync --repo URL|PATH",
 		Short: "Run one tick (pull, deploy what changed, reconcile) and exit; non-zero if a deploy failed",
-		Args:  cobra.NoArgs,
+		Example: `  berth sync --repo https://git.example.com/ops/config.git --git-password-file /etc/berth/token
+  berth sync --repo ./config --state-dir /var/lib/berth --identity /etc/berth/age.key`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rt, err := f.wire(cmd.Context(), cmd, agent.Options{})
 			if err != nil {

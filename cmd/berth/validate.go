@@ -13,7 +13,9 @@ func newValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check a config repo checkout; exit 0 when valid, 1 listing every error",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  berth validate
+  berth validate ../platform --path deploy/berth`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {

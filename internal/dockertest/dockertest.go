@@ -104,23 +104,29 @@ var (
 // serverBinary builds examples/hello-server as a static binary, once per
 // test process.
 func serverBinary() (string, error) {
-	binOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "berth-hello-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "hello-server")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./examples/hello-server")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("building hello-server: %w\n%s", err, out)
-		}
-	})
+	binOnce.Do(func() { binPath, binErr = BuildStatic("./examples/hello-server", "hello-server") })
 	return binPath, binErr
+}
+
+// BuildStatic builds the module's package pkg as a statically linked
+// binary (CGO off: FROM-scratch images have no libc) named name in a new
+// temporary folder, and returns its path. Remove the folder when done.
+func BuildStatic(pkg, name string) (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.MkdirTemp("", "berth-"+name+"-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", path, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("building %s: %w\n%s", pkg, err, out)
+	}
+	return path, nil
 }
 
 // Image builds (once per tag and process) a FROM-scratch image of the

@@ -49,38 +49,7 @@ func Start(t testing.TB) *Gitea {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	dir := t.TempDir()
-	ini := filepath.Join(dir, "app.ini")
-	cfg := fmt.Sprintf(`APP_NAME = berth-test
-RUN_MODE = prod
-RUN_USER = %s
-WORK_PATH = %s
-[database]
-DB_TYPE = sqlite3
-PATH = %s/gitea.db
-[server]
-STATIC_ROOT_PATH = %s
-HTTP_ADDR = 127.0.0.1
-HTTP_PORT = %d
-ROOT_URL = http://127.0.0.1:%d/
-DISABLE_SSH = true
-OFFLINE_MODE = true
-LFS_START_SERVER = false
-[security]
-INSTALL_LOCK = true
-[service]
-DISABLE_REGISTRATION = true
-[repository]
-ROOT = %s/repos
-DEFAULT_BRANCH = main
-[log]
-MODE = console
-LEVEL = error
-[indexer]
-REPO_INDEXER_ENABLED = false
-`, currentUser(), dir, dir, bin+".static", port, port, dir)
-	if err := os.WriteFile(ini, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ini := writeConfig(t, dir, bin, port)
 	env := append(os.Environ(), "GITEA_WORK_DIR="+dir, "GITEA_I_AM_BEING_UNSAFE_RUNNING_AS_ROOT=true", "HOME="+dir)
 	run := func(args ...string) string {
 		cmd := exec.Command(bin, append(args, "-c", ini)...)
@@ -116,6 +85,44 @@ REPO_INDEXER_ENABLED = false
 	}
 	t.Fatalf("gitea did not come up:\n%s", logs.String())
 	return nil
+}
+
+// writeConfig writes Gitea's app.ini for a throwaway instance in dir.
+func writeConfig(t testing.TB, dir, bin string, port int) string {
+	t.Helper()
+	ini := filepath.Join(dir, "app.ini")
+	cfg := fmt.Sprintf(`APP_NAME = berth-test
+RUN_MODE = prod
+RUN_USER = %s
+WORK_PATH = %s
+[database]
+DB_TYPE = sqlite3
+PATH = %s/gitea.db
+[server]
+STATIC_ROOT_PATH = %s
+HTTP_ADDR = 127.0.0.1
+HTTP_PORT = %d
+ROOT_URL = http://127.0.0.1:%d/
+DISABLE_SSH = true
+OFFLINE_MODE = true
+LFS_START_SERVER = false
+[security]
+INSTALL_LOCK = true
+[service]
+DISABLE_REGISTRATION = true
+[repository]
+ROOT = %s/repos
+DEFAULT_BRANCH = main
+[log]
+MODE = console
+LEVEL = error
+[indexer]
+REPO_INDEXER_ENABLED = false
+`, currentUser(), dir, dir, bin+".static", port, port, dir)
+	if err := os.WriteFile(ini, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ini
 }
 
 func currentUser() string {

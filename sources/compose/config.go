@@ -10,6 +10,8 @@ type Config struct {
 	File           string `yaml:"file" json:"file"`
 	Project        string `yaml:"project" json:"project,omitempty"`
 	DeployStrategy string `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+
+	file sources.Path // resolved by the loader (see Paths)
 }
 
 var _ sources.Config = (*Config)(nil)
@@ -33,10 +35,21 @@ func (c *Config) Validate() []sources.FieldError {
 	return errs
 }
 
-// Paths lists the repo paths the config refers to, by field.
-func (c *Config) Paths() map[string]string {
+var (
+	_ sources.PathReferrer = (*Config)(nil)
+	_ sources.FileChecker  = (*Config)(nil)
+)
+
+// Paths lists the compose file, for the loader to resolve.
+func (c *Config) Paths() []*sources.Path {
 	if c.File == "" {
 		return nil
 	}
-	return map[string]string{"source.file": c.File}
+	if c.file.Field == "" {
+		c.file = sources.Path{Field: "source.file", Value: c.File}
+	}
+	return []*sources.Path{&c.file}
 }
+
+// ResolvedFile is the compose file's path relative to the config root.
+func (c *Config) ResolvedFile() string { return c.file.Resolved }

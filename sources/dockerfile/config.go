@@ -24,6 +24,9 @@ type Config struct {
 	Target         string            `yaml:"target" json:"target,omitempty"`
 	Git            *GitSource        `yaml:"git" json:"git,omitempty"`
 	DeployStrategy string            `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+
+	// Resolved by the loader (see Paths).
+	context, dockerfile sources.Path
 }
 
 var _ sources.Config = (*Config)(nil)
@@ -54,13 +57,24 @@ func (c *Config) Validate() []sources.FieldError {
 	return errs
 }
 
-// Paths lists the repo paths the config refers to, by field.
-func (c *Config) Paths() map[string]string {
+var _ sources.PathReferrer = (*Config)(nil)
+
+// Paths lists the context folder and the Dockerfile in it, for the loader
+// to resolve; an app repo build names no config repo paths.
+func (c *Config) Paths() []*sources.Path {
 	if c.Context == "" {
 		return nil
 	}
-	return map[string]string{"source.context": c.Context, "source.dockerfile": path.Join(c.Context, c.DockerfileName())}
+	if c.context.Field == "" {
+		c.context = sources.Path{Field: "source.context", Value: c.Context}
+		c.dockerfile = sources.Path{Field: "source.dockerfile", Value: path.Join(c.Context, c.DockerfileName())}
+	}
+	return []*sources.Path{&c.context, &c.dockerfile}
 }
+
+// AppRepo is the app repo the workload builds from, nil for a context in
+// the config repo.
+func (c *Config) AppRepo() *GitSource { return c.Git }
 
 // DockerfileName is the Dockerfile's path inside the context.
 func (c *Config) DockerfileName() string {

@@ -4,47 +4,57 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/berthops/berth/sources"
 )
 
-// builder is what building needs from Docker.
-type builder interface {
-	HasImage(ctx context.Context, ref string) (bool, error)
-	Build(ctx context.Context, buildCtx io.Reader, spec sources.BuildSpec, out func(line string)) error
-}
+var _ sources.ImageSource = (*Config)(nil)
 
-// Prepare builds the workload's image from the context folder dir, tagged
+// Prepare builds the workload's image from its context folder (in the
+// config repo, or the app repo's checkout), tagged
 // berth/<app>-<name>:<hash>, unless that tag is already on the host (the
 // hash covers the context's content, the app repo's commit and the build
 // settings, so an unchanged workload never rebuilds). Build output goes to
 // the debug log.
-func Prepare(ctx context.Context, b builder, w *sources.Workload, c *Config, dir string, log *slog.Logger) (string, error) {
+func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources.Workload) (sources.Prepared, error) {
 	tag := sources.BuiltTag(w)
-	if ok, err := b.HasImage(ctx, tag); err != nil || ok {
-		return tag, err
+	if _, ok, err := env.Docker.InspectImage(ctx, tag); err != nil || ok {
+		return sources.Prepared{Image: tag}, err
+	}
+	dir, err := c.contextDir(env)
+	if err != nil {
+		return sources.Prepared{}, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, c.DockerfileName())); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("no %s in the build context", c.DockerfileName())
+			return sources.Prepared{}, fmt.Errorf("no %s in the build context", c.DockerfileName())
 		}
-		return "", err
+		return sources.Prepared{}, err
 	}
 	tar, err := sources.ContextTar(dir, c.DockerfileName())
 	if err != nil {
-		return "", err
+		return sources.Prepared{}, err
 	}
 	defer tar.Close()
-	log.Info("building image", "tag", tag)
-	err = b.Build(ctx, tar, sources.BuildSpec{Tag: tag, Dockerfile: c.DockerfileName(), BuildArgs: c.BuildArgs, Target: c.Target},
-		func(line string) { log.Debug("build output", "line", line) })
-	if err != nil {
-		return "", err
+	env.Log.Info("building image", "tag", tag)
+	spec := sources.BuildSpec{Tag: tag, Dockerfile: c.DockerfileName(), BuildArgs: c.BuildArgs, Target: c.Target}
+	if err := env.Docker.Build(ctx, tar, spec, func(line string) { env.Log.Debug("build output", "line", line) }); err != nil {
+		return sources.Prepared{}, err
 	}
-	return tag, nil
+	return sources.Prepared{Image: tag}, nil
+}
+
+// contextDir is the build context on disk: the app repo's checkout, or
+// the context folder in the config repo.
+func (c *Config) contextDir(env sources.PrepareEnv) (string, error) {
+	if c.Git == nil {
+		return filepath.Join(env.Root, filepath.FromSlash(c.context.Resolved)), nil
+	}
+	if env.App == nil || env.App.Dir == "" {
+		return "", fmt.Errorf("the app repo %s is not checked out", c.Git.URL)
+	}
+	return env.App.Dir, nil
 }

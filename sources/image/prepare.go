@@ -2,31 +2,28 @@ package image
 
 import (
 	"context"
-	"log/slog"
+
+	"github.com/berthops/berth/sources"
 )
 
-// puller is what preparing an image needs from Docker.
-type puller interface {
-	ImageID(ctx context.Context, ref string) (string, error)
-	Pull(ctx context.Context, ref string) error
-}
+var _ sources.ImageSource = (*Config)(nil)
 
 // Prepare makes the workload's image present on the host per its pull
 // policy and returns the reference to run.
-func Prepare(ctx context.Context, docker puller, c *Config, log *slog.Logger) (string, error) {
+func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, _ *sources.Workload) (sources.Prepared, error) {
 	ref := c.Ref()
 	if c.PullPolicy() == PullIfNotPresent {
-		id, err := docker.ImageID(ctx, ref)
+		_, ok, err := env.Docker.InspectImage(ctx, ref)
 		if err != nil {
-			return "", err
+			return sources.Prepared{}, err
 		}
-		if id != "" {
-			return ref, nil
+		if ok {
+			return sources.Prepared{Image: ref}, nil
 		}
 	}
-	log.Info("pulling image", "image", shortRef(ref))
-	if err := docker.Pull(ctx, ref); err != nil {
-		return "", err
+	env.Log.Info("pulling image", "image", shortRef(ref))
+	if err := env.Docker.Pull(ctx, ref); err != nil {
+		return sources.Prepared{}, err
 	}
-	return ref, nil
+	return sources.Prepared{Image: ref}, nil
 }

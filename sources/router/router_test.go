@@ -9,14 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources/router"
 )
@@ -40,32 +39,7 @@ func TestEmbeddedSwapsUnderLoadWithoutDrops(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, r.Upsert(ctx, router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: blue}))
 
-	var ok, failed atomic.Int64
-	seen := sync.Map{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 5 * time.Second}
-			for i := 0; i < 200000; i++ { // bounded
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				body, err := loopback.Get(c, proxy, "shop.test")
-				if err != nil {
-					failed.Add(1)
-					t.Log(err)
-					continue
-				}
-				ok.Add(1)
-				seen.Store(body, true)
-			}
-		}()
-	}
+	l := agenttest.StartLoad(proxy, "shop.test")
 	for i := range 10 {
 		time.Sleep(100 * time.Millisecond)
 		up := green
@@ -75,13 +49,10 @@ func TestEmbeddedSwapsUnderLoadWithoutDrops(t *testing.T) {
 		require.NoError(t, r.Upsert(ctx, router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: up}))
 	}
 	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	assert.Zero(t, failed.Load(), "requests failed during 10 swaps (of %d)", ok.Load()+failed.Load())
-	assert.Greater(t, ok.Load(), int64(100))
-	_, sawBlue := seen.Load("blue")
-	_, sawGreen := seen.Load("green")
-	assert.True(t, sawBlue && sawGreen)
+	l.Finish()
+	assert.Zero(t, l.Failed.Load(), "requests failed during 10 swaps (of %d; first: %v)", l.OK.Load()+l.Failed.Load(), l.FirstError())
+	assert.Greater(t, l.OK.Load(), int64(100))
+	assert.True(t, l.Saw("blue") && l.Saw("green"))
 
 	// An unknown host is not routed.
 	_, err = loopback.Get(&http.Client{Timeout: 5 * time.Second}, proxy, "other.test")

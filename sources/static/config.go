@@ -18,6 +18,8 @@ type Config struct {
 	DenoImage      string `yaml:"deno_image" json:"deno_image,omitempty"`
 	Entry          string `yaml:"entry" json:"entry,omitempty"`
 	DeployStrategy string `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+
+	site sources.Path // resolved by the loader (see Paths)
 }
 
 // The deno runtime's defaults.
@@ -25,15 +27,6 @@ const (
 	DefaultDenoImage = "denoland/deno:2.1.4"
 	DefaultEntry     = "main.ts"
 )
-
-// DefaultPort is where the site's server listens when the workload sets
-// no port: 8080 for the built-in server, 8000 for deno.
-func (c *Config) DefaultPort() int {
-	if c.Runtime == "deno" {
-		return 8000
-	}
-	return 8080
-}
 
 // Image is the deno base image.
 func (c *Config) Image() string {
@@ -51,8 +44,11 @@ func (c *Config) EntryFile() string {
 	return c.Entry
 }
 
-var _ sources.Config = (*Config)(nil)
-var _ sources.RecreateForcer = (*Config)(nil)
+var (
+	_ sources.Config         = (*Config)(nil)
+	_ sources.RecreateForcer = (*Config)(nil)
+	_ sources.DefaultPorter  = (*Config)(nil)
+)
 
 // Kind reports sources.KindStatic.
 func (c *Config) Kind() sources.Kind { return sources.KindStatic }
@@ -95,10 +91,24 @@ func (c *Config) Validate() []sources.FieldError {
 	return errs
 }
 
-// Paths lists the repo paths the config refers to, by field.
-func (c *Config) Paths() map[string]string {
+var _ sources.PathReferrer = (*Config)(nil)
+
+// Paths lists the site folder, for the loader to resolve.
+func (c *Config) Paths() []*sources.Path {
 	if c.Dir == "" {
 		return nil
 	}
-	return map[string]string{"source.dir": c.Dir}
+	if c.site.Field == "" {
+		c.site = sources.Path{Field: "source.dir", Value: c.Dir}
+	}
+	return []*sources.Path{&c.site}
+}
+
+// DefaultPort is where the site's server listens when the workload sets
+// no port: 8080 for the built-in server, 8000 for deno.
+func (c *Config) DefaultPort() int {
+	if c.Runtime == "deno" {
+		return 8000
+	}
+	return 8080
 }

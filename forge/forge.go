@@ -1,4 +1,5 @@
-package gitops
+// Package forge posts commit statuses to Gitea/Forgejo, GitHub and GitLab.
+package forge
 
 import (
 	"bytes"
@@ -12,32 +13,34 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berthops/berth/internal/secretfile"
 )
 
 // Commit status states, as Berth names them.
 const (
-	StatePending = "pending"
-	StateSuccess = "success"
-	StateFailure = "failure"
+	Pending = "pending"
+	Success = "success"
+	Failure = "failure"
 )
 
 // Forge kinds for --commit-status.
 const (
-	ForgeGitea  = "gitea"
-	ForgeGitHub = "github"
-	ForgeGitLab = "gitlab"
+	Gitea  = "gitea"
+	GitHub = "github"
+	GitLab = "gitlab"
 )
 
-// CommitStatus is one status on one commit.
-type CommitStatus struct {
+// Status is one status on one commit.
+type Status struct {
 	SHA         string
 	Context     string // berth/<agent>/<app>/<name>
 	State       string // pending, success, failure
 	Description string
 }
 
-// Forge posts commit statuses to Gitea/Forgejo, GitHub or GitLab.
-type Forge struct {
+// Client posts commit statuses to Gitea/Forgejo, GitHub or GitLab.
+type Client struct {
 	kind   string
 	base   string // API root, e.g. https://gitea.example.com
 	repo   string // owner/name
@@ -49,11 +52,11 @@ type Forge struct {
 	Backoff time.Duration
 }
 
-// NewForge returns a client for kind at base for the repo owner/name; the
+// New returns a client for kind at base for the repo owner/name; the
 // token is read from tokenFile.
-func NewForge(kind, base, repo, tokenFile string) (*Forge, error) {
+func New(kind, base, repo, tokenFile string) (*Client, error) {
 	switch kind {
-	case ForgeGitea, ForgeGitHub, ForgeGitLab:
+	case Gitea, GitHub, GitLab:
 	default:
 		return nil, fmt.Errorf("--commit-status %q: want gitea, github or gitlab", kind)
 	}
@@ -66,29 +69,17 @@ func NewForge(kind, base, repo, tokenFile string) (*Forge, error) {
 	if tokenFile == "" {
 		return nil, errors.New("--forge-token-file is required for commit statuses")
 	}
-	token, err := readSecretFile(tokenFile)
+	token, err := secretfile.Read(tokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("forge token file: %w", err)
 	}
-	return &Forge{kind: kind, base: strings.TrimRight(base, "/"), repo: repo, token: token,
+	return &Client{kind: kind, base: strings.TrimRight(base, "/"), repo: repo, token: token,
 		client: &http.Client{Timeout: 15 * time.Second}, Tries: 4, Backoff: time.Second}, nil
-}
-
-// RepoFromURL guesses owner/name from a clone URL
-// (https://host/owner/name.git → owner/name).
-func RepoFromURL(raw string) string {
-	p := raw
-	if u, err := url.Parse(raw); err == nil && u.Host != "" {
-		p = u.Path
-	} else if i := strings.Index(raw, ":"); i > 0 && scpLike.MatchString(raw) {
-		p = raw[i+1:]
-	}
-	return strings.TrimSuffix(strings.Trim(p, "/"), ".git")
 }
 
 // Post sends one status, retrying server errors and rate limits with
 // backoff. The error names the forge's answer, never the token.
-func (f *Forge) Post(ctx context.Context, s CommitStatus) error {
+func (f *Client) Post(ctx context.Context, s Status) error {
 	var last error
 	delay := f.Backoff
 	for attempt := 1; attempt <= f.Tries; attempt++ {
@@ -113,7 +104,7 @@ func (f *Forge) Post(ctx context.Context, s CommitStatus) error {
 	return last
 }
 
-func (f *Forge) postOnce(ctx context.Context, s CommitStatus) (retry bool, wait time.Duration, err error) {
+func (f *Client) postOnce(ctx context.Context, s Status) (retry bool, wait time.Duration, err error) {
 	req, err := f.request(ctx, s)
 	if err != nil {
 		return false, 0, err
@@ -140,10 +131,10 @@ func (f *Forge) postOnce(ctx context.Context, s CommitStatus) (retry bool, wait 
 	return false, 0, err // 401, 404, 422: retrying will not help
 }
 
-func (f *Forge) request(ctx context.Context, s CommitStatus) (*http.Request, error) {
+func (f *Client) request(ctx context.Context, s Status) (*http.Request, error) {
 	switch f.kind {
-	case ForgeGitLab:
-		state := map[string]string{StatePending: "running", StateSuccess: "success", StateFailure: "failed"}[s.State]
+	case GitLab:
+		state := map[string]string{Pending: "running", Success: "success", Failure: "failed"}[s.State]
 		q := url.Values{"state": {state}, "name": {s.Context}, "description": {s.Description}}
 		u := fmt.Sprintf("%s/api/v4/projects/%s/statuses/%s?%s", f.base, url.PathEscape(f.repo), s.SHA, q.Encode())
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
@@ -155,7 +146,7 @@ func (f *Forge) request(ctx context.Context, s CommitStatus) (*http.Request, err
 	default:
 		body, _ := json.Marshal(map[string]string{"state": s.State, "context": s.Context, "description": s.Description})
 		u := fmt.Sprintf("%s/repos/%s/statuses/%s", f.base, f.repo, s.SHA)
-		if f.kind == ForgeGitea {
+		if f.kind == Gitea {
 			u = fmt.Sprintf("%s/api/v1/repos/%s/statuses/%s", f.base, f.repo, s.SHA)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
@@ -163,7 +154,7 @@ func (f *Forge) request(ctx context.Context, s CommitStatus) (*http.Request, err
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		if f.kind == ForgeGitHub {
+		if f.kind == GitHub {
 			req.Header.Set("Authorization", "Bearer "+f.token)
 			req.Header.Set("Accept", "application/vnd.github+json")
 		} else {

@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/internal/secretfile"
 )
 
 func newAgentCmd() *cobra.Command {
@@ -16,22 +15,21 @@ func newAgentCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent --repo URL|PATH",
 		Short: "Run continuously: tick on a schedule, serve the HTTP API",
-		Args:  cobra.NoArgs,
+		Example: `  berth agent --repo https://git.example.com/ops/config.git --schedule "@every 1m"
+  berth agent --repo ./config --router embedded --http 127.0.0.1:8080 --https ""`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := agent.Options{Schedule: schedule, Listen: listen}
+			var err error
 			if tokenFile != "" {
-				b, err := os.ReadFile(tokenFile)
-				if err != nil {
-					return fmt.Errorf("--api-token-file: %w", err)
+				if opts.Token, err = secretfile.Read(tokenFile); err != nil {
+					return &exitError{code: 2, msg: fmt.Sprintf("--api-token-file: %v", err)}
 				}
-				opts.Token = strings.TrimSpace(string(b))
 			}
 			if webhookFile != "" {
-				b, err := os.ReadFile(webhookFile)
-				if err != nil {
-					return fmt.Errorf("--webhook-secret-file: %w", err)
+				if opts.WebhookSecret, err = secretfile.Read(webhookFile); err != nil {
+					return &exitError{code: 2, msg: fmt.Sprintf("--webhook-secret-file: %v", err)}
 				}
-				opts.WebhookSecret = strings.TrimSpace(string(b))
 			}
 			rt, err := f.wire(cmd.Context(), cmd, opts)
 			if err != nil {

@@ -1,4 +1,6 @@
-package gitops
+// Package badge renders status badges: the same SVG on the status branch
+// and at the agent's /badges endpoint.
+package badge
 
 import (
 	"fmt"
@@ -18,10 +20,10 @@ var badgeColors = map[string]string{
 	"exited":    "#fe7d37",
 }
 
-// Badge renders a flat status badge ("label | message") as SVG, in the
+// SVG renders a flat status badge ("label | message") as SVG, in the
 // usual badge style. Text is escaped. The status branch and the agent's
 // HTTP API serve the same bytes.
-func Badge(label, message string) []byte {
+func SVG(label, message string) []byte {
 	color, ok := badgeColors[message]
 	if !ok {
 		color = "#9f9f9f"

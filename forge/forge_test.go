@@ -1,4 +1,4 @@
-package gitops_test
+package forge_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/forge"
 	"github.com/berthops/berth/gitops"
 )
 
@@ -67,12 +68,12 @@ func tokenFile(t *testing.T) string {
 }
 
 func TestForgeWireFormats(t *testing.T) {
-	st := gitops.CommitStatus{SHA: "abc123", Context: "berth/host-a/shop/web", State: gitops.StatePending, Description: "deploying"}
+	st := forge.Status{SHA: "abc123", Context: "berth/host-a/shop/web", State: forge.Pending, Description: "deploying"}
 	t.Run("github", func(t *testing.T) {
 		fake := &fakeForge{}
 		srv := httptest.NewServer(fake.handler(t, "github"))
 		defer srv.Close()
-		f, err := gitops.NewForge(gitops.ForgeGitHub, srv.URL, "acme/config", tokenFile(t))
+		f, err := forge.New(forge.GitHub, srv.URL, "acme/config", tokenFile(t))
 		require.NoError(t, err)
 		require.NoError(t, f.Post(context.Background(), st))
 		require.Len(t, fake.got, 1)
@@ -82,7 +83,7 @@ func TestForgeWireFormats(t *testing.T) {
 		fake := &fakeForge{}
 		srv := httptest.NewServer(fake.handler(t, "gitlab"))
 		defer srv.Close()
-		f, err := gitops.NewForge(gitops.ForgeGitLab, srv.URL, "acme/config", tokenFile(t))
+		f, err := forge.New(forge.GitLab, srv.URL, "acme/config", tokenFile(t))
 		require.NoError(t, err)
 		require.NoError(t, f.Post(context.Background(), st))
 		require.Len(t, fake.got, 1)
@@ -94,7 +95,7 @@ func TestForgeWireFormats(t *testing.T) {
 		fake := &fakeForge{failures: []int{500, 429}}
 		srv := httptest.NewServer(fake.handler(t, "github"))
 		defer srv.Close()
-		f, err := gitops.NewForge(gitops.ForgeGitHub, srv.URL, "acme/config", tokenFile(t))
+		f, err := forge.New(forge.GitHub, srv.URL, "acme/config", tokenFile(t))
 		require.NoError(t, err)
 		f.Backoff = 10 * time.Millisecond
 		require.NoError(t, f.Post(context.Background(), st))
@@ -111,9 +112,9 @@ func TestForgeWireFormats(t *testing.T) {
 		require.Error(t, f.Post(context.Background(), st), "bounded retries")
 	})
 	t.Run("bad settings", func(t *testing.T) {
-		_, err := gitops.NewForge("bitbucket", "http://x", "a/b", tokenFile(t))
+		_, err := forge.New("bitbucket", "http://x", "a/b", tokenFile(t))
 		require.Error(t, err)
-		_, err = gitops.NewForge(gitops.ForgeGitea, "http://x", "a/b", "/nonexistent/token")
+		_, err = forge.New(forge.Gitea, "http://x", "a/b", "/nonexistent/token")
 		require.ErrorContains(t, err, "forge token file")
 	})
 	assert.Equal(t, "acme/config", gitops.RepoFromURL("https://git.example.com/acme/config.git"))

@@ -1,0 +1,317 @@
+package agent
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/router"
+)
+
+// The decisions of a tick are pure functions of plain values: the desired
+// workloads, the snapshot and the route table. The tick acts on what they
+// return; tests run them without Docker, git or SQLite.
+
+// plan is what one tick will do.
+type plan struct {
+	deploys []deployment
+	invalid []invalidMark
+	observe []observation
+	prune   []pruning
+	// refused counts the workloads a prune would have removed when the
+	// repo renders none and emptying is not allowed.
+	refused int
+}
+
+// deployment is one workload to deploy and why.
+type deployment struct {
+	w      *sources.Workload
+	row    store.Runtime
+	hasRow bool
+	old    []sources.Container // the workload's containers before the deploy
+	why    Why
+}
+
+// invalidMark is a workload file that became invalid (or invalid in a new
+// way): its row and one event say so.
+type invalidMark struct {
+	inv *gitops.InvalidWorkload
+	row store.Runtime
+	msg string
+}
+
+// observation brings one row in line with what runs.
+type observation struct {
+	id        string
+	next      store.Runtime
+	write     bool // the row changed
+	changed   bool // the observed state changed (a person would notice)
+	missing   bool // the serving container just vanished
+	leftovers []sources.Container
+	route     *routeFix
+}
+
+// routeFix repoints or removes a workload's route.
+type routeFix struct {
+	remove bool
+	route  router.Route
+}
+
+// pruning is a workload whose file left the repo.
+type pruning struct {
+	id         string
+	containers []sources.Container
+	project    string // its compose project, "" for plain containers
+}
+
+type decideOptions struct {
+	selfHeal, allowEmpty bool
+	// cleanup removes leftover copies of workloads; off on idle ticks,
+	// which only watch.
+	cleanup bool
+	// routes is the proxy's route table; nil when no proxy is managed.
+	routes map[string]router.Route
+}
+
+// decide works out a tick's actions after a config load.
+func decide(d *gitops.Desired, s *snapshot, o decideOptions) plan {
+	var p plan
+	handled := map[string]bool{}
+	p.invalid = decideInvalid(d.Invalid, s)
+	for _, inv := range d.Invalid {
+		handled[inv.ID] = true
+	}
+	p.deploys = decideDeploys(d.Workloads, s, o.selfHeal)
+	for _, dp := range p.deploys {
+		handled[dp.w.ID()] = true
+	}
+	p.observe = decideObservations(s, d.ByID(), handled, o)
+	p.prune, p.refused = decidePrune(d.IDs(), s, o.allowEmpty)
+	return p
+}
+
+// drifted reports whether what runs differs from what was applied: a
+// failed deploy to retry, a vanished container to heal, a leftover or
+// unowned container to clean up. An idle tick that is not drifted does
+// not load, diff or deploy.
+func drifted(s *snapshot, selfHeal bool) bool {
+	for id, row := range s.rows {
+		if row.LastDeploy == store.DeployFailed || rowDrifted(row, s.containers[id], selfHeal) {
+			return true
+		}
+	}
+	for id := range s.containers {
+		if _, ok := s.rows[id]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+func rowDrifted(row store.Runtime, cs []sources.Container, selfHeal bool) bool {
+	if row.Kind == string(sources.KindCompose) {
+		for _, c := range cs {
+			if c.Hash() != row.AppliedHash {
+				return true
+			}
+		}
+		return len(cs) == 0 && selfHeal && row.AppliedHash != ""
+	}
+	found := false
+	for _, c := range cs {
+		if c.ID != row.ContainerID {
+			return true
+		}
+		found = true
+	}
+	return !found && row.ContainerID != "" && selfHeal
+}
+
+// decideDeploys picks the workloads to deploy: new ones, changed ones,
+// ones whose last deploy failed, and (with self-heal) ones whose container
+// vanished.
+func decideDeploys(ws []*sources.Workload, s *snapshot, selfHeal bool) []deployment {
+	var out []deployment
+	for _, w := range ws {
+		row, ok := s.rows[w.ID()]
+		cs := s.containers[w.ID()]
+		why, deploy := whyDeploy(w, row, ok, cs, selfHeal)
+		if deploy {
+			out = append(out, deployment{w: w, row: row, hasRow: ok, old: cs, why: why})
+		}
+	}
+	return out
+}
+
+func whyDeploy(w *sources.Workload, row store.Runtime, hasRow bool, cs []sources.Container, selfHeal bool) (Why, bool) {
+	switch {
+	case !hasRow || row.AppliedHash == "":
+		return Why{Kind: WhyNew}, true
+	case row.AppliedHash != w.Hash:
+		var fields []string
+		if row.AppliedSpec != nil {
+			fields = gitops.ChangedFields(row.AppliedSpec, gitops.Fields(w, true))
+		}
+		return Why{Kind: WhyChanged, Fields: fields}, true
+	case row.LastDeploy == store.DeployFailed:
+		return Why{Kind: WhyRetry}, true
+	case !selfHeal:
+		return Why{}, false
+	case row.Kind == string(sources.KindCompose):
+		return Why{Kind: WhyVanished}, len(cs) == 0
+	default:
+		return Why{Kind: WhyVanished}, current(row, cs) == nil
+	}
+}
+
+// decideInvalid returns the invalid workloads not yet reported with the
+// same message.
+func decideInvalid(invalid []*gitops.InvalidWorkload, s *snapshot) []invalidMark {
+	var out []invalidMark
+	for _, inv := range invalid {
+		msg := inv.Err().Error()
+		row, ok := s.rows[inv.ID]
+		if ok && row.LastDeploy == store.DeployInvalid && row.Message == store.Truncate(msg, store.MaxMessageRunes) {
+			continue // already reported for this content
+		}
+		if !ok {
+			row = store.Runtime{WorkloadID: inv.ID, Status: store.StatusInvalid}
+		}
+		row.LastDeploy, row.Message = store.DeployInvalid, msg
+		out = append(out, invalidMark{inv: inv, row: row, msg: msg})
+	}
+	return out
+}
+
+// decideObservations brings every row not handled by a deploy in line
+// with the containers in the snapshot: status follows the container,
+// vanished ones are missing, leftover copies go (with cleanup), and routes
+// follow the row.
+func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled map[string]bool, o decideOptions) []observation {
+	ids := make([]string, 0, len(s.rows))
+	for id := range s.rows {
+		if !handled[id] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var out []observation
+	for _, id := range ids {
+		ob := observe(s.rows[id], s.containers[id], valid[id])
+		if w := valid[id]; w != nil && o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
+			ob.route = routeFixFor(w, ob.next.Upstream, o.routes)
+		}
+		if o.cleanup && valid[id] != nil && ob.next.Kind != string(sources.KindCompose) {
+			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose removes its own orphans
+		}
+		if ob.write || ob.route != nil || len(ob.leftovers) > 0 {
+			out = append(out, ob)
+		}
+	}
+	return out
+}
+
+// observe is the status part of reconcile: what the row should say now.
+func observe(row store.Runtime, cs []sources.Container, w *sources.Workload) observation {
+	next := row
+	c := current(row, cs)
+	switch {
+	case row.Kind == string(sources.KindCompose):
+		next.Status = stackStatus(cs)
+	case c != nil:
+		next.Status = c.State
+		if up := sources.Upstream(*c); up != "" {
+			next.Upstream = up // Docker may publish a new port after a restart
+		}
+	case row.ContainerID != "":
+		next.Status = store.StatusMissing
+	}
+	if w != nil && row.LastDeploy == store.DeployInvalid {
+		// The file is valid again at the hash already applied.
+		next.LastDeploy, next.Message = store.DeploySucceeded, ""
+	}
+	ob := observation{id: row.WorkloadID, next: next}
+	ob.changed = next.Status != row.Status
+	ob.write = ob.changed || next.LastDeploy != row.LastDeploy || next.Upstream != row.Upstream
+	ob.missing = next.Status == store.StatusMissing && row.Status != store.StatusMissing
+	return ob
+}
+
+// stackStatus sums up a compose stack's containers.
+func stackStatus(cs []sources.Container) string {
+	if len(cs) == 0 {
+		return store.StatusMissing
+	}
+	for _, c := range cs {
+		if !c.Running() {
+			return store.StatusDegraded
+		}
+	}
+	return store.StatusRunning
+}
+
+func leftovers(row store.Runtime, cs []sources.Container) []sources.Container {
+	var out []sources.Container
+	for _, c := range cs {
+		if c.ID != row.ContainerID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// routeFixFor keeps the proxy pointing at the container the row names:
+// after a crash between the swap and the record, after Docker gave a
+// restarted container a new port, or when the route block changed.
+func routeFixFor(w *sources.Workload, upstream string, routes map[string]router.Route) *routeFix {
+	cur, has := routes[w.ID()]
+	switch {
+	case w.Route == nil && has:
+		return &routeFix{remove: true, route: cur}
+	case w.Route != nil && upstream != "":
+		want := router.Route{ID: w.ID(), Hosts: w.Route.Hosts, Upstream: upstream}
+		if has && cur.Upstream == want.Upstream && slices.Equal(cur.Hosts, want.Hosts) {
+			return nil
+		}
+		return &routeFix{route: want}
+	}
+	return nil
+}
+
+// decidePrune lists the workloads whose files left the repo. When the repo
+// declares none at all it refuses unless allowEmpty: an emptied checkout
+// is more often a mistake than a wish.
+func decidePrune(declared map[string]bool, s *snapshot, allowEmpty bool) ([]pruning, int) {
+	gone := map[string]bool{}
+	for id := range s.rows {
+		if !declared[id] {
+			gone[id] = true
+		}
+	}
+	for id := range s.containers {
+		if !declared[id] {
+			gone[id] = true
+		}
+	}
+	if len(gone) == 0 {
+		return nil, 0
+	}
+	if len(declared) == 0 && !allowEmpty {
+		return nil, len(gone)
+	}
+	ids := slices.Sorted(maps.Keys(gone))
+	out := make([]pruning, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, pruning{id: id, containers: s.containers[id], project: stackProject(s.containers[id])})
+	}
+	return out, 0
+}
+
+// refusalMessage explains a refused prune.
+func refusalMessage(commit string, n int) string {
+	return fmt.Sprintf("the config at %s renders no workloads; refusing to prune all %d deployed workloads (run with --allow-empty to allow it)", shortSHA(commit), n)
+}

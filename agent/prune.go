@@ -1,0 +1,52 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/berthops/berth/sources"
+)
+
+// prune removes the workloads whose files left the repo: their compose
+// stack or containers, their route and their row. A workload whose
+// containers cannot all be removed keeps its row, so the next tick retries.
+func (a *Agent) prune(ctx context.Context, commit string, p plan, res *TickResult) {
+	if p.refused > 0 {
+		a.report.pruneRefused(ctx, commit, p.refused)
+		return
+	}
+	for _, pr := range p.prune {
+		if a.pruneOne(ctx, pr) {
+			a.report.pruned(ctx, pr.id, commit)
+			res.Pruned = append(res.Pruned, pr.id)
+		}
+	}
+}
+
+func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
+	if pr.project != "" && a.opts.Compose != nil {
+		if err := a.opts.Compose.Down(ctx, pr.project); err != nil {
+			a.log.Warn("pruning the compose stack failed", "workload", pr.id, "project", pr.project, "error", err)
+			return false
+		}
+	}
+	ok := true
+	for _, c := range pr.containers {
+		if err := a.docker.Remove(ctx, c.ID, sources.DefaultStopGrace); err != nil {
+			a.log.Warn("pruning container failed", "workload", pr.id, "container", c.Name, "error", err)
+			ok = false
+		}
+	}
+	if !ok {
+		return false
+	}
+	if a.opts.Router != nil {
+		if err := a.opts.Router.Remove(ctx, pr.id); err != nil {
+			a.log.Warn("removing the route failed", "workload", pr.id, "error", err)
+		}
+	}
+	if err := a.store.DeleteRuntime(ctx, pr.id); err != nil {
+		a.log.Warn("pruning runtime state failed", "workload", pr.id, "error", err)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,63 @@
+package agent
+
+import (
+	"context"
+	"time"
+)
+
+// reconcile applies the observations: rows follow the containers, a
+// vanished container is reported, leftover copies are removed and routes
+// follow the rows. It returns how many workloads changed observed state.
+func (a *Agent) reconcile(ctx context.Context, obs []observation) int {
+	changed := 0
+	for _, ob := range obs {
+		if ob.route != nil {
+			a.fixRoute(ctx, ob.id, *ob.route)
+		}
+		if ob.write {
+			if ob.changed {
+				changed++
+			}
+			ob.next.UpdatedAt = time.Time{}
+			if err := a.store.PutRuntime(ctx, ob.next); err != nil {
+				a.log.Warn("updating runtime state failed", "workload", ob.id, "error", err)
+			}
+			if ob.missing {
+				a.report.missing(ctx, ob.next)
+			}
+		}
+		for _, c := range ob.leftovers {
+			a.log.Info("removing leftover container", "workload", ob.id, "container", c.Name)
+			if err := a.docker.Remove(ctx, c.ID, 0); err != nil {
+				a.log.Warn("removing leftover container failed", "workload", ob.id, "container", c.Name, "error", err)
+			}
+		}
+	}
+	return changed
+}
+
+func (a *Agent) fixRoute(ctx context.Context, id string, fix routeFix) {
+	if fix.remove {
+		if err := a.opts.Router.Remove(ctx, id); err != nil {
+			a.log.Warn("removing the route failed", "workload", id, "error", err)
+		}
+		return
+	}
+	a.log.Info("repointing the route", "workload", id, "upstream", fix.route.Upstream)
+	if err := a.opts.Router.Upsert(ctx, fix.route); err != nil {
+		a.log.Warn("updating the route failed", "workload", id, "error", err)
+	}
+}
+
+// markInvalid records workload files that became invalid: their row says
+// so (the running version keeps running) and one event names file, line
+// and field.
+func (a *Agent) markInvalid(ctx context.Context, commit string, marks []invalidMark) {
+	for _, m := range marks {
+		m.row.UpdatedAt = time.Time{}
+		if err := a.store.PutRuntime(ctx, m.row); err != nil {
+			a.log.Warn("updating runtime state failed", "workload", m.inv.ID, "error", err)
+		}
+		a.report.invalid(ctx, commit, m)
+	}
+}

@@ -1,0 +1,131 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/forge"
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/sources"
+)
+
+// statusPusher writes an agent's status report back to git.
+type statusPusher interface {
+	Push(ctx context.Context, r gitops.StatusReport) error
+}
+
+// reporter fans what the tick decided and what its deploys did out to
+// the log, the event log (and so SSE), forge commit statuses and the
+// status branch. Deploy code only returns outcomes; it reports nothing.
+type reporter struct {
+	agent    string
+	events   *eventLog
+	statuses *commitStatuses
+	status   statusPusher // nil: no status branch
+	log      *slog.Logger
+}
+
+func (r *reporter) deployStarted(ctx context.Context, commit string, d deployment, dec sources.Decision) {
+	id := d.w.ID()
+	r.log.Info("deploying", "workload", id, "strategy", dec.String(), "commit", shortSHA(commit), "why", d.why.String())
+	r.events.add(ctx, store.Event{WorkloadID: id, Kind: string(KindDeployStarted), Severity: store.SeverityInfo, Commit: commit,
+		Message:  fmt.Sprintf("deploying %s at %s via %s: %s", id, shortSHA(commit), dec, d.why),
+		Metadata: deployMeta(d.w, dec, commit, "", d.why)})
+	r.statuses.set(ctx, commit, id, forge.Pending, "deploying via "+dec.String())
+}
+
+func (r *reporter) deployFinished(ctx context.Context, o Outcome) {
+	id := o.Workload.ID()
+	ev := store.Event{WorkloadID: id, Commit: o.Commit, Metadata: deployMeta(o.Workload, o.Decision, o.Commit, o.Image, o.Why)}
+	if o.Result == Failed {
+		r.log.Error("deploy failed", "workload", id, "stage", string(o.Stage), "reason", o.Reason)
+		r.log.Debug("deploy failure detail", "workload", id, "error", o.Err)
+		ev.Kind, ev.Severity = string(KindDeployFailed), store.SeverityError
+		ev.Message = fmt.Sprintf("deploy of %s at %s failed: %s", id, shortSHA(o.Commit), o.Reason)
+		r.events.add(ctx, ev)
+		r.statuses.set(ctx, o.Commit, id, forge.Failure, o.Reason)
+		return
+	}
+	r.log.Info("deployed", "workload", id, "image", o.Image, "took", o.Took.Round(time.Millisecond))
+	ev.Kind, ev.Severity = string(KindDeploySucceeded), store.SeverityInfo
+	ev.Message = fmt.Sprintf("deployed %s at %s via %s", id, shortSHA(o.Commit), o.Decision)
+	r.events.add(ctx, ev)
+	r.statuses.set(ctx, o.Commit, id, forge.Success, "deployed via "+o.Decision.String())
+}
+
+// deployMeta is the metadata every deploy event carries, whatever the
+// source kind, so the keys are the same everywhere.
+func deployMeta(w *sources.Workload, dec sources.Decision, commit, image string, why Why) map[string]string {
+	meta := map[string]string{
+		"workload_id": w.ID(),
+		"kind":        string(w.Source.Kind()),
+		"strategy":    string(dec.Strategy),
+		"reason":      string(dec.Reason),
+		"image":       image,
+		"commit":      commit,
+		"why":         why.String(),
+	}
+	if dec.Why != "" {
+		meta["forced_by"] = dec.Why
+	}
+	return meta
+}
+
+func (r *reporter) invalid(ctx context.Context, commit string, m invalidMark) {
+	r.log.Error("workload file is invalid", "workload", m.inv.ID, "error", m.msg)
+	r.events.add(ctx, store.Event{WorkloadID: m.inv.ID, Kind: string(KindWorkloadInvalid), Severity: store.SeverityError,
+		Message: m.msg, Commit: commit, Metadata: map[string]string{"workload_id": m.inv.ID, "file": m.inv.File}})
+}
+
+func (r *reporter) missing(ctx context.Context, row store.Runtime) {
+	r.events.add(ctx, store.Event{WorkloadID: row.WorkloadID, Kind: string(KindWorkloadMissing), Severity: store.SeverityWarn,
+		Message: fmt.Sprintf("container %s of %s is gone", row.ContainerName, row.WorkloadID), Commit: row.Commit})
+}
+
+func (r *reporter) pruned(ctx context.Context, id, commit string) {
+	r.log.Info("pruned", "workload", id)
+	r.events.add(ctx, store.Event{WorkloadID: id, Kind: string(KindWorkloadPruned), Severity: store.SeverityInfo, Commit: commit,
+		Message: fmt.Sprintf("%s was removed from the config at %s: containers removed", id, shortSHA(commit))})
+}
+
+func (r *reporter) pruneRefused(ctx context.Context, commit string, n int) {
+	msg := refusalMessage(commit, n)
+	r.log.Warn("prune refused", "reason", msg)
+	r.events.add(ctx, store.Event{Kind: string(KindPruneRefused), Severity: store.SeverityWarn, Message: msg, Commit: commit})
+}
+
+func (r *reporter) configInvalid(ctx context.Context, commit string, errs []error) {
+	r.events.add(ctx, store.Event{Kind: string(KindConfigInvalid), Severity: store.SeverityError, Commit: commit,
+		Message: fmt.Sprintf("config at %s is invalid, nothing deployed or pruned: %v", shortSHA(commit), errs[0])})
+}
+
+func (r *reporter) syncFailed(ctx context.Context, err error) {
+	r.log.Error("sync failed", "error", err)
+	r.events.add(ctx, store.Event{Kind: string(KindSyncFailed), Severity: store.SeverityError, Message: err.Error()})
+}
+
+func (r *reporter) secretWarnings(ctx context.Context, commit string, warns []secretWarning) {
+	for _, w := range warns {
+		r.log.Warn("shared secret not used", "detail", w.msg)
+		r.events.add(ctx, store.Event{Kind: string(KindSecretUnusable), Severity: store.SeverityWarn, Commit: commit, Message: w.msg, Metadata: w.meta})
+	}
+}
+
+// tick pushes the status of every workload after a tick that changed
+// something. A failed push is a warning: the deploys already happened.
+func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runtime) {
+	if r.status == nil {
+		return
+	}
+	rep := statusReport(r.agent, res, rows)
+	if err := r.status.Push(ctx, rep); err != nil {
+		r.log.Warn("status push failed", "error", err)
+		r.events.add(ctx, store.Event{Kind: string(KindStatusPushFailed), Severity: store.SeverityWarn, Commit: res.Commit,
+			Message: "status branch not updated: " + err.Error()})
+		return
+	}
+	r.log.Info("status pushed", "message", rep.Message)
+}

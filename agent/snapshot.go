@@ -1,0 +1,61 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/sources"
+)
+
+// snapshot is everything a tick reads before it acts: every runtime row
+// and every container the agent owns, by workload id.
+type snapshot struct {
+	rows       map[string]store.Runtime
+	containers map[string][]sources.Container
+}
+
+func newSnapshot(rows []store.Runtime, cs []sources.Container) *snapshot {
+	s := &snapshot{rows: make(map[string]store.Runtime, len(rows)), containers: map[string][]sources.Container{}}
+	for _, r := range rows {
+		s.rows[r.WorkloadID] = r
+	}
+	for _, c := range cs {
+		s.containers[c.Workload()] = append(s.containers[c.Workload()], c)
+	}
+	return s
+}
+
+// takeSnapshot reads every runtime row in one query and every owned
+// container in one Docker call. No per-workload reads follow.
+func (a *Agent) takeSnapshot(ctx context.Context) (*snapshot, error) {
+	rows, err := a.store.ListRuntime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := a.docker.List(ctx, a.opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	return newSnapshot(rows, cs), nil
+}
+
+// current is the container the row names, when it still exists.
+func current(row store.Runtime, cs []sources.Container) *sources.Container {
+	for i := range cs {
+		if cs[i].ID == row.ContainerID && row.ContainerID != "" {
+			return &cs[i]
+		}
+	}
+	return nil
+}
+
+// stackProject is the compose project of a workload's containers, "" for
+// containers Berth runs itself.
+func stackProject(cs []sources.Container) string {
+	for _, c := range cs {
+		if p := c.Labels["com.docker.compose.project"]; p != "" {
+			return p
+		}
+	}
+	return ""
+}

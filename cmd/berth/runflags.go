@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/secretfile"
+)
+
+// runFlags are the flags sync and agent share.
+type runFlags struct {
+	state                     stateFlag
+	logs                      logFlags
+	repo, branch, path        string
+	agentName                 string
+	allowEmpty, selfHeal      bool
+	parallel                  int
+	gitUser, gitPasswordFile  string
+	sshKeyFile, sshKnownHosts string
+	dockerHost                string
+	router                    *choice
+	caddyAdmin                string
+	httpAddr, httpsAddr       string
+	livenessWindow, drain     time.Duration
+	identities                []string
+	statusBranch              string
+	commitStatus              *choice
+	forgeURL                  string
+	forgeTokenFile, forgeRepo string
+}
+
+func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
+	fs := cmd.Flags()
+	f.state.register(fs)
+	f.logs.register(cmd, fs)
+	fs.StringVar(&f.repo, "repo", "", "config repo: URL (https://, ssh://, git@host:path, file://) or local path")
+	fs.StringVar(&f.branch, "branch", "main", "branch to watch")
+	fs.StringVar(&f.path, "path", "", "config folder inside the repo")
+	fs.StringVar(&f.agentName, "agent-name", "", "this agent's name (default: host name); it owns the containers it labels")
+	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "allow pruning every workload when the repo renders none")
+	fs.BoolVar(&f.selfHeal, "self-heal", true, "redeploy a workload whose container vanished")
+	fs.IntVar(&f.parallel, "parallel", 4, "workloads deployed at once")
+	fs.StringVar(&f.gitUser, "git-username", "git", "user name for http(s) git auth")
+	fs.StringVar(&f.gitPasswordFile, "git-password-file", "", "file holding the http(s) password or token")
+	fs.StringVar(&f.sshKeyFile, "ssh-key-file", "", "private key file for ssh git URLs")
+	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for ssh git URLs (default ~/.ssh/known_hosts)")
+	fs.StringVar(&f.dockerHost, "docker-host", os.Getenv("DOCKER_HOST"), "Docker daemon address (default: DOCKER_HOST or the local socket)")
+	f.router = addChoice(cmd, fs, "router", defaultRouter, "the proxy: embedded Caddy, an external Caddy's admin API, none (auto: caddy when --caddy-admin answers)",
+		"embedded", "caddy", "none", "auto")
+	fs.DurationVar(&f.livenessWindow, "liveness-window", 5*time.Second, "how long a container without a healthcheck must stay up to pass the gate")
+	fs.DurationVar(&f.drain, "drain", 2*time.Second, "pause between the route swap and stopping the old container")
+	fs.StringVar(&f.caddyAdmin, "caddy-admin", "http://127.0.0.1:2019", "Caddy admin API for --router caddy")
+	fs.StringVar(&f.httpAddr, "http", ":80", "where the embedded proxy listens for HTTP")
+	fs.StringVar(&f.httpsAddr, "https", ":443", `where the embedded proxy listens for HTTPS ("" turns TLS off)`)
+	fs.StringVar(&f.statusBranch, "status-branch", "berth/status", `branch for status commits ("" turns them off)`)
+	f.commitStatus = addChoice(cmd, fs, "commit-status", "", "post forge commit statuses to this kind of forge", "", "gitea", "github", "gitlab")
+	fs.StringVar(&f.forgeURL, "forge-url", "", "the forge's API root (https://gitea.example.com, https://api.github.com, https://gitlab.com)")
+	fs.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token")
+	fs.StringVar(&f.forgeRepo, "forge-repo", "", "owner/name of the config repo on the forge (default: from --repo)")
+	fs.StringSliceVar(&f.identities, "identity", nil, "age identity file(s) for shared secrets (also BERTH_IDENTITY_FILE; several for key rotation)")
+}
+
+// validate checks and completes every flag before anything is opened, so
+// a mistake is reported without side effects (no state dir, no listener).
+func (f *runFlags) validate() error {
+	usage := func(format string, args ...any) error {
+		return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+	}
+	if f.repo == "" {
+		return usage("--repo is required (a URL or a local path to the config repo)")
+	}
+	if f.agentName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return usage("--agent-name not set and the host name is unknown: %v", err)
+		}
+		f.agentName = strings.ToLower(host)
+	}
+	if f.parallel < 1 {
+		return usage("--parallel must be at least 1")
+	}
+	if f.statusBranch != "" && f.statusBranch == f.branch {
+		return usage("--status-branch %q is the watched branch: status commits must go elsewhere", f.statusBranch)
+	}
+	if f.commitStatus.value != "" {
+		if f.forgeURL == "" || f.forgeTokenFile == "" {
+			return usage("--commit-status needs --forge-url and --forge-token-file")
+		}
+		if _, err := secretfile.Read(f.forgeTokenFile); err != nil {
+			return usage("--forge-token-file: %v", err)
+		}
+		if f.forgeRepo == "" {
+			f.forgeRepo = gitops.RepoFromURL(f.repo)
+		}
+	}
+	if len(f.identities) == 0 {
+		if v := os.Getenv("BERTH_IDENTITY_FILE"); v != "" {
+			f.identities = strings.Split(v, ",")
+		}
+	}
+	// Absolute, so paths handed to child processes (docker compose runs in
+	// the compose file's folder) mean the same there.
+	dir, err := filepath.Abs(f.state.dir)
+	if err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	f.state.dir = dir
+	return nil
+}
+
+func (f *runFlags) credentials() gitops.Credentials {
+	return gitops.Credentials{Username: f.gitUser, PasswordFile: f.gitPasswordFile, SSHKeyFile: f.sshKeyFile, KnownHosts: f.sshKnownHosts}
+}

@@ -1,0 +1,149 @@
+package gitops
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/berthops/berth/secrets"
+	"github.com/berthops/berth/sources"
+)
+
+var (
+	envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	hostRe   = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// validate runs the semantic checks of a well-typed workload.
+func (l *loader) validate(dec *decoder, w *sources.Workload) {
+	fail := func(field, format string, args ...any) {
+		dec.errorf(field, dec.at(field), format, args...)
+	}
+	if w.Source != nil {
+		for _, fe := range w.Source.Validate() {
+			fail(fe.Field, "%s", fe.Msg)
+		}
+		l.resolvePaths(dec, w)
+	}
+	validatePorts(fail, w)
+	validateRoute(fail, w)
+	if hc := w.Healthcheck; hc != nil {
+		if !strings.HasPrefix(hc.Path, "/") {
+			fail("healthcheck.path", "%q must start with '/'", hc.Path)
+		}
+		if w.Port == 0 {
+			fail("healthcheck", "needs port: the probe calls the container port")
+		}
+	}
+}
+
+type failFunc func(field, format string, args ...any)
+
+func validatePorts(fail failFunc, w *sources.Workload) {
+	if w.Port != 0 && (w.Port < 1 || w.Port > 65535) {
+		fail("port", "%d is outside 1-65535", w.Port)
+	}
+	if w.HostPort == 0 {
+		return
+	}
+	switch {
+	case w.HostPort < 1 || w.HostPort > 65535:
+		fail("host_port", "%d is outside 1-65535", w.HostPort)
+	case w.Port == 0:
+		fail("host_port", "needs port: the container port to publish")
+	case w.Source != nil && w.Source.Strategy() == string(sources.StrategyBlueGreen):
+		fail("source.deploy_strategy", "\"blue-green\" cannot be used with host_port %d: two copies cannot bind one host port at once; use \"recreate\"", w.HostPort)
+	}
+}
+
+func validateRoute(fail failFunc, w *sources.Workload) {
+	if w.Route == nil {
+		return
+	}
+	if w.Source != nil && w.Source.Kind() == sources.KindCompose {
+		fail("route", "is not supported for compose workloads: publish the stack's ports in the compose file")
+		return
+	}
+	if w.Port == 0 {
+		fail("route", "needs port: the container port the proxy sends traffic to")
+	}
+	if len(w.Route.Hosts) == 0 {
+		fail("route.hosts", "needs at least one host name")
+	}
+	for i, h := range w.Route.Hosts {
+		if !hostRe.MatchString(h) || len(h) > 253 {
+			fail(fmt.Sprintf("route.hosts.%d", i), "%q is not a host name", h)
+		}
+	}
+}
+
+func validateRepoConfig(dec *decoder, rc *RepoConfig) {
+	switch rc.Secrets.OnError {
+	case "", "warn", "fail":
+	default:
+		dec.errorf("secrets.on_error", dec.at("secrets.on_error"), "%q is not one of \"warn\", \"fail\"", rc.Secrets.OnError)
+	}
+	for i, r := range rc.Secrets.Recipients {
+		if _, err := secrets.ParseRecipients([]string{r}); err != nil {
+			field := fmt.Sprintf("secrets.recipients.%d", i)
+			dec.errorf(field, dec.at(field), "%q is not an age public key (age1...)", r)
+		}
+	}
+	if hc := rc.Defaults.Healthcheck; hc != nil && !strings.HasPrefix(hc.Path, "/") {
+		dec.errorf("defaults.healthcheck.path", dec.at("defaults.healthcheck.path"), "%q must start with '/'", hc.Path)
+	}
+}
+
+func mergeDefaults(base, over Defaults) Defaults {
+	if over.Healthcheck != nil {
+		base.Healthcheck = over.Healthcheck
+	}
+	if over.StopGracePeriod != 0 {
+		base.StopGracePeriod = over.StopGracePeriod
+	}
+	return base
+}
+
+// checkHosts fails every workload that claims a route host another
+// workload claims too.
+func (d *Desired) checkHosts(hostPos map[string]map[string]Pos) {
+	owners := map[string][]*sources.Workload{}
+	for _, w := range d.Workloads {
+		if w.Route == nil {
+			continue
+		}
+		for _, h := range w.Route.Hosts {
+			owners[h] = append(owners[h], w)
+		}
+	}
+	bad := map[*sources.Workload][]error{}
+	for h, ws := range owners {
+		if len(ws) < 2 {
+			continue
+		}
+		for _, w := range ws {
+			var others []string
+			for _, o := range ws {
+				if o != w {
+					others = append(others, o.File)
+				}
+			}
+			p := hostPos[w.ID()][h]
+			bad[w] = append(bad[w], &ConfigError{File: w.File, Line: p.Line, Col: p.Col, Field: "route.hosts", Msg: fmt.Sprintf("host %q is also claimed by %s", h, strings.Join(others, ", "))})
+		}
+	}
+	if len(bad) == 0 {
+		return
+	}
+	kept := d.Workloads[:0]
+	for _, w := range d.Workloads {
+		if errs, ok := bad[w]; ok {
+			sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+			d.Invalid = append(d.Invalid, &InvalidWorkload{ID: w.ID(), File: w.File, Errs: errs})
+			continue
+		}
+		kept = append(kept, w)
+	}
+	d.Workloads = kept
+}

@@ -1,0 +1,86 @@
+package agenttest
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/internal/dockertest"
+	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/sources/router"
+)
+
+// EmbeddedRouter starts the in-process Caddy on a free port, with its
+// route table in the state dir.
+func (h *Harness) EmbeddedRouter() (*router.Router, string) {
+	h.T.Helper()
+	addr := loopback.FreeAddr(h.T)
+	drv := router.NewEmbedded(router.ConfigOptions{HTTP: addr, StorageDir: filepath.Join(h.StateDir, "caddy")})
+	h.T.Cleanup(func() { _ = drv.Stop() })
+	r, err := router.New(drv, filepath.Join(h.StateDir, "routes.json"))
+	require.NoError(h.T, err)
+	require.NoError(h.T, r.Apply(context.Background()))
+	return r, addr
+}
+
+// Routed is an image workload behind the proxy with a healthcheck.
+func Routed(image, host, msg, strategy string, extraEnv ...string) string {
+	env := fmt.Sprintf("  MESSAGE: %q\n  READY_DELAY: 300ms\n", msg)
+	for _, e := range extraEnv {
+		env += "  " + e + "\n"
+	}
+	return fmt.Sprintf(`source:
+  type: image
+  image: %s
+  deploy_strategy: %q
+env:
+%sport: 8080
+route:
+  hosts: [%s]
+healthcheck:
+  path: /healthz
+  timeout: 3s
+`, image, strategy, env, host)
+}
+
+// CleanBuilt removes, when the test ends, the harness's containers and
+// then the images and volumes Berth made for its app (in that order: an
+// image or volume in use cannot go).
+func (h *Harness) CleanBuilt() {
+	h.T.Cleanup(func() {
+		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			h.T.Error(err)
+			return
+		}
+		defer cli.Close()
+		dockertest.RemoveContainers(h.T, cli, h.Name)
+		ctx := context.Background()
+		imgs, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", "berth/"+h.App+"-*"))})
+		if err != nil {
+			h.T.Error(err)
+			return
+		}
+		for _, img := range imgs {
+			if _, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
+				h.T.Errorf("removing built image %v: %v", img.RepoTags, err)
+			}
+		}
+		vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", "berth-"+h.App+"-"))})
+		if err != nil {
+			h.T.Error(err)
+			return
+		}
+		for _, v := range vols.Volumes {
+			if err := cli.VolumeRemove(ctx, v.Name, true); err != nil {
+				h.T.Errorf("removing volume %s: %v", v.Name, err)
+			}
+		}
+	})
+}
