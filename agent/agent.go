@@ -65,6 +65,16 @@ type Options struct {
 	Status statusPusher
 	// Forge receives commit statuses; nil turns them off.
 	Forge statusPoster
+	// RetryBackoff and RetryMax space the retries of a failed desired
+	// state: 1m, 2m, 4m … up to 30m by default.
+	RetryBackoff, RetryMax time.Duration
+	// KeepReleases is how many releases a workload keeps (default 10);
+	// images no kept release and no container uses are removed.
+	KeepReleases int
+	// PruneVolumes removes a pruned workload's volumes too (default: kept).
+	PruneVolumes bool
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
 }
 
 // puller is the config repo as the tick uses it.
@@ -80,7 +90,10 @@ type puller interface {
 type Docker interface {
 	sources.ContainerRunner
 	sources.ImageStore
+	imageCollector
 	List(ctx context.Context, agent string) ([]sources.Container, error)
+	Purge(ctx context.Context, id string, grace time.Duration) error
+	RemoveWorkloadVolumes(ctx context.Context, agent, workload string) error
 }
 
 // Agent is one host's Berth.
@@ -109,6 +122,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 	if opts.Router != nil {
 		eo.Router = opts.Router
 	}
+	eo.Now = opts.Now
 	resolver := opts.Secrets
 	if resolver == nil {
 		resolver = secrets.NewResolver(nil, nil, opts.Redactor)
@@ -148,8 +162,22 @@ func withDefaults(opts Options) Options {
 	if opts.Redactor == nil {
 		opts.Redactor = secrets.NewRedactor()
 	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = DefaultRetryBackoff
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = DefaultRetryMax
+	}
+	if opts.KeepReleases <= 0 {
+		opts.KeepReleases = 10
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return opts
 }
+
+func (a *Agent) now() time.Time { return a.opts.Now() }
 
 // configRoot is the config folder of the checkout on disk.
 func (a *Agent) configRoot() string {

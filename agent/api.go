@@ -29,6 +29,10 @@ func (a *Agent) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/workloads", a.authed(a.listWorkloads))
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", a.authed(a.workloadEvents))
+	mux.HandleFunc("GET /api/workloads/{app}/{name}/releases", a.authed(a.listReleases))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/rollback", a.authed(a.rollback))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/suspend", a.authed(a.operate(suspendOp)))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", a.authed(a.operate(resumeOp)))
 	mux.HandleFunc("GET /api/events/stream", a.authed(a.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", a.authed(a.sharedSecrets))
 	mux.HandleFunc("POST /api/sync", a.authed(func(w http.ResponseWriter, _ *http.Request) {
@@ -74,10 +78,7 @@ func (a *Agent) listWorkloads(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
 		return
 	}
-	if rows == nil {
-		rows = []store.Runtime{}
-	}
-	writeJSON(w, rows)
+	writeJSON(w, workloadViews(rows))
 }
 
 func (a *Agent) workloadEvents(w http.ResponseWriter, r *http.Request) {

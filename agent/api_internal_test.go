@@ -147,7 +147,10 @@ func TestWorkloadsAPIAndBadge(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rows))
 	assert.Len(t, rows, 2)
 
-	for id, want := range map[string]string{"shop/web": "deployed", "shop/api": "failed", "shop/none": "unknown"} {
+	var views []WorkloadView
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &views))
+	assert.Equal(t, StateDegraded, views[0].State, "the API says what serves: shop/api's last deploy failed")
+	for id, want := range map[string]string{"shop/web": "running", "shop/api": "degraded", "shop/none": "unknown"} {
 		rec = httptest.NewRecorder()
 		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/badges/"+id+".svg", nil))
 		assert.Equal(t, "image/svg+xml", rec.Header().Get("Content-Type"))

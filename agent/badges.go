@@ -21,10 +21,10 @@ func (a *Agent) badge(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
 		return
 	}
-	st := "unknown"
+	st := StateUnknown
 	for _, row := range rows {
 		if row.WorkloadID == id {
-			st = state(row)
+			st = health(row).State
 		}
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")

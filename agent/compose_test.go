@@ -111,3 +111,38 @@ func TestComposeFailureKeepsOutputOffEvents(t *testing.T) {
 	assert.Contains(t, row.Message, "docker compose up failed (exit status")
 	assert.NotContains(t, row.Message, canary)
 }
+
+// TestComposeFailureReupsTheLastGood: a compose deploy whose service does
+// not stay up brings the last good project up again, from the copy kept in
+// the state dir: the previous version serves, and the event says so.
+func TestComposeFailureReupsTheLastGood(t *testing.T) {
+	requireCompose(t)
+	h := newHarness(t)
+	project := "berth-" + h.App + "-stack"
+	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
+	stack := func(extra string) string {
+		return fmt.Sprintf("services:\n  web:\n    image: %s\n    environment:\n      MESSAGE: ${GREETING}\n%s    ports: [\"127.0.0.1::8080\"]\n", h.Image, extra)
+	}
+	h.Repo.Write("apps/"+h.App+"/stack/compose.yml", stack(""))
+	h.Workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\nenv:\n  GREETING: good v1\n")
+	a, st := h.Start("v1", agent.Options{})
+	good := agenttest.Rows(t, st)[h.ID("stack")]
+
+	h.Repo.Write("apps/"+h.App+"/stack/compose.yml", stack("      EXIT_AFTER: 10ms\n"))
+	h.Workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\nenv:\n  GREETING: bad v2\n")
+	h.Repo.Push("v2 exits at once")
+	res, err := a.Tick(context.Background())
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	assert.Equal(t, []string{h.ID("stack")}, res.Failed)
+	cs := h.Containers()[h.ID("stack")]
+	require.Len(t, cs, 1)
+	assert.True(t, cs[0].Running())
+	assert.Equal(t, good.AppliedHash, cs[0].Hash(), "the container is the last good release's")
+	assert.Contains(t, agenttest.Get(t, fmt.Sprintf("127.0.0.1:%d", cs[0].HostPort)), "good v1")
+	row := agenttest.Rows(t, st)[h.ID("stack")]
+	assert.Equal(t, store.DeployRolledBack, row.LastDeploy)
+	assert.Equal(t, good.Commit, row.Commit)
+	evs := agenttest.Events(t, st, h.ID("stack"))
+	assert.Equal(t, string(agent.KindDeployRolledBack), evs[len(evs)-1].Kind)
+	assert.Contains(t, evs[len(evs)-1].Message, "docker compose up failed")
+}

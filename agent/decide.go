@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
@@ -29,11 +30,21 @@ type plan struct {
 
 // deployment is one workload to deploy and why.
 type deployment struct {
-	w      *sources.Workload
-	row    store.Runtime
-	hasRow bool
-	old    []sources.Container // the workload's containers before the deploy
-	why    Why
+	w *sources.Workload
+	// release, when set, is a recorded release to deploy again (a pin, or
+	// healing the serving version while a newer one is backing off): its
+	// image is reused, nothing is pulled or built.
+	release *store.Release
+	row     store.Runtime
+	hasRow  bool
+	old     []sources.Container // the workload's containers before the deploy
+	why     Why
+}
+
+// release is a recorded release with its workload decoded.
+type release struct {
+	rec store.Release
+	w   *sources.Workload
 }
 
 // invalidMark is a workload file that became invalid (or invalid in a new
@@ -51,6 +62,7 @@ type observation struct {
 	write     bool // the row changed
 	changed   bool // the observed state changed (a person would notice)
 	missing   bool // the serving container just vanished
+	recovered bool // a failure ended without a deploy (git went back)
 	leftovers []sources.Container
 	route     *routeFix
 }
@@ -69,7 +81,11 @@ type pruning struct {
 }
 
 type decideOptions struct {
+	now                  time.Time
 	selfHeal, allowEmpty bool
+	// releases are the recorded releases pinned rows and backing-off rows
+	// point at, by id.
+	releases map[int64]release
 	// cleanup removes leftover copies of workloads; off on idle ticks,
 	// which only watch.
 	cleanup bool
@@ -85,22 +101,49 @@ func decide(d *gitops.Desired, s *snapshot, o decideOptions) plan {
 	for _, inv := range d.Invalid {
 		handled[inv.ID] = true
 	}
-	p.deploys = decideDeploys(d.Workloads, s, o.selfHeal)
+	targets := pinned(d.Workloads, s, o.releases)
+	p.deploys = decideDeploys(targets, s, o)
 	for _, dp := range p.deploys {
 		handled[dp.w.ID()] = true
 	}
-	p.observe = decideObservations(s, d.ByID(), handled, o)
+	p.observe = decideObservations(s, byID(targets), handled, o)
 	p.prune, p.refused = decidePrune(d.IDs(), s, o.allowEmpty)
 	return p
 }
 
+// pinned replaces each pinned workload by its pinned release: the agent
+// does not roll it forward until it is resumed.
+func pinned(ws []*sources.Workload, s *snapshot, rels map[int64]release) []*sources.Workload {
+	out := make([]*sources.Workload, len(ws))
+	for i, w := range ws {
+		out[i] = w
+		if r, ok := rels[s.rows[w.ID()].PinnedRelease]; ok {
+			out[i] = r.w
+		}
+	}
+	return out
+}
+
+func byID(ws []*sources.Workload) map[string]*sources.Workload {
+	m := make(map[string]*sources.Workload, len(ws))
+	for _, w := range ws {
+		m[w.ID()] = w
+	}
+	return m
+}
+
 // drifted reports whether what runs differs from what was applied: a
-// failed deploy to retry, a vanished container to heal, a leftover or
-// unowned container to clean up. An idle tick that is not drifted does
-// not load, diff or deploy.
-func drifted(s *snapshot, selfHeal bool) bool {
+// failed deploy whose retry is due, a vanished or stopped container to
+// heal, a leftover or unowned container to clean up. An idle tick that is
+// not drifted does not load, diff or deploy; a failure backing off keeps
+// ticks idle.
+func drifted(s *snapshot, selfHeal bool, now time.Time) bool {
 	for id, row := range s.rows {
-		if row.LastDeploy == store.DeployFailed || rowDrifted(row, s.containers[id], selfHeal) {
+		if row.Suspended {
+			continue
+		}
+		retryDue := row.FailedHash != "" && !now.Before(row.RetryAt) || row.LastDeploy == store.DeployFailed && row.FailedHash == ""
+		if retryDue || rowDrifted(row, s.containers[id], selfHeal) {
 			return true
 		}
 	}
@@ -121,35 +164,59 @@ func rowDrifted(row store.Runtime, cs []sources.Container, selfHeal bool) bool {
 		}
 		return len(cs) == 0 && selfHeal && row.AppliedHash != ""
 	}
-	found := false
 	for _, c := range cs {
 		if c.ID != row.ContainerID {
 			return true
 		}
-		found = true
 	}
-	return !found && row.ContainerID != "" && selfHeal
+	return row.ContainerID != "" && selfHeal && !serving(current(row, cs))
+}
+
+// serving reports whether a container serves (or is being restarted by
+// Docker's restart policy, which Berth leaves to Docker).
+func serving(c *sources.Container) bool {
+	return c != nil && (c.Running() || c.State == "restarting")
 }
 
 // decideDeploys picks the workloads to deploy: new ones, changed ones,
-// ones whose last deploy failed, and (with self-heal) ones whose container
-// vanished.
-func decideDeploys(ws []*sources.Workload, s *snapshot, selfHeal bool) []deployment {
+// failed ones whose retry is due, and (with self-heal) ones whose
+// container vanished or stopped. Suspended workloads are left alone.
+func decideDeploys(ws []*sources.Workload, s *snapshot, o decideOptions) []deployment {
 	var out []deployment
 	for _, w := range ws {
 		row, ok := s.rows[w.ID()]
 		cs := s.containers[w.ID()]
-		why, deploy := whyDeploy(w, row, ok, cs, selfHeal)
-		if deploy {
-			out = append(out, deployment{w: w, row: row, hasRow: ok, old: cs, why: why})
+		why, deploy := whyDeploy(w, row, ok, cs, o.selfHeal)
+		if !deploy || row.Suspended {
+			continue
 		}
+		d := deployment{w: w, row: row, hasRow: ok, old: cs, why: why}
+		if r, pin := o.releases[row.PinnedRelease]; pin && r.w == w {
+			d.release = &r.rec
+			if why.Kind == WhyChanged {
+				d.why = Why{Kind: WhyPinned, Commit: r.rec.Commit}
+			}
+		}
+		if why.Kind == WhyRetry && o.now.Before(row.RetryAt) {
+			// Backing off: only heal the serving version, if it is down.
+			r, known := o.releases[row.ReleaseID]
+			if !o.selfHeal || !known || row.AppliedHash == "" || serving(current(row, cs)) {
+				continue
+			}
+			d.w, d.release, d.why = r.w, &r.rec, Why{Kind: WhyVanished}
+		}
+		out = append(out, d)
 	}
 	return out
 }
 
 func whyDeploy(w *sources.Workload, row store.Runtime, hasRow bool, cs []sources.Container, selfHeal bool) (Why, bool) {
 	switch {
-	case !hasRow || row.AppliedHash == "":
+	case !hasRow || row.AppliedHash == "" && row.FailedHash == "":
+		return Why{Kind: WhyNew}, true
+	case w.Hash == row.FailedHash && w.Hash != row.AppliedHash:
+		return Why{Kind: WhyRetry}, true
+	case row.AppliedHash == "":
 		return Why{Kind: WhyNew}, true
 	case row.AppliedHash != w.Hash:
 		var fields []string
@@ -157,15 +224,18 @@ func whyDeploy(w *sources.Workload, row store.Runtime, hasRow bool, cs []sources
 			fields = gitops.ChangedFields(row.AppliedSpec, gitops.Fields(w, true))
 		}
 		return Why{Kind: WhyChanged, Fields: fields}, true
-	case row.LastDeploy == store.DeployFailed:
-		return Why{Kind: WhyRetry}, true
+	case row.LastDeploy == store.DeployFailed && row.FailedHash == "":
+		return Why{Kind: WhyRetry}, true // a failure recorded before backoffs existed
 	case !selfHeal:
 		return Why{}, false
 	case row.Kind == string(sources.KindCompose):
 		return Why{Kind: WhyVanished}, len(cs) == 0
-	default:
-		return Why{Kind: WhyVanished}, current(row, cs) == nil
 	}
+	c := current(row, cs)
+	if c != nil && !serving(c) {
+		return Why{Kind: WhyStopped}, true
+	}
+	return Why{Kind: WhyVanished}, c == nil
 }
 
 // decideInvalid returns the invalid workloads not yet reported with the
@@ -202,10 +272,12 @@ func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled
 	var out []observation
 	for _, id := range ids {
 		ob := observe(s.rows[id], s.containers[id], valid[id])
-		if w := valid[id]; w != nil && o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
+		if s.rows[id].Suspended {
+			ob.leftovers, ob.route = nil, nil // a suspended workload is watched, not touched
+		} else if w := valid[id]; w != nil && o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
 			ob.route = routeFixFor(w, ob.next.Upstream, o.routes)
 		}
-		if o.cleanup && valid[id] != nil && ob.next.Kind != string(sources.KindCompose) {
+		if o.cleanup && valid[id] != nil && ob.next.Kind != string(sources.KindCompose) && !s.rows[id].Suspended {
 			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose removes its own orphans
 		}
 		if ob.write || ob.route != nil || len(ob.leftovers) > 0 {
@@ -235,8 +307,13 @@ func observe(row store.Runtime, cs []sources.Container, w *sources.Workload) obs
 		next.LastDeploy, next.Message = store.DeploySucceeded, ""
 	}
 	ob := observation{id: row.WorkloadID, next: next}
-	ob.changed = next.Status != row.Status
-	ob.write = ob.changed || next.LastDeploy != row.LastDeploy || next.Upstream != row.Upstream
+	if w != nil && row.FailedHash != "" && w.Hash == row.AppliedHash && next.Status == store.StatusRunning {
+		// git went back to what serves: the failure is over.
+		clearFailure(&ob.next)
+		ob.recovered = true
+	}
+	ob.changed = next.Status != row.Status || ob.recovered
+	ob.write = ob.changed || ob.next.LastDeploy != row.LastDeploy || next.Upstream != row.Upstream
 	ob.missing = next.Status == store.StatusMissing && row.Status != store.StatusMissing
 	return ob
 }
@@ -287,13 +364,13 @@ func routeFixFor(w *sources.Workload, upstream string, routes map[string]router.
 // is more often a mistake than a wish.
 func decidePrune(declared map[string]bool, s *snapshot, allowEmpty bool) ([]pruning, int) {
 	gone := map[string]bool{}
-	for id := range s.rows {
-		if !declared[id] {
+	for id, row := range s.rows {
+		if !declared[id] && !row.Suspended {
 			gone[id] = true
 		}
 	}
 	for id := range s.containers {
-		if !declared[id] {
+		if row, ok := s.rows[id]; !declared[id] && (!ok || !row.Suspended) {
 			gone[id] = true
 		}
 	}
@@ -309,6 +386,12 @@ func decidePrune(declared map[string]bool, s *snapshot, allowEmpty bool) ([]prun
 		out = append(out, pruning{id: id, containers: s.containers[id], project: stackProject(s.containers[id])})
 	}
 	return out, 0
+}
+
+// clearFailure ends a failure: the row serves what was applied.
+func clearFailure(r *store.Runtime) {
+	r.LastDeploy, r.Message = store.DeploySucceeded, ""
+	r.FailedHash, r.FailedCommit, r.Failures, r.RetryAt = "", "", 0, time.Time{}
 }
 
 // refusalMessage explains a refused prune.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -113,6 +114,14 @@ func TestDrifted(t *testing.T) {
 	row := applied(w, "c1")
 	failed := row
 	failed.LastDeploy = store.DeployFailed
+	now := time.Now()
+	backingOff := row
+	backingOff.LastDeploy, backingOff.FailedHash, backingOff.RetryAt = store.DeployRolledBack, "h2", now.Add(time.Minute)
+	due := backingOff
+	due.RetryAt = now.Add(-time.Second)
+	stopped := container("c1", "shop/web", "exited", 0)
+	suspended := row
+	suspended.Suspended = true
 	stackRow := store.Runtime{WorkloadID: "shop/stack", Kind: "compose", AppliedHash: "h1"}
 	stackC := container("s1", "shop/stack", "running", 0)
 	stackC.Labels[sources.LabelHash] = "h1"
@@ -127,6 +136,10 @@ func TestDrifted(t *testing.T) {
 	}{
 		{"in step", []store.Runtime{row}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, false},
 		{"failed deploy to retry", []store.Runtime{failed}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, true},
+		{"backing off: idle", []store.Runtime{backingOff}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, false},
+		{"retry due", []store.Runtime{due}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, true},
+		{"serving container stopped", []store.Runtime{row}, []sources.Container{stopped}, true, true},
+		{"suspended and gone", []store.Runtime{suspended}, nil, true, false},
 		{"vanished with self-heal", []store.Runtime{row}, nil, true, true},
 		{"vanished without self-heal", []store.Runtime{row}, nil, false, false},
 		{"leftover copy", []store.Runtime{row}, []sources.Container{container("c1", "shop/web", "running", 1), container("c2", "shop/web", "running", 2)}, false, true},
@@ -137,7 +150,7 @@ func TestDrifted(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, drifted(newSnapshot(tc.rows, tc.cs), tc.selfHeal))
+			assert.Equal(t, tc.want, drifted(newSnapshot(tc.rows, tc.cs), tc.selfHeal, now))
 		})
 	}
 }

@@ -3,7 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -35,27 +35,43 @@ func (a *Agent) act(ctx context.Context, commit string, ds []deployment) []Outco
 	return out
 }
 
-// deployOne runs one deploy and hands its outcome to the reporter.
+// deployOne runs one deploy, records its outcome in the row and hands it
+// to the reporter.
 func (a *Agent) deployOne(ctx context.Context, commit string, d deployment) Outcome {
+	if d.release != nil {
+		commit = d.release.Commit
+	}
 	dec := sources.Decide(d.w)
 	a.report.deployStarted(ctx, commit, d, dec)
-	start := time.Now()
+	start := a.now()
 	o := a.deploy(ctx, commit, d, dec)
-	o.Took = time.Since(start)
+	o.Took = a.now().Sub(start)
 	if o.Result == Failed {
 		a.recordFailure(ctx, d, o)
+	} else {
+		o.Recovered = wasFailing(d)
 	}
 	a.report.deployFinished(ctx, o)
 	return o
 }
 
+// wasFailing reports whether a workload was failing or down before a
+// deploy: its success is then a recovery.
+func wasFailing(d deployment) bool {
+	if !d.hasRow || d.row.AppliedHash == "" && d.row.FailedHash == "" {
+		return false
+	}
+	return d.row.FailedHash != "" || d.row.LastDeploy == store.DeployFailed || d.row.LastDeploy == store.DeployRolledBack ||
+		(d.row.Kind != string(sources.KindCompose) && !serving(current(d.row, d.old)))
+}
+
 // deploy deploys one workload with its effective strategy. The serving
-// record is written by the deploy itself (for blue-green, before blue is
+// record is written by the deploy itself (before anything old is
 // reaped); everything else about the outcome is the reporter's.
 func (a *Agent) deploy(ctx context.Context, commit string, d deployment, dec sources.Decision) Outcome {
 	o := Outcome{Workload: d.w, Commit: commit, Decision: dec, Why: d.why}
 	if reason := a.secrets.failure(d.w.ID()); reason != "" {
-		return a.fail(o, StageSecrets, errors.New(reason))
+		return a.fail(o, d, StageSecrets, errors.New(reason))
 	}
 	switch src := d.w.Source.(type) {
 	case *compose.Config:
@@ -63,76 +79,101 @@ func (a *Agent) deploy(ctx context.Context, commit string, d deployment, dec sou
 	case sources.ImageSource:
 		return a.deployContainer(ctx, o, d, src)
 	}
-	return a.fail(o, StagePrepare, errors.New("this source kind cannot be deployed"))
+	return a.fail(o, d, StagePrepare, errors.New("this source kind cannot be deployed"))
 }
 
-// deployContainer prepares the image, resolves the env and lets the
-// engine replace the old containers.
+// deployContainer prepares the image (or reuses a release's), resolves
+// the env and lets the engine replace the old containers.
 func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, src sources.ImageSource) Outcome {
 	w := d.w
-	app, err := a.apps.checkout(w)
+	ref, img, err := a.prepare(ctx, d, src)
 	if err != nil {
-		return a.fail(o, StageAppRepo, err)
+		return a.fail(o, d, StagePrepare, err)
 	}
-	prep, err := src.Prepare(ctx, sources.PrepareEnv{
-		Docker: a.docker, Root: a.configRoot(), App: app, StaticServer: a.opts.StaticServer, Log: a.log.With("workload", w.ID()),
-	}, w)
-	if err != nil {
-		return a.fail(o, StagePrepare, err)
-	}
-	o.Image = prep.Image
-	img, _, err := a.docker.InspectImage(ctx, prep.Image)
-	if err != nil {
-		return a.fail(o, StageEnv, err)
+	o.Image = ref
+	if len(img.Volumes) > 0 {
+		o.Decision = o.Decision.ForceRecreate("the image declares volumes " + strings.Join(img.Volumes, ", "))
 	}
 	row := a.baseRow(d)
+	var recorded int64 // the release, once Persist wrote it
 	dep := sources.Deployment{
-		Workload: w, Decision: o.Decision, Image: prep.Image, Env: a.secrets.env(w, img.Env), Volumes: prep.Volumes,
-		Commit: o.Commit, Old: d.old,
+		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: sources.Volumes(w),
+		Commit: o.Commit, Old: d.old, Current: current(row, d.old),
 		Persist: func(ctx context.Context, c sources.Container) error {
 			applied := row
 			setContainer(&applied, c)
-			applied.Image, applied.ImageDigest = prep.Image, firstNonEmpty(img.Digest, img.ID)
+			applied.Image, applied.ImageID, applied.ImageDigest = ref, img.ID, firstNonEmpty(img.Digest, img.ID)
 			a.applied(&applied, o)
-			return a.store.PutRuntime(ctx, applied)
+			var rel *store.Release
+			switch {
+			case d.release != nil:
+				applied.ReleaseID = d.release.ID
+			case recorded != 0:
+				applied.ReleaseID = recorded
+			default:
+				rel = a.newRelease(o, ref, img)
+			}
+			applied, err := a.store.RecordDeploy(ctx, applied, rel)
+			recorded = applied.ReleaseID
+			return err
 		},
 	}
 	res, err := a.engine.Deploy(ctx, dep)
-	o.Timing = Timing{Strategy: o.Decision.Strategy, Started: res.Started, Ready: res.Ready, Swapped: res.Swapped}
-	if err != nil {
-		stage := StageStart
-		if errors.Is(err, sources.ErrNotReady) {
-			stage = StageGate
-		}
-		o = a.fail(o, stage, err)
-		o.left = res.Container
+	o.Timing = Timing{Strategy: o.Decision.Strategy, Started: res.Started, Ready: res.Ready, Swapped: res.Swapped,
+		Failed: res.FailedAt, Restored: res.RestoredAt}
+	o.Release = recorded
+	if err == nil {
 		return o
 	}
-	return o
+	stage := StageStart
+	if errors.Is(err, sources.ErrNotReady) {
+		stage = StageGate
+	}
+	o.restored = res.Restored
+	return a.fail(o, d, stage, err)
 }
 
-// deployStack brings a compose workload's stack up. The stack tool owns
-// its containers; Berth labels them (so the one snapshot finds them) and
-// records the stack in the runtime row.
-func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment, c *compose.Config) Outcome {
-	w := d.w
-	if a.opts.Compose == nil {
-		return a.fail(o, StageCompose, errors.New("compose is not configured"))
+// prepare makes the image present: the source pulls or builds it, or, for
+// a recorded release, its image is reused by id.
+func (a *Agent) prepare(ctx context.Context, d deployment, src sources.ImageSource) (string, sources.Image, error) {
+	if d.release != nil {
+		ref := firstNonEmpty(d.release.ImageID, d.release.Image)
+		img, ok, err := a.docker.InspectImage(ctx, ref)
+		if err == nil && !ok {
+			err = fmt.Errorf("the image of the release at %s (%s) is no longer on this host", shortSHA(d.release.Commit), d.release.Image)
+		}
+		return ref, img, err
 	}
-	file := filepath.Join(a.configRoot(), filepath.FromSlash(c.ResolvedFile()))
-	recreate := o.Decision.Strategy == sources.StrategyRecreate
-	vars := a.secrets.env(w, nil)
-	if err := a.opts.Compose.Up(ctx, w, c, file, a.engine.Labels(w, o.Commit), vars, recreate); err != nil {
-		return a.fail(o, StageCompose, err)
+	app, err := a.apps.checkout(d.w)
+	if err != nil {
+		return "", sources.Image{}, err
 	}
-	row := a.baseRow(d)
-	row.ContainerID, row.ContainerName, row.Upstream, row.Image = "", compose.ProjectName(w, c), "", ""
-	row.Status = store.StatusRunning
-	a.applied(&row, o)
-	if err := a.store.PutRuntime(ctx, row); err != nil {
-		return a.fail(o, StageRecorded, err)
+	prep, err := src.Prepare(ctx, sources.PrepareEnv{
+		Docker: a.docker, Root: a.configRoot(), App: app, StaticServer: a.opts.StaticServer, Log: a.log.With("workload", d.w.ID()),
+	}, d.w)
+	if err != nil {
+		return "", sources.Image{}, err
 	}
-	return o
+	img, ok, err := a.docker.InspectImage(ctx, prep.Image)
+	if err == nil && !ok {
+		err = fmt.Errorf("the image %s is not on the host after preparing it", prep.Image)
+	}
+	if err == nil && prep.Pulled {
+		if oerr := a.store.OwnImage(ctx, img.ID, prep.Image); oerr != nil {
+			a.log.Warn("recording a pulled image failed", "image", prep.Image, "error", oerr)
+		}
+	}
+	return prep.Image, img, err
+}
+
+func (a *Agent) newRelease(o Outcome, ref string, img sources.Image) *store.Release {
+	spec, err := gitops.EncodeWorkload(o.Workload)
+	if err != nil {
+		a.log.Warn("encoding the release failed", "workload", o.Workload.ID(), "error", err)
+		return nil
+	}
+	return &store.Release{WorkloadID: o.Workload.ID(), Kind: string(o.Workload.Source.Kind()), Commit: o.Commit, Hash: o.Workload.Hash,
+		Image: ref, ImageID: img.ID, ImageDigest: img.Digest, Strategy: o.Decision.String(), Spec: spec, CreatedAt: a.now()}
 }
 
 func (a *Agent) baseRow(d deployment) store.Runtime {
@@ -142,12 +183,13 @@ func (a *Agent) baseRow(d deployment) store.Runtime {
 	return store.Runtime{WorkloadID: d.w.ID()}
 }
 
-// applied marks a row as serving the outcome's desired state.
+// applied marks a row as serving the outcome's desired state; a failure
+// it had is over.
 func (a *Agent) applied(row *store.Runtime, o Outcome) {
 	row.Kind = string(o.Workload.Source.Kind())
 	row.AppliedHash, row.Commit, row.Strategy = o.Workload.Hash, o.Commit, o.Decision.String()
 	row.AppliedSpec = gitops.Fields(o.Workload, true)
-	row.LastDeploy, row.Message = store.DeploySucceeded, ""
+	clearFailure(row)
 	row.UpdatedAt = time.Time{}
 }
 
@@ -156,64 +198,4 @@ func setContainer(row *store.Runtime, c sources.Container) {
 	row.Upstream = sources.Upstream(c)
 	row.Status = c.State
 	row.UpdatedAt = time.Time{}
-}
-
-// fail turns an error into a failed outcome. Tool output can echo secrets
-// and events leave the host: the reason is generic for tool errors and
-// redacted always; the full error stays in Err for the log.
-func (a *Agent) fail(o Outcome, stage Stage, err error) Outcome {
-	o.Result, o.Stage = Failed, stage
-	o.BlueServing = errors.Is(err, sources.ErrBlueServing)
-	where := string(stage)
-	if o.BlueServing {
-		where += " (the running version is still serving)"
-	}
-	var te *sources.ToolError
-	if errors.As(err, &te) {
-		o.Reason = where + ": " + te.Reason()
-	} else {
-		o.Reason = a.opts.Redactor.Redact(where + ": " + firstLine(err.Error()))
-	}
-	o.Err = errors.New(a.opts.Redactor.Redact(err.Error()))
-	return o
-}
-
-// recordFailure writes a failed deploy into the row. The row keeps
-// pointing at whatever ran before, or at the new container when one was
-// left running (recreate). A retry failing the same way keeps its time.
-func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
-	row := a.baseRow(d)
-	if o.left.ID != "" {
-		setContainer(&row, o.left)
-	}
-	if row.ContainerID == "" {
-		row.Status = store.StatusFailed
-	}
-	again := row.LastDeploy == store.DeployFailed && row.Message == store.Truncate(o.Reason, store.MaxMessageRunes)
-	row.LastDeploy, row.Message = store.DeployFailed, o.Reason
-	if row.Strategy == "" {
-		row.Strategy = o.Decision.String()
-	}
-	if !again {
-		row.UpdatedAt = time.Time{}
-	}
-	if err := a.store.PutRuntime(ctx, row); err != nil {
-		a.log.Error("recording the failed deploy failed", "workload", d.w.ID(), "error", err)
-	}
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

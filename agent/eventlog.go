@@ -28,6 +28,11 @@ const (
 	KindSecretUnusable     EventKind = "secret.unusable"
 	KindStatusPushFailed   EventKind = "status.push_failed"
 	KindCommitStatusFailed EventKind = "commit_status.failed"
+	KindDeployRolledBack   EventKind = "deploy.rolled_back"
+	KindDeployRecovered    EventKind = "deploy.recovered"
+	KindWorkloadPinned     EventKind = "workload.pinned"
+	KindWorkloadSuspended  EventKind = "workload.suspended"
+	KindWorkloadResumed    EventKind = "workload.resumed"
 )
 
 // eventLog writes the event log and fans new events out to live
@@ -48,12 +53,18 @@ func newEventLog(s *store.Store, log *slog.Logger, r *secrets.Redactor) *eventLo
 
 // add writes an event. A failure to write is logged, never fatal: the
 // event log must not stop a deploy.
-func (e *eventLog) add(ctx context.Context, ev store.Event) {
+func (e *eventLog) add(ctx context.Context, ev store.Event) { e.write(ctx, ev, e.store.AddEvent) }
+
+// count writes an event, or counts it on the newest event of the same
+// workload when that is the same: a repeated failure is one event.
+func (e *eventLog) count(ctx context.Context, ev store.Event) { e.write(ctx, ev, e.store.CountEvent) }
+
+func (e *eventLog) write(ctx context.Context, ev store.Event, put func(context.Context, store.Event) (store.Event, error)) {
 	ev.Message = e.redact.Redact(ev.Message)
 	for k, v := range ev.Metadata {
 		ev.Metadata[k] = e.redact.Redact(v)
 	}
-	ev, err := e.store.AddEvent(ctx, ev)
+	ev, err := put(ctx, ev)
 	if err != nil {
 		e.log.Error("writing event failed", "kind", ev.Kind, "workload", ev.WorkloadID, "error", err)
 		return

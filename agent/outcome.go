@@ -28,6 +28,9 @@ type Timing struct {
 	Started  time.Time // the new container started
 	Ready    time.Time // it passed the gate
 	Swapped  time.Time // the route points at it
+	// For a rolled-back recreate: when the failure was seen and when the
+	// old version was routed to again.
+	Failed, Restored time.Time
 }
 
 // Stage is the step of a deploy that failed.
@@ -56,14 +59,22 @@ type Outcome struct {
 	Image    string
 	Result   Result
 	// For a failure: the stage, a generic reason (never raw tool output:
-	// events leave the host), and whether the running version still serves.
-	Stage       Stage
-	Reason      string
-	BlueServing bool
+	// events leave the host), and what serves now: the running version
+	// untouched, the previous version restored (rolled back), or nothing
+	// (the restore failed, or nothing ran before).
+	Stage         Stage
+	Reason        string
+	StillServing  bool
+	RolledBack    bool
+	RestoreFailed bool
+	// Recovered: the workload was failing or down before this success.
+	Recovered bool
+	// Release is the release a success recorded.
+	Release int64
 	// Err is the full, redacted error, for the log and the returned error.
 	Err    error
 	Timing Timing
 	Took   time.Duration
 
-	left sources.Container // a new container left running by a failed recreate
+	restored sources.Container // the old container a rollback started again
 }

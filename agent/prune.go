@@ -30,8 +30,12 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 		}
 	}
 	ok := true
+	remove := a.docker.Remove
+	if a.opts.PruneVolumes {
+		remove = a.docker.Purge
+	}
 	for _, c := range pr.containers {
-		if err := a.docker.Remove(ctx, c.ID, sources.DefaultStopGrace); err != nil {
+		if err := remove(ctx, c.ID, sources.DefaultStopGrace); err != nil {
 			a.log.Warn("pruning container failed", "workload", pr.id, "container", c.Name, "error", err)
 			ok = false
 		}
@@ -44,9 +48,37 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 			a.log.Warn("removing the route failed", "workload", pr.id, "error", err)
 		}
 	}
+	if a.opts.PruneVolumes {
+		if err := a.docker.RemoveWorkloadVolumes(ctx, a.opts.Name, pr.id); err != nil {
+			a.log.Warn("removing the workload's volumes failed", "workload", pr.id, "error", err)
+		}
+	}
+	if pr.project != "" && a.opts.Compose != nil {
+		if err := a.opts.Compose.Forget(pr.project); err != nil {
+			a.log.Warn("forgetting the compose copies failed", "workload", pr.id, "error", err)
+		}
+	}
+	a.forgetReleases(ctx, pr.id)
 	if err := a.store.DeleteRuntime(ctx, pr.id); err != nil {
 		a.log.Warn("pruning runtime state failed", "workload", pr.id, "error", err)
 		return false
 	}
 	return true
+}
+
+// forgetReleases deletes a pruned workload's releases and removes the
+// images only they kept.
+func (a *Agent) forgetReleases(ctx context.Context, id string) {
+	gone, err := a.store.DeleteReleases(ctx, id)
+	if err != nil {
+		a.log.Warn("deleting the releases failed", "workload", id, "error", err)
+		return
+	}
+	candidates := map[string]bool{}
+	for _, r := range gone {
+		if r.ImageID != "" {
+			candidates[r.ImageID] = true
+		}
+	}
+	a.removeImages(ctx, candidates)
 }

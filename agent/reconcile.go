@@ -25,6 +25,9 @@ func (a *Agent) reconcile(ctx context.Context, obs []observation) int {
 			if ob.missing {
 				a.report.missing(ctx, ob.next)
 			}
+			if ob.recovered {
+				a.report.recovered(ctx, ob.id, ob.next.Commit)
+			}
 		}
 		for _, c := range ob.leftovers {
 			a.log.Info("removing leftover container", "workload", ob.id, "container", c.Name)

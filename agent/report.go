@@ -31,6 +31,9 @@ type reporter struct {
 func (r *reporter) deployStarted(ctx context.Context, commit string, d deployment, dec sources.Decision) {
 	id := d.w.ID()
 	r.log.Info("deploying", "workload", id, "strategy", dec.String(), "commit", shortSHA(commit), "why", d.why.String())
+	if d.why.Kind == WhyRetry {
+		return // a retry of the same desired state is not news: its outcome is counted on the failure
+	}
 	r.events.add(ctx, store.Event{WorkloadID: id, Kind: string(KindDeployStarted), Severity: store.SeverityInfo, Commit: commit,
 		Message:  fmt.Sprintf("deploying %s at %s via %s: %s", id, shortSHA(commit), dec, d.why),
 		Metadata: deployMeta(d.w, dec, commit, "", d.why)})
@@ -45,7 +48,11 @@ func (r *reporter) deployFinished(ctx context.Context, o Outcome) {
 		r.log.Debug("deploy failure detail", "workload", id, "error", o.Err)
 		ev.Kind, ev.Severity = string(KindDeployFailed), store.SeverityError
 		ev.Message = fmt.Sprintf("deploy of %s at %s failed: %s", id, shortSHA(o.Commit), o.Reason)
-		r.events.add(ctx, ev)
+		if o.RolledBack {
+			ev.Kind = string(KindDeployRolledBack)
+			ev.Message = fmt.Sprintf("deploy of %s at %s failed and was rolled back: %s", id, shortSHA(o.Commit), o.Reason)
+		}
+		r.events.count(ctx, ev)
 		r.statuses.set(ctx, o.Commit, id, forge.Failure, o.Reason)
 		return
 	}
@@ -53,7 +60,16 @@ func (r *reporter) deployFinished(ctx context.Context, o Outcome) {
 	ev.Kind, ev.Severity = string(KindDeploySucceeded), store.SeverityInfo
 	ev.Message = fmt.Sprintf("deployed %s at %s via %s", id, shortSHA(o.Commit), o.Decision)
 	r.events.add(ctx, ev)
+	if o.Recovered {
+		r.recovered(ctx, id, o.Commit)
+	}
 	r.statuses.set(ctx, o.Commit, id, forge.Success, "deployed via "+o.Decision.String())
+}
+
+// recovered says that a failing or down workload serves again.
+func (r *reporter) recovered(ctx context.Context, id, commit string) {
+	r.events.add(ctx, store.Event{WorkloadID: id, Kind: string(KindDeployRecovered), Severity: store.SeverityInfo, Commit: commit,
+		Message: fmt.Sprintf("%s recovered: %s serves", id, shortSHA(commit))})
 }
 
 // deployMeta is the metadata every deploy event carries, whatever the
@@ -104,7 +120,7 @@ func (r *reporter) configInvalid(ctx context.Context, commit string, errs []erro
 
 func (r *reporter) syncFailed(ctx context.Context, err error) {
 	r.log.Error("sync failed", "error", err)
-	r.events.add(ctx, store.Event{Kind: string(KindSyncFailed), Severity: store.SeverityError, Message: err.Error()})
+	r.events.count(ctx, store.Event{Kind: string(KindSyncFailed), Severity: store.SeverityError, Message: err.Error()})
 }
 
 func (r *reporter) secretWarnings(ctx context.Context, commit string, warns []secretWarning) {

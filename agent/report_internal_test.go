@@ -61,11 +61,11 @@ func TestFailedOutcomeIsGenericAndRedacted(t *testing.T) {
 	}{
 		{"tool output", "docker compose: docker compose up failed (exit status 1); see the agent's debug log", tool, StageCompose},
 		{"first line, redacted", "preparing the image: pulling x: token hunter2-hunter2 → ***", errors.New("pulling x: token hunter2-hunter2 → ***\nmore detail"), StagePrepare},
-		{"blue still serving", "readiness gate (the running version is still serving): not ready", fmt.Errorf("%w: %w", sources.ErrBlueServing, sources.ErrNotReady), StageGate},
+		{"blue still serving", "readiness gate (the running version is still serving): not ready", fmt.Errorf("%w: %w", sources.ErrStillServing, sources.ErrNotReady), StageGate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := a.fail(o, tc.stage, tc.err)
+			f := a.fail(o, deployment{w: w}, tc.stage, tc.err)
 			assert.Equal(t, Failed, f.Result)
 			assert.NotContains(t, f.Reason, "hunter2")
 			assert.NotContains(t, f.Err.Error(), "hunter2", "the full error is redacted too")
@@ -74,7 +74,7 @@ func TestFailedOutcomeIsGenericAndRedacted(t *testing.T) {
 				return
 			}
 			if tc.name == "blue still serving" {
-				assert.True(t, f.BlueServing)
+				assert.True(t, f.StillServing)
 				assert.Contains(t, f.Reason, "still serving")
 				return
 			}
@@ -127,7 +127,8 @@ func TestStatusReportStates(t *testing.T) {
 	for id, w := range r.Workloads {
 		got[id] = w.State
 	}
-	assert.Equal(t, map[string]string{"a/ok": "deployed", "a/failed": "failed", "a/invalid": "invalid", "a/gone": "missing", "a/new": "unknown"}, got)
+	assert.Equal(t, map[string]string{"a/ok": "running", "a/failed": "degraded", "a/invalid": "invalid", "a/gone": "down", "a/new": "unknown"}, got)
+	assert.Equal(t, "degraded: the new version failed, the previous version serving", r.Workloads["a/failed"].Summary)
 	assert.Equal(t, "readiness gate: not ready", r.Workloads["a/failed"].Message)
 }
 

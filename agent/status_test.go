@@ -61,14 +61,14 @@ func TestStatusBranchAfterChangesOnly(t *testing.T) {
 	gitserver.Git(t, "", "clone", "-q", "--branch", "berth/status", h.Repo.URL, dir)
 	r, err := gitops.ReadStatus(dir, "HEAD", h.Name)
 	require.NoError(t, err)
-	assert.Equal(t, "missing", r.Workloads[h.ID("web")].State)
+	assert.Equal(t, "down", r.Workloads[h.ID("web")].State, "a workload whose container is gone is never shown running")
 	assert.FileExists(t, filepath.Join(dir, h.Name, "badges", h.App+"--web.svg"))
 
 	// The API serves the same badge.
 	rec := httptest.NewRecorder()
 	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/badges/"+h.App+"/web.svg", nil))
 	assert.Equal(t, 200, rec.Code)
-	assert.Equal(t, string(badge.SVG(h.ID("web"), "missing")), rec.Body.String())
+	assert.Equal(t, string(badge.SVG(h.ID("web"), "down")), rec.Body.String())
 }
 
 func TestStatusPushFailureDoesNotFailDeploys(t *testing.T) {

@@ -8,31 +8,16 @@ import (
 	"github.com/berthops/berth/gitops"
 )
 
-// state is a workload's one-word state, for status.json and badges.
-func state(r store.Runtime) string {
-	switch {
-	case r.LastDeploy == store.DeployFailed:
-		return "failed"
-	case r.LastDeploy == store.DeployInvalid:
-		return "invalid"
-	case r.Status == store.StatusDeploying:
-		return "deploying"
-	case r.Status == store.StatusRunning:
-		return "deployed"
-	case r.Status == "":
-		return "unknown"
-	}
-	return r.Status // missing, exited, degraded, ...
-}
-
 // statusReport is what the agent writes to its folder on the status
 // branch after a tick.
 func statusReport(agent string, res *TickResult, rows []store.Runtime) gitops.StatusReport {
 	r := gitops.StatusReport{Agent: agent, Commit: res.Commit, Workloads: map[string]gitops.WorkloadStatus{}}
 	for _, row := range rows {
+		h := health(row)
 		r.Workloads[row.WorkloadID] = gitops.WorkloadStatus{
-			State: state(row), Strategy: row.Strategy, Commit: row.Commit, Container: row.ContainerName,
-			Message: row.Message, UpdatedAt: row.UpdatedAt,
+			State: h.State, Summary: h.Summary, Strategy: row.Strategy, Commit: row.Commit, Container: row.ContainerName,
+			Message: row.Message, FailedCommit: row.FailedCommit, Pinned: row.PinnedRelease != 0, Suspended: row.Suspended,
+			UpdatedAt: row.UpdatedAt,
 		}
 	}
 	r.Message = statusMessage(agent, res)
@@ -43,6 +28,9 @@ func statusReport(agent string, res *TickResult, rows []store.Runtime) gitops.St
 // abc1234 via blue-green" for one change, counts for several.
 func statusMessage(agent string, res *TickResult) string {
 	prefix := fmt.Sprintf("berth(%s): ", agent)
+	if res.Note != "" {
+		return prefix + res.Note
+	}
 	deployed, failed := res.Deployed, res.Failed
 	if o := res.outcome(firstOf(deployed)); len(deployed) == 1 && len(failed)+len(res.Pruned) == 0 && o != nil {
 		return fmt.Sprintf("%s%s deployed %s via %s", prefix, o.Workload.ID(), shortSHA(res.Commit), o.Decision.Strategy)

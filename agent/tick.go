@@ -35,6 +35,9 @@ type TickResult struct {
 	Timings map[string]Timing
 	// Outcomes of this tick's deploys, sorted by workload id.
 	Outcomes []Outcome
+	// Note, when set, is what an operator's action did (a rollback, a
+	// suspension), for the status commit.
+	Note string
 }
 
 // Changed reports whether the tick changed anything a person would see.
@@ -108,18 +111,19 @@ func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if !fresh && !drifted(snap, a.opts.SelfHeal) {
+	if !fresh && !drifted(snap, a.opts.SelfHeal, a.now()) {
 		res.NoOp = true
-		res.Observed = a.reconcile(ctx, decideObservations(snap, d.ByID(), nil, a.decideOptions(false)))
+		res.Observed = a.reconcile(ctx, decideObservations(snap, d.ByID(), nil, a.decideOptions(ctx, snap, false)))
 		a.finish(ctx, res, false, start)
 		return res, nil
 	}
-	p := decide(d, snap, a.decideOptions(true))
+	p := decide(d, snap, a.decideOptions(ctx, snap, true))
 	a.markInvalid(ctx, commit, p.invalid)
 	res.Invalid = invalidIDs(d)
 	res.addOutcomes(a.act(ctx, commit, p.deploys))
 	res.Observed = a.reconcile(ctx, p.observe)
 	a.prune(ctx, commit, p, res)
+	a.collect(ctx, append(res.Deployed, res.Pruned...))
 	a.finish(ctx, res, len(p.invalid) > 0, start)
 	if failed := append(append([]string{}, res.Failed...), res.Invalid...); len(failed) > 0 {
 		return res, fmt.Errorf("%w: %s", ErrDeployFailed, strings.Join(failed, ", "))
@@ -151,15 +155,50 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 	return d, true, nil
 }
 
-func (a *Agent) decideOptions(cleanup bool) decideOptions {
-	o := decideOptions{selfHeal: a.opts.SelfHeal, allowEmpty: a.opts.AllowEmpty, cleanup: cleanup}
+func (a *Agent) decideOptions(ctx context.Context, snap *snapshot, cleanup bool) decideOptions {
+	o := decideOptions{now: a.now(), selfHeal: a.opts.SelfHeal, allowEmpty: a.opts.AllowEmpty, cleanup: cleanup}
 	if a.opts.Router != nil {
 		o.routes = map[string]router.Route{}
 		for _, r := range a.opts.Router.Routes() {
 			o.routes[r.ID] = r
 		}
 	}
+	if cleanup {
+		o.releases = a.releasesFor(ctx, snap)
+	}
 	return o
+}
+
+// releasesFor reads, in one query, the releases that pinned rows and
+// backing-off rows point at (none in a steady state: no query).
+func (a *Agent) releasesFor(ctx context.Context, snap *snapshot) map[int64]release {
+	var ids []int64
+	for _, row := range snap.rows {
+		if row.PinnedRelease != 0 {
+			ids = append(ids, row.PinnedRelease)
+		}
+		if row.FailedHash != "" && row.ReleaseID != 0 {
+			ids = append(ids, row.ReleaseID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	recs, err := a.store.ReleasesByID(ctx, ids)
+	if err != nil {
+		a.log.Warn("reading releases failed", "error", err)
+		return nil
+	}
+	out := make(map[int64]release, len(recs))
+	for id, rec := range recs {
+		w, err := gitops.DecodeWorkload(rec.Spec)
+		if err != nil {
+			a.log.Warn("reading a release failed", "release", id, "error", err)
+			continue
+		}
+		out[id] = release{rec: rec, w: w}
+	}
+	return out
 }
 
 // configInvalid reports a repo-wide config error once per commit; while

@@ -14,6 +14,8 @@ const (
 	WhyChanged  WhyKind = "changed"  // the desired hash moved
 	WhyRetry    WhyKind = "retry"    // the last deploy failed
 	WhyVanished WhyKind = "vanished" // the serving container is gone (self-heal)
+	WhyStopped  WhyKind = "stopped"  // the serving container stopped (self-heal)
+	WhyPinned   WhyKind = "pinned"   // a rollback pinned an earlier release
 )
 
 // Why says why a workload deploys; it goes into the deploy events, so
@@ -23,6 +25,8 @@ type Why struct {
 	// Fields are, for WhyChanged, the fields whose values moved (empty when
 	// the applied spec is unknown).
 	Fields []string
+	// Commit is, for WhyPinned, the commit of the pinned release.
+	Commit string
 }
 
 // maxWhyFields caps how many changed fields a reason names.
@@ -44,6 +48,10 @@ func (w Why) String() string {
 		return "retrying the last failed deploy"
 	case WhyVanished:
 		return "its container vanished (self-heal)"
+	case WhyStopped:
+		return "its container stopped (self-heal)"
+	case WhyPinned:
+		return "pinned to " + shortSHA(w.Commit) + " (rollback)"
 	}
 	return string(w.Kind)
 }

@@ -10,14 +10,13 @@ import (
 
 // Badge colours by state.
 var badgeColors = map[string]string{
-	"deployed":  "#4c1",
 	"running":   "#4c1",
 	"deploying": "#dfb317",
-	"failed":    "#e05d44",
-	"invalid":   "#e05d44",
-	"missing":   "#fe7d37",
 	"degraded":  "#fe7d37",
-	"exited":    "#fe7d37",
+	"pinned":    "#007ec6",
+	"suspended": "#9f9f9f",
+	"down":      "#e05d44",
+	"invalid":   "#e05d44",
 }
 
 // SVG renders a flat status badge ("label | message") as SVG, in the

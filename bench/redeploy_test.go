@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -71,23 +72,8 @@ stop_grace_period: 2s
 	b.StopTimer()
 	time.Sleep(200 * time.Millisecond)
 	l.Finish()
-	samples := l.Samples()
-	var durs []time.Duration
-	failed := 0
-	var gap time.Duration
-	var lastOK time.Time
-	for _, s := range samples {
-		durs = append(durs, s.Dur)
-		if !s.OK {
-			failed++
-			continue
-		}
-		if !lastOK.IsZero() && s.At.Sub(lastOK) > gap {
-			gap = s.At.Sub(lastOK)
-		}
-		lastOK = s.At
-	}
-	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
+	failed, gap, durs := l.Stats()
+	samples := durs
 	sort.Slice(swaps, func(i, j int) bool { return swaps[i] < swaps[j] })
 	p99 := durs[len(durs)*99/100]
 	maxLat := durs[len(durs)-1]
@@ -98,4 +84,54 @@ stop_grace_period: 2s
 	fmt.Printf("%s: %d redeploys, %d requests, %d failed, p99 %.1f ms, max %.1f ms, longest gap %.0f ms, start→swap min %.0f / median %.0f / max %.0f ms\n",
 		strategy, b.N, len(samples), failed, ms(p99), ms(maxLat), ms(gap),
 		ms(swaps[0]), ms(swaps[len(swaps)/2]), ms(swaps[len(swaps)-1]))
+}
+
+// BenchmarkFailedRecreateUnderLoad deploys, b.N times, a new version that
+// never gets ready with the recreate strategy, under the same 4-client
+// load: the old version is stopped, the new one fails its gate (3 s), and
+// the old one is started again and routed to. It prints the failed
+// requests, the longest stretch without an answer, and the time from the
+// failure to the old version serving again.
+func BenchmarkFailedRecreateUnderLoad(b *testing.B) {
+	ctx := context.Background()
+	h := agenttest.New(b)
+	rt, proxy := h.EmbeddedRouter()
+	host := h.Name + ".bench"
+	write := func(version int, bad bool) {
+		env := ""
+		if bad {
+			env = "  NEVER_READY: \"1\"\n"
+		}
+		h.Workload("web", fmt.Sprintf("source:\n  type: image\n  image: %s\n  deploy_strategy: recreate\nenv:\n  MESSAGE: \"v%d\"\n%sport: 8080\nroute:\n  hosts: [%s]\nhealthcheck:\n  path: /healthz\n  timeout: 3s\nstop_grace_period: 2s\n", h.Image, version, env, host))
+		h.Repo.Push(fmt.Sprintf("v%d", version))
+	}
+	write(0, false)
+	a, _ := h.Agent(agent.Options{Router: rt, Engine: sources.EngineOptions{LivenessWindow: sources.DefaultLivenessWindow, Drain: sources.DefaultDrain}})
+	if _, err := a.Tick(ctx); err != nil {
+		b.Fatal(err)
+	}
+	l := agenttest.StartLoad(proxy, host)
+	var restore []time.Duration
+	b.ResetTimer()
+	for i := 1; i <= b.N; i++ {
+		b.StopTimer()
+		write(i, true)
+		b.StartTimer()
+		res, err := a.Tick(ctx)
+		if !errors.Is(err, agent.ErrDeployFailed) {
+			b.Fatalf("deploy %d: want a failure, got %v", i, err)
+		}
+		if t := res.Timings[res.Failed[0]]; !t.Restored.IsZero() {
+			restore = append(restore, t.Restored.Sub(t.Failed))
+		}
+	}
+	b.StopTimer()
+	time.Sleep(200 * time.Millisecond)
+	l.Finish()
+	failed, gap, samples := l.Stats()
+	sort.Slice(restore, func(i, j int) bool { return restore[i] < restore[j] })
+	b.ReportMetric(float64(failed), "failed")
+	b.ReportMetric(ms(gap), "longest-gap-ms")
+	fmt.Printf("failed recreate (never ready, 3 s gate): %d deploys, %d requests, %d failed, longest gap %.0f ms, failure→old serving min %.0f / median %.0f / max %.0f ms\n",
+		b.N, len(samples), failed, ms(gap), ms(restore[0]), ms(restore[len(restore)/2]), ms(restore[len(restore)-1]))
 }

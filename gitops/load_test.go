@@ -94,6 +94,10 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/secrets/KEY.age":    "age-encryption.org/v1\n",
 			"apps/shop/secrets/key.age":    "age-encryption.org/v1\n",
 			"apps/shop/secrets/README.txt": "ignored"}},
+		{name: "volumes", files: map[string]string{
+			"apps/db/pg.yaml":           "source:\n  type: image\n  image: postgres:16\nvolumes:\n  data: /var/lib/postgresql/data\n  Bad: /x\n  rel: data\n  again: /var/lib/postgresql/data/\n",
+			"apps/db/stack.yaml":        "source:\n  type: compose\n  file: stack/compose.yml\nvolumes:\n  data: /data\n",
+			"apps/db/stack/compose.yml": "services:\n  db:\n    image: postgres\n"}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}

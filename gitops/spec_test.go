@@ -84,3 +84,22 @@ func TestEveryFieldIsHashedAndPlanned(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseRoundTrip(t *testing.T) {
+	d, err := gitops.Load(writeTree(t, map[string]string{
+		"apps/shop/web.yaml":   "source:\n  type: image\n  image: nginx:1.27\n  deploy_strategy: recreate\nenv:\n  A: \"1\"\nport: 80\nroute:\n  hosts: [shop.test]\nvolumes:\n  data: /data\n",
+		"apps/shop/site.yaml":  "source:\n  type: static\n  dir: public\n  spa: true\n",
+		"apps/shop/public/a.j": "x",
+	}), "")
+	require.NoError(t, err)
+	require.Empty(t, d.AllErrors())
+	for _, w := range d.Workloads {
+		b, err := gitops.EncodeWorkload(w)
+		require.NoError(t, err)
+		back, err := gitops.DecodeWorkload(b)
+		require.NoError(t, err)
+		assert.Equal(t, w.ID(), back.ID())
+		assert.Equal(t, w.Hash, gitops.Hash(back), "the decoded workload hashes the same: a release is what was deployed")
+		assert.Equal(t, gitops.Fields(w, true), gitops.Fields(back, true))
+	}
+}

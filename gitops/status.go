@@ -24,12 +24,16 @@ import (
 
 // WorkloadStatus is one workload's line in <agent>/status.json.
 type WorkloadStatus struct {
-	State     string    `json:"state"`               // deployed, failed, deploying, missing, invalid, ...
-	Strategy  string    `json:"strategy,omitempty"`  // e.g. "blue-green (default)"
-	Commit    string    `json:"commit,omitempty"`    // the config commit deployed
-	Container string    `json:"container,omitempty"` // container (or compose project) name
-	Message   string    `json:"message,omitempty"`   // a short generic reason
-	UpdatedAt time.Time `json:"updated_at"`
+	State        string    `json:"state"`                   // running, degraded, down, pinned, suspended, invalid, ...
+	Summary      string    `json:"summary,omitempty"`       // "degraded: def5678 failed, abc1234 serving"
+	Strategy     string    `json:"strategy,omitempty"`      // e.g. "blue-green (default)"
+	Commit       string    `json:"commit,omitempty"`        // the config commit that serves
+	FailedCommit string    `json:"failed_commit,omitempty"` // the commit whose deploy failed, while it backs off
+	Pinned       bool      `json:"pinned,omitempty"`        // a rollback pinned it
+	Suspended    bool      `json:"suspended,omitempty"`     // not reconciled until resumed
+	Container    string    `json:"container,omitempty"`     // container (or compose project) name
+	Message      string    `json:"message,omitempty"`       // a short generic reason
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // StatusReport is what one agent writes to the status branch.

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/badge"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/gitserver"
 )
@@ -87,12 +86,4 @@ func TestStatusBranchManyAgentsNeverLoseEachOther(t *testing.T) {
 	require.NoError(t, w.Push(context.Background(), report("host-a", "missing")))
 	dir = statusClone(t, src.URL)
 	assert.Equal(t, before, gitserver.Git(t, dir, "rev-parse", "HEAD"))
-}
-
-func TestBadge(t *testing.T) {
-	svg := string(badge.SVG("shop/<web>", "failed"))
-	assert.Contains(t, svg, "shop/&lt;web&gt;")
-	assert.Contains(t, svg, "#e05d44")
-	assert.True(t, strings.HasPrefix(svg, "<svg"))
-	assert.Contains(t, string(badge.SVG("a/b", "deployed")), "#4c1")
 }

@@ -2,7 +2,10 @@ package gitops
 
 import (
 	"fmt"
+	"maps"
+	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -28,6 +31,7 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 	}
 	validatePorts(fail, w)
 	validateRoute(fail, w)
+	validateVolumes(fail, w)
 	if hc := w.Healthcheck; hc != nil {
 		if !strings.HasPrefix(hc.Path, "/") {
 			fail("healthcheck.path", "%q must start with '/'", hc.Path)
@@ -74,6 +78,32 @@ func validateRoute(fail failFunc, w *sources.Workload) {
 	for i, h := range w.Route.Hosts {
 		if !hostRe.MatchString(h) || len(h) > 253 {
 			fail(fmt.Sprintf("route.hosts.%d", i), "%q is not a host name", h)
+		}
+	}
+}
+
+var volumeNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+func validateVolumes(fail failFunc, w *sources.Workload) {
+	if len(w.Volumes) == 0 {
+		return
+	}
+	if w.Source != nil && w.Source.Kind() == sources.KindCompose {
+		fail("volumes", "is not supported for compose workloads: declare volumes in the compose file")
+		return
+	}
+	targets := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(w.Volumes)) {
+		target, field := w.Volumes[name], "volumes."+name
+		switch {
+		case !volumeNameRe.MatchString(name):
+			fail(field, "volume name %q must be lower-case letters, digits, '_', '.' and '-', at most 63 characters", name)
+		case !path.IsAbs(target):
+			fail(field, "%q must be an absolute path in the container, such as /data", target)
+		case targets[path.Clean(target)] != "":
+			fail(field, "%q is also the path of volume %q", target, targets[path.Clean(target)])
+		default:
+			targets[path.Clean(target)] = name
 		}
 	}
 }

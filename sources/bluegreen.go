@@ -8,8 +8,9 @@ import (
 
 // blueGreen starts green beside blue under a unique name, gates it, swaps
 // the route by a pure upsert, persists green, and only then drains and
-// stops blue. A green that fails is removed; blue and the route are left
-// as they were.
+// stops blue. A green that fails before the record is written is removed
+// and the route points at blue again: blue was never touched, and the
+// error wraps ErrStillServing.
 func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	w := d.Workload
 	log := e.log.With("workload", w.ID())
@@ -17,31 +18,35 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	// No name-collision teardown: green's unique name lets blue serve on.
 	green, err := e.run(ctx, d, BuildGreenName(ContainerName(w)))
 	if err != nil {
-		return res, fmt.Errorf("%w: %w", ErrBlueServing, err)
+		return res, fmt.Errorf("%w: %w", ErrStillServing, err)
 	}
-	res.Started = time.Now()
+	res.Started = e.now()
 	e.failpoint(FailAfterGreenStart)
-	abandon := func(err error) (Result, error) {
-		if rmErr := e.docker.Remove(context.WithoutCancel(ctx), green.ID, 0); rmErr != nil {
+	abandon := func(err error, swapped bool) (Result, error) {
+		bg := context.WithoutCancel(ctx)
+		if swapped && d.Current != nil {
+			if rerr := e.route(bg, w, *d.Current); rerr != nil {
+				log.Warn("pointing the route back at blue failed", "error", rerr)
+			}
+		}
+		if rmErr := e.docker.Remove(bg, green.ID, 0); rmErr != nil {
 			log.Warn("removing the failed green container failed", "container", green.Name, "error", rmErr)
 		}
-		return Result{Started: res.Started}, fmt.Errorf("%w: %w", ErrBlueServing, err)
+		return Result{Started: res.Started}, fmt.Errorf("%w: %w", ErrStillServing, err)
 	}
 	if err := e.gate(ctx, w, green); err != nil {
-		return abandon(err)
+		return abandon(err, false)
 	}
-	res.Ready = time.Now()
+	res.Ready = e.now()
 	e.failpoint(FailAfterGate)
 	if err := e.route(ctx, w, green); err != nil {
-		return abandon(err)
+		return abandon(err, false)
 	}
-	res.Swapped = time.Now()
+	res.Swapped = e.now()
 	res.Container = green
 	e.failpoint(FailAfterRoute)
 	if err := d.Persist(ctx, green); err != nil {
-		// The route already points at green: keep it, and keep blue too;
-		// the next tick reconciles from what runs.
-		return res, fmt.Errorf("recording the green container: %w", err)
+		return abandon(fmt.Errorf("recording the green container: %w", err), true)
 	}
 	e.failpoint(FailAfterPersist)
 	if len(d.Old) > 0 && e.opts.Drain > 0 {

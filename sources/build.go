@@ -169,5 +169,8 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // BuiltTag is the tag of an image Berth builds for a workload: one per
 // desired hash, so a rebuild happens exactly when the hash moves.
 func BuiltTag(w *Workload) string {
-	return "berth/" + w.App + "-" + w.Name + ":" + w.Hash[:12]
+	return BuiltRepo(w) + ":" + w.Hash[:12]
 }
+
+// BuiltRepo is the repository of the images Berth builds for a workload.
+func BuiltRepo(w *Workload) string { return "berth/" + w.App + "-" + w.Name }

@@ -29,6 +29,7 @@ type ContainerRunner interface {
 	Remove(ctx context.Context, id string, grace time.Duration) error
 	Rename(ctx context.Context, id, name string) error
 	Inspect(ctx context.Context, id string, port int) (Container, error)
+	Restart(ctx context.Context, id string, port int) (Container, error)
 }
 
 // routeSetter points a workload's hosts at an upstream.
@@ -48,6 +49,8 @@ type EngineOptions struct {
 	// Failpoint, when set, is called at each Step of a deploy. Crash tests
 	// pass a hook that ends the process at a chosen step.
 	Failpoint func(Step)
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Engine runs a prepared image as a workload's container, replacing the
@@ -69,8 +72,13 @@ func NewEngine(docker ContainerRunner, agent string, log *slog.Logger, opts Engi
 	} else if opts.Drain == 0 {
 		opts.Drain = DefaultDrain
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Engine{docker: docker, agent: agent, log: log, opts: opts}
 }
+
+func (e *Engine) now() time.Time { return e.opts.Now() }
 
 var _ ContainerRunner = (*Docker)(nil)
 
@@ -85,24 +93,42 @@ type Deployment struct {
 	// Old are the workload's containers before the deploy (from the tick's
 	// snapshot): the ones the new container replaces.
 	Old []Container
+	// Current is the one of Old that serves (the runtime row's), nil when
+	// none does: a failed recreate restores it, a blue-green that cannot
+	// record green routes back to it.
+	Current *Container
 	// Persist records the new container as the workload's serving one. It
 	// runs after the route swap and before any old container is reaped, so
 	// a crash at any step leaves the record naming a container that exists.
 	Persist func(ctx context.Context, c Container) error
 }
 
-// Result is what a deploy did. On failure Container is the new container
-// when one was left running (recreate), else zero.
+// Result is what a deploy did.
 type Result struct {
-	Container Container
+	Container Container // the new container, serving (on success)
 	Started   time.Time // the new container started
 	Ready     time.Time // it passed the gate
 	Swapped   time.Time // the route points at it
+	// RolledBack is set when a failed recreate restored the previous
+	// container; Restored is that container, running again.
+	RolledBack bool
+	Restored   Container
+	// FailedAt is when the failure was seen; RestoredAt when the restored
+	// container was routed to again.
+	FailedAt, RestoredAt time.Time
 }
 
-// ErrBlueServing marks a blue-green failure that left the old version
-// serving and the route untouched.
-var ErrBlueServing = errors.New("the running version is still serving")
+// The ways a deploy can fail, for the outcome the operator sees.
+var (
+	// ErrStillServing: the deploy failed before the running version was
+	// touched; it serves on, the route unchanged.
+	ErrStillServing = errors.New("the running version is still serving")
+	// ErrRolledBack: the new version failed after the old one was stopped;
+	// the old one was started again and routed to.
+	ErrRolledBack = errors.New("rolled back to the previous version")
+	// ErrRestoreFailed: a rollback could not start the previous version.
+	ErrRestoreFailed = errors.New("the previous version could not be restored")
+)
 
 // ContainerName is a workload's container name when only one copy runs.
 func ContainerName(w *Workload) string { return "berth-" + w.App + "-" + w.Name }
@@ -175,13 +201,18 @@ func (e *Engine) route(ctx context.Context, w *Workload, c Container) error {
 
 // removeAll stops and removes containers, by name.
 func (e *Engine) removeAll(ctx context.Context, cs []Container, grace time.Duration) error {
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
-	for _, c := range cs {
+	for _, c := range sortedByName(cs) {
 		if err := e.docker.Remove(ctx, c.ID, grace); err != nil {
 			return fmt.Errorf("removing old container %s: %w", c.Name, err)
 		}
 	}
 	return nil
+}
+
+func sortedByName(cs []Container) []Container {
+	out := append([]Container(nil), cs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 func grace(w *Workload) time.Duration {

@@ -6,15 +6,20 @@ type Step string
 
 // The steps a Failpoint hook is called at.
 const (
-	FailAfterGreenStart Step = "after-green-start"
+	FailAfterGreenStart Step = "after-green-start" // blue-green
+	FailAfterOldStop    Step = "after-old-stop"    // recreate
+	FailAfterNewStart   Step = "after-new-start"   // recreate
 	FailAfterGate       Step = "after-gate"
 	FailAfterRoute      Step = "after-route"
 	FailAfterPersist    Step = "after-persist"
-	FailAfterBlueStop   Step = "after-blue-stop"
+	FailAfterBlueStop   Step = "after-blue-stop" // blue-green
 )
 
-// Steps lists every failpoint step in deploy order.
-var Steps = []Step{FailAfterGreenStart, FailAfterGate, FailAfterRoute, FailAfterPersist, FailAfterBlueStop}
+// Steps lists every failpoint step of a strategy in deploy order.
+var Steps = map[Strategy][]Step{
+	StrategyBlueGreen: {FailAfterGreenStart, FailAfterGate, FailAfterRoute, FailAfterPersist, FailAfterBlueStop},
+	StrategyRecreate:  {FailAfterOldStop, FailAfterNewStart, FailAfterGate, FailAfterRoute, FailAfterPersist},
+}
 
 // FailpointExitCode is the exit status a process stopped by a failpoint
 // uses, so crash tests can tell it from a real failure.

@@ -33,12 +33,16 @@ func (e *Engine) gate(ctx context.Context, w *Workload, c Container) error {
 		if timeout <= 0 {
 			timeout = DefaultProbeTimeout
 		}
-		return e.probe(ctx, c, fmt.Sprintf("http://127.0.0.1:%d%s", c.HostPort, hc.Path), timeout)
+		return e.probe(ctx, c, hc.Path, timeout)
 	}
 	return e.liveness(ctx, c, w.Port)
 }
 
-func (e *Engine) probe(ctx context.Context, c Container, url string, timeout time.Duration) error {
+// probe asks path on the container's published port until it answers
+// 2xx. Errors name the path, not the ephemeral port: the same failure on
+// the next try reads the same.
+func (e *Engine) probe(ctx context.Context, c Container, path string, timeout time.Duration) error {
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", c.HostPort, path)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -60,20 +64,20 @@ func (e *Engine) probe(ctx context.Context, c Container, url string, timeout tim
 			last = resp.Status
 		case ctx.Err() == nil:
 			wait = connectRetry
-			last = err.Error()
+			last = "no HTTP answer" // the error text names the ephemeral port
 		}
 		if time.Now().After(nextInspect) {
 			// A container that exited will never answer: fail fast.
 			cur, ierr := e.docker.Inspect(ctx, c.ID, 0)
 			if ierr == nil && !cur.Running() {
-				return fmt.Errorf("%w: container %s %s before answering %s", ErrNotReady, c.Name, cur.State, url)
+				return fmt.Errorf("%w: the container %s before answering %s", ErrNotReady, cur.State, path)
 			}
 			nextInspect = time.Now().Add(probeInterval)
 		}
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("%w: %s did not answer 2xx within %s (last: %s)", ErrNotReady, url, timeout, last)
+				return fmt.Errorf("%w: %s did not answer 2xx within %s (last: %s)", ErrNotReady, path, timeout, last)
 			}
 			return ctx.Err()
 		case <-time.After(wait):
@@ -92,7 +96,7 @@ func (e *Engine) liveness(ctx context.Context, c Container, port int) error {
 		return err
 	}
 	if !cur.Running() || cur.RestartCount > c.RestartCount {
-		return fmt.Errorf("%w: container %s did not stay up for %s (state %s, %d restarts)", ErrNotReady, c.Name, e.opts.LivenessWindow, cur.State, cur.RestartCount)
+		return fmt.Errorf("%w: the container did not stay up for %s (state %s, %d restarts)", ErrNotReady, e.opts.LivenessWindow, cur.State, cur.RestartCount)
 	}
 	return nil
 }

@@ -86,8 +86,32 @@ type PrepareEnv struct {
 
 // Prepared is a workload's image, ready to run.
 type Prepared struct {
-	Image   string            // the reference to run
-	Volumes map[string]string // named volumes: name → path in the container
+	Image  string // the reference to run
+	Pulled bool   // Berth pulled it from a registry (and may collect it later)
+}
+
+// VolumeDeclarer is a config that mounts named volumes of its own (a deno
+// site's storage): name → path in the container.
+type VolumeDeclarer interface {
+	NamedVolumes(w *Workload) map[string]string
+}
+
+// VolumeName is the Docker volume of a workload's named volume.
+func VolumeName(w *Workload, name string) string { return "berth-" + w.App + "-" + w.Name + "-" + name }
+
+// Volumes are every named volume a workload mounts: its source's and its
+// own `volumes:`, by Docker volume name.
+func Volumes(w *Workload) map[string]string {
+	out := map[string]string{}
+	if vd, ok := w.Source.(VolumeDeclarer); ok {
+		for k, v := range vd.NamedVolumes(w) {
+			out[k] = v
+		}
+	}
+	for name, target := range w.Volumes {
+		out[VolumeName(w, name)] = target
+	}
+	return out
 }
 
 // ImageSource is a source kind that runs as one container of an image it

@@ -2,45 +2,58 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
-	"time"
 )
 
 // recreate replaces the old containers with one new one, never running
 // both: the old ones are stopped before the new one starts. The image is
-// already prepared and the new container already created, so the old one
-// served meanwhile and the downtime is only stop → start → ready; removing
-// the old container and naming the new one happen after the route swap.
+// prepared and the new container created first, so the old one serves
+// meanwhile and the downtime is only stop → start → ready.
+//
+// It is a transaction: when anything fails after the old container was
+// stopped (the new one does not start, fails the gate, the route cannot
+// be set, the record cannot be written), the new container is removed
+// and the old one is started again and routed to, and the error wraps
+// ErrRolledBack. A failure before the old one was touched wraps
+// ErrStillServing.
 func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	w := d.Workload
 	log := e.log.With("workload", w.ID())
 	var res Result
 	base := ContainerName(w)
-	id, err := e.docker.Create(ctx, e.spec(d, BuildGreenName(base)))
+	spec := e.spec(d, BuildGreenName(base))
+	spec.Carry = carried(d.Current, spec.Volumes)
+	id, err := e.docker.Create(ctx, spec)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("%w: %w", ErrStillServing, err)
 	}
-	sort.Slice(d.Old, func(i, j int) bool { return d.Old[i].Name < d.Old[j].Name })
-	for _, o := range d.Old {
+	for _, o := range sortedByName(d.Old) {
 		if err := e.docker.Stop(ctx, o.ID, grace(w)); err != nil {
-			_ = e.docker.Remove(context.WithoutCancel(ctx), id, 0)
-			return res, fmt.Errorf("stopping old container %s: %w", o.Name, err)
+			return e.rollback(ctx, d, id, fmt.Errorf("stopping old container %s: %w", o.Name, err))
 		}
 	}
+	e.failpoint(FailAfterOldStop)
 	c, err := e.docker.Start(ctx, id, w.Port)
 	if err != nil {
-		return res, err
+		return e.rollback(ctx, d, "", err) // Start removed the container that did not start
 	}
-	res.Container, res.Started = c, time.Now()
+	res.Container, res.Started = c, e.now()
+	e.failpoint(FailAfterNewStart)
 	if err := e.gate(ctx, w, c); err != nil {
-		return res, err
+		return e.rollback(ctx, d, c.ID, err)
 	}
-	res.Ready = time.Now()
+	res.Ready = e.now()
+	e.failpoint(FailAfterGate)
 	if err := e.route(ctx, w, c); err != nil {
-		return res, err
+		return e.rollback(ctx, d, c.ID, err)
 	}
-	res.Swapped = time.Now()
+	res.Swapped = e.now()
+	e.failpoint(FailAfterRoute)
+	if err := d.Persist(ctx, c); err != nil {
+		return e.rollback(ctx, d, c.ID, fmt.Errorf("recording the new container: %w", err))
+	}
+	e.failpoint(FailAfterPersist)
 	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, 0); err != nil {
 		log.Warn("removing the old container failed; the next tick retries", "error", err)
 	} else if err := e.docker.Rename(ctx, c.ID, base); err != nil {
@@ -48,9 +61,85 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	} else {
 		c.Name = base
 		res.Container = c
-	}
-	if err := d.Persist(ctx, c); err != nil {
-		return res, fmt.Errorf("recording the new container: %w", err)
+		if err := d.Persist(ctx, c); err != nil {
+			log.Warn("recording the new container's name failed", "error", err)
+		}
 	}
 	return res, nil
+}
+
+// rollback undoes a recreate whose new container failed: it removes the
+// new container (id, when one is left), starts the previous serving
+// container again and points the route back at it.
+func (e *Engine) rollback(ctx context.Context, d Deployment, id string, cause error) (Result, error) {
+	w := d.Workload
+	failedAt := e.now()
+	bg := context.WithoutCancel(ctx) // a rollback finishes even when the deploy was cancelled
+	if id != "" {
+		if err := e.docker.Remove(bg, id, 0); err != nil {
+			e.log.Warn("removing the failed container failed", "workload", w.ID(), "error", err)
+		}
+	}
+	if d.Current == nil {
+		return Result{}, cause // nothing ran before: nothing to restore
+	}
+	c, err := e.docker.Restart(bg, d.Current.ID, w.Port)
+	if err != nil {
+		return Result{}, errors.Join(cause, fmt.Errorf("%w: %w", ErrRestoreFailed, err))
+	}
+	for _, o := range d.Old {
+		if o.ID != d.Current.ID { // stopped leftovers (a crashed attempt's): nothing serves from them
+			if err := e.docker.Remove(bg, o.ID, 0); err != nil {
+				e.log.Warn("removing a leftover container failed", "workload", w.ID(), "container", o.Name, "error", err)
+			}
+		}
+	}
+	res := Result{Restored: c, RolledBack: true, FailedAt: failedAt}
+	// The route goes back once the old version answers again, as a new
+	// one would: a rollback must not route to a server still starting.
+	if err := e.gate(bg, w, c); err != nil {
+		e.log.Warn("the restored container is not ready yet", "workload", w.ID(), "error", err)
+	}
+	if err := e.route(bg, w, c); err != nil {
+		// The old container runs again; the next tick points the route at
+		// it (routes follow the runtime row) once the proxy answers.
+		e.log.Warn("pointing the route back at the previous container failed", "workload", w.ID(), "error", err)
+	}
+	res.RestoredAt = e.now()
+	e.log.Warn("rolled back: the previous version serves again", "workload", w.ID(), "container", c.Name, "upstream", Upstream(c))
+	return res, fmt.Errorf("%w: %w", ErrRolledBack, cause)
+}
+
+// carried are the anonymous volumes (those an image's VOLUME lines made)
+// of the container being replaced, mounted into its successor at the same
+// paths, as docker compose does: a redeploy keeps the data. Paths a named
+// volume now covers are left out.
+func carried(current *Container, named map[string]string) []Mount {
+	if current == nil {
+		return nil
+	}
+	taken := map[string]bool{}
+	for _, target := range named {
+		taken[target] = true
+	}
+	var out []Mount
+	for _, m := range current.Volumes {
+		if anonymous(m.Name) && !taken[m.Target] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// anonymous reports whether a volume name is one Docker generated.
+func anonymous(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, c := range name {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -102,6 +102,9 @@ func Decide(w *Workload) Decision {
 	if w.HostPort != 0 {
 		return d.ForceRecreate("pinned host_port")
 	}
+	if len(w.Volumes) > 0 {
+		return d.ForceRecreate("volumes")
+	}
 	return d
 }
 

@@ -26,6 +26,9 @@ type Spec struct {
 	Route           *Route            `yaml:"route" json:"route,omitempty"`
 	Healthcheck     *Healthcheck      `yaml:"healthcheck" json:"healthcheck,omitempty"`
 	StopGracePeriod Duration          `yaml:"stop_grace_period" json:"stop_grace_period,omitempty"`
+	// Volumes are named volumes: name → path in the container. Two copies
+	// must not share them, so such a workload is forced to recreate.
+	Volumes map[string]string `yaml:"volumes" json:"volumes,omitempty"`
 }
 
 // Workload is one deployable unit: the decoded and validated content of

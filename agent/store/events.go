@@ -29,6 +29,9 @@ type Event struct {
 	Message    string            `json:"message"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
 	Commit     string            `json:"commit,omitempty"`
+	// Count is how many times this same event happened in a row (a retry
+	// failing the same way, a remote down for many ticks).
+	Count int `json:"count,omitempty"`
 }
 
 // Truncate cuts s to at most n runes, on a rune boundary, marking the cut
@@ -74,7 +77,33 @@ func (s *Store) AddEvent(ctx context.Context, e Event) (Event, error) {
 	if err != nil {
 		return e, fmt.Errorf("writing event: %w", err)
 	}
+	e.Count = 1
 	return e, nil
+}
+
+// CountEvent records e, or, when the newest event of the same workload is
+// the same (kind, severity, message, commit), counts it there instead of
+// adding a row: a failure repeated on every retry stays one event.
+func (s *Store) CountEvent(ctx context.Context, e Event) (Event, error) {
+	e.Message = Truncate(e.Message, MaxMessageRunes)
+	if e.Severity == "" {
+		e.Severity = SeverityInfo
+	}
+	last, err := s.Events(ctx, EventFilter{WorkloadID: e.WorkloadID, Limit: 1, exact: true})
+	if err != nil {
+		return e, err
+	}
+	if len(last) == 0 || last[0].Kind != e.Kind || last[0].Severity != e.Severity || last[0].Message != e.Message || last[0].Commit != e.Commit {
+		return s.AddEvent(ctx, e)
+	}
+	prev := last[0]
+	prev.Time = time.Now().UTC()
+	s.count()
+	if _, err := s.db.ExecContext(ctx, "UPDATE event_log SET count = count + 1, time = ? WHERE id = ?", prev.Time.UnixMilli(), prev.ID); err != nil {
+		return e, fmt.Errorf("counting event: %w", err)
+	}
+	prev.Count++
+	return prev, nil
 }
 
 // EventFilter selects events; zero fields select everything.
@@ -85,6 +114,8 @@ type EventFilter struct {
 	After      int64  // only ids above this
 	Limit      int    // default 50, at most 1000
 	Ascending  bool   // oldest first; default newest first
+
+	exact bool // WorkloadID "" means agent-wide events only
 }
 
 // Events returns the events that match f.
@@ -92,7 +123,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	s.count()
 	var where []string
 	var args []any
-	if f.WorkloadID != "" {
+	if f.WorkloadID != "" || f.exact {
 		where = append(where, "workload_id = ?")
 		args = append(args, f.WorkloadID)
 	}
@@ -112,7 +143,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 1000)
-	q := "SELECT id, time, workload_id, kind, severity, message, metadata, commit_sha FROM event_log"
+	q := "SELECT id, time, workload_id, kind, severity, message, metadata, commit_sha, count FROM event_log"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -132,7 +163,7 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 		var e Event
 		var t int64
 		var meta string
-		if err := rows.Scan(&e.ID, &t, &e.WorkloadID, &e.Kind, &e.Severity, &e.Message, &meta, &e.Commit); err != nil {
+		if err := rows.Scan(&e.ID, &t, &e.WorkloadID, &e.Kind, &e.Severity, &e.Message, &meta, &e.Commit, &e.Count); err != nil {
 			return nil, fmt.Errorf("reading event: %w", err)
 		}
 		e.Time = time.UnixMilli(t).UTC()

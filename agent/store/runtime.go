@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -21,12 +22,14 @@ const (
 
 // Outcomes of the last deploy, in runtime_state.last_deploy.
 const (
-	DeploySucceeded = "succeeded"
-	DeployFailed    = "failed"
-	DeployInvalid   = "invalid" // the workload file did not load
+	DeploySucceeded  = "succeeded"
+	DeployFailed     = "failed"      // nothing was touched, or nothing ran before
+	DeployRolledBack = "rolled_back" // the new version failed; the previous one serves again
+	DeployInvalid    = "invalid"     // the workload file did not load
 )
 
-// Runtime is one workload's row in runtime_state.
+// Runtime is one workload's row in runtime_state: what serves it now, and
+// what the last attempt did.
 type Runtime struct {
 	WorkloadID    string    `json:"workload_id"`
 	Kind          string    `json:"kind,omitempty"`
@@ -34,20 +37,32 @@ type Runtime struct {
 	ContainerName string    `json:"container_name"`
 	Upstream      string    `json:"upstream,omitempty"`
 	Image         string    `json:"image,omitempty"`
+	ImageID       string    `json:"image_id,omitempty"`
 	ImageDigest   string    `json:"image_digest,omitempty"`
 	AppliedHash   string    `json:"applied_hash,omitempty"`
 	Commit        string    `json:"commit,omitempty"`
 	Strategy      string    `json:"strategy,omitempty"`
+	ReleaseID     int64     `json:"release_id,omitempty"`
 	Status        string    `json:"status"`
 	LastDeploy    string    `json:"last_deploy,omitempty"`
 	Message       string    `json:"message,omitempty"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// The last failed desired state and when it may be tried again.
+	FailedHash   string    `json:"failed_hash,omitempty"`
+	FailedCommit string    `json:"failed_commit,omitempty"`
+	Failures     int       `json:"failures,omitempty"`
+	RetryAt      time.Time `json:"retry_at,omitzero"`
+	// The operator's decisions: a rollback pins a release; a suspended
+	// workload is not reconciled.
+	PinnedRelease int64 `json:"pinned_release,omitempty"`
+	Suspended     bool  `json:"suspended,omitempty"`
 	// AppliedSpec is the flattened spec that serves (gitops.Fields).
 	AppliedSpec map[string]string `json:"-"`
 }
 
 const runtimeColumns = `workload_id, container_id, container_name, upstream, image, image_digest,
-	applied_hash, commit_sha, strategy, status, last_deploy, message, updated_at, kind, applied_spec`
+	applied_hash, commit_sha, strategy, status, last_deploy, message, updated_at, kind, applied_spec,
+	image_id, release_id, failed_hash, failed_commit, failures, retry_at, pinned_release, suspended`
 
 // ListRuntime returns every workload's row, in one query, sorted by id.
 func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
@@ -59,18 +74,9 @@ func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
 	defer rows.Close()
 	var out []Runtime
 	for rows.Next() {
-		var r Runtime
-		var updated int64
-		var spec string
-		if err := rows.Scan(&r.WorkloadID, &r.ContainerID, &r.ContainerName, &r.Upstream, &r.Image, &r.ImageDigest,
-			&r.AppliedHash, &r.Commit, &r.Strategy, &r.Status, &r.LastDeploy, &r.Message, &updated, &r.Kind, &spec); err != nil {
-			return nil, fmt.Errorf("reading runtime state: %w", err)
-		}
-		r.UpdatedAt = time.UnixMilli(updated).UTC()
-		if spec != "" {
-			if err := json.Unmarshal([]byte(spec), &r.AppliedSpec); err != nil {
-				return nil, fmt.Errorf("reading the applied spec of %s: %w", r.WorkloadID, err)
-			}
+		r, err := scanRuntime(rows)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, r)
 	}
@@ -80,8 +86,53 @@ func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
 	return out, nil
 }
 
+// GetRuntime returns one workload's row; ok is false when it has none.
+func (s *Store) GetRuntime(ctx context.Context, workloadID string) (r Runtime, ok bool, err error) {
+	s.count()
+	rows, err := s.db.QueryContext(ctx, "SELECT "+runtimeColumns+" FROM runtime_state WHERE workload_id = ?", workloadID)
+	if err != nil {
+		return Runtime{}, false, fmt.Errorf("reading runtime state of %s: %w", workloadID, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return Runtime{}, false, rows.Err()
+	}
+	r, err = scanRuntime(rows)
+	return r, err == nil, err
+}
+
+func scanRuntime(rows *sql.Rows) (Runtime, error) {
+	var r Runtime
+	var updated, retry int64
+	var spec string
+	if err := rows.Scan(&r.WorkloadID, &r.ContainerID, &r.ContainerName, &r.Upstream, &r.Image, &r.ImageDigest,
+		&r.AppliedHash, &r.Commit, &r.Strategy, &r.Status, &r.LastDeploy, &r.Message, &updated, &r.Kind, &spec,
+		&r.ImageID, &r.ReleaseID, &r.FailedHash, &r.FailedCommit, &r.Failures, &retry, &r.PinnedRelease, &r.Suspended); err != nil {
+		return r, fmt.Errorf("reading runtime state: %w", err)
+	}
+	r.UpdatedAt = time.UnixMilli(updated).UTC()
+	if retry > 0 {
+		r.RetryAt = time.UnixMilli(retry).UTC()
+	}
+	if spec != "" {
+		if err := json.Unmarshal([]byte(spec), &r.AppliedSpec); err != nil {
+			return r, fmt.Errorf("reading the applied spec of %s: %w", r.WorkloadID, err)
+		}
+	}
+	return r, nil
+}
+
+// execer is a database or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // PutRuntime inserts or replaces a workload's row. UpdatedAt defaults to now.
 func (s *Store) PutRuntime(ctx context.Context, r Runtime) error {
+	return s.putRuntime(ctx, s.db, r)
+}
+
+func (s *Store) putRuntime(ctx context.Context, db execer, r Runtime) error {
 	s.count()
 	if r.UpdatedAt.IsZero() {
 		r.UpdatedAt = time.Now()
@@ -94,17 +145,15 @@ func (s *Store) PutRuntime(ctx context.Context, r Runtime) error {
 			return fmt.Errorf("encoding the applied spec of %s: %w", r.WorkloadID, err)
 		}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO runtime_state (`+runtimeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (workload_id) DO UPDATE SET
-			container_id = excluded.container_id, container_name = excluded.container_name,
-			upstream = excluded.upstream, image = excluded.image, image_digest = excluded.image_digest,
-			applied_hash = excluded.applied_hash, commit_sha = excluded.commit_sha,
-			strategy = excluded.strategy, status = excluded.status, last_deploy = excluded.last_deploy,
-			message = excluded.message, updated_at = excluded.updated_at, kind = excluded.kind,
-			applied_spec = excluded.applied_spec`,
+	var retry int64
+	if !r.RetryAt.IsZero() {
+		retry = r.RetryAt.UnixMilli()
+	}
+	_, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO runtime_state (`+runtimeColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.WorkloadID, r.ContainerID, r.ContainerName, r.Upstream, r.Image, r.ImageDigest,
-		r.AppliedHash, r.Commit, r.Strategy, r.Status, r.LastDeploy, r.Message, r.UpdatedAt.UnixMilli(), r.Kind, string(spec))
+		r.AppliedHash, r.Commit, r.Strategy, r.Status, r.LastDeploy, r.Message, r.UpdatedAt.UnixMilli(), r.Kind, string(spec),
+		r.ImageID, r.ReleaseID, r.FailedHash, r.FailedCommit, r.Failures, retry, r.PinnedRelease, r.Suspended)
 	if err != nil {
 		return fmt.Errorf("writing runtime state of %s: %w", r.WorkloadID, err)
 	}

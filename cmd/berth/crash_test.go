@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,63 +40,115 @@ func startProxy(t *testing.T) (httpAddr, admin string) {
 	return "", ""
 }
 
+// crashWorld is what a crash drill runs against: a real `berth proxy`, a
+// config repo on a git server, and the env of the `berth sync` processes
+// the drill kills.
+type crashWorld struct {
+	docker     *sources.Docker
+	name, host string
+	proxy      string
+	src        *gitserver.Repo
+	app, state string
+	env        []string
+}
+
+func newCrashWorld(t *testing.T) *crashWorld {
+	t.Helper()
+	w := &crashWorld{docker: dockertest.Docker(t), name: dockertest.AgentName(t), state: t.TempDir()}
+	w.app = "c" + w.name[2:]
+	w.host = w.app + ".test"
+	var admin string
+	w.proxy, admin = startProxy(t)
+	w.src = gitserver.Start(t).NewRepo(t, "config")
+	w.env = []string{
+		"BERTH_STATE_DIR=" + w.state, "BERTH_AGENT_NAME=" + w.name, "BERTH_ROUTER=caddy", "BERTH_CADDY_ADMIN=" + admin,
+		"BERTH_HTTP=" + w.proxy, "BERTH_HTTPS=", "BERTH_DRAIN=100ms", "BERTH_STATUS_BRANCH=",
+	}
+	return w
+}
+
+// requireConverged checks the drill's invariants: exactly one running
+// container, the state row names it, and the proxy serves want from it.
+func (w *crashWorld) requireConverged(t *testing.T, want string) map[string]any {
+	t.Helper()
+	cs, err := w.docker.List(t.Context(), w.name)
+	require.NoError(t, err)
+	require.Len(t, cs, 1, "exactly one container, no orphan")
+	assert.True(t, cs[0].Running())
+	r := run(t, w.env, "status", "--json")
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rows))
+	require.Len(t, rows, 1)
+	assert.Equal(t, cs[0].ID, rows[0]["container_id"], "the state row names the container that exists")
+	body, err := loopback.Get(&http.Client{Timeout: 5 * time.Second}, w.proxy, w.host)
+	require.NoError(t, err)
+	assert.Contains(t, body, want, "the route points at the version that serves")
+	assert.True(t, strings.HasSuffix(rows[0]["upstream"].(string), fmt.Sprint(cs[0].HostPort)))
+	return rows[0]
+}
+
 // TestCrashAtEveryBlueGreenStepConverges kills the agent at each step of
 // a blue-green deploy (DESIGN §4), runs the next tick, and checks that the
 // workload has exactly one serving container, that the route points at it,
 // that the state row names it, and that no green is left behind.
 func TestCrashAtEveryBlueGreenStepConverges(t *testing.T) {
-	docker := dockertest.Docker(t)
+	w := newCrashWorld(t)
 	img := dockertest.Image(t, "cli")
-	name := dockertest.AgentName(t)
-	app := "c" + name[2:]
-	host := app + ".test"
-	proxy, admin := startProxy(t)
-	state := t.TempDir()
-	src := gitserver.Start(t).NewRepo(t, "config")
 	workload := func(msg string) string {
-		return fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  MESSAGE: %q\nport: 8080\nroute:\n  hosts: [%s]\nhealthcheck:\n  path: /healthz\n  timeout: 5s\n", img, msg, host)
+		return fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  MESSAGE: %q\nport: 8080\nroute:\n  hosts: [%s]\nhealthcheck:\n  path: /healthz\n  timeout: 5s\n", img, msg, w.host)
 	}
-	env := []string{
-		"BERTH_STATE_DIR=" + state, "BERTH_AGENT_NAME=" + name, "BERTH_ROUTER=caddy", "BERTH_CADDY_ADMIN=" + admin,
-		"BERTH_HTTP=" + proxy, "BERTH_HTTPS=", "BERTH_DRAIN=100ms",
-	}
-	src.Write("apps/"+app+"/web.yaml", workload("v0")).Push("v0")
-	r := run(t, env, "sync", "--repo", src.URL)
+	w.src.Write("apps/"+w.app+"/web.yaml", workload("v0")).Push("v0")
+	r := run(t, w.env, "sync", "--repo", w.src.URL)
 	require.Equal(t, 0, r.code, r.stderr)
-
-	for i, step := range sources.Steps {
+	for i, step := range sources.Steps[sources.StrategyBlueGreen] {
 		t.Run(string(step), func(t *testing.T) {
 			msg := fmt.Sprintf("v%d", i+1)
-			src.Write("apps/"+app+"/web.yaml", workload(msg)).Push(msg)
-			r := run(t, append(env, "BERTH_FAILPOINT="+string(step)), "sync", "--repo", src.URL)
+			w.src.Write("apps/"+w.app+"/web.yaml", workload(msg)).Push(msg)
+			r := run(t, append(w.env, "BERTH_FAILPOINT="+string(step)), "sync", "--repo", w.src.URL)
 			require.Equal(t, sources.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
-
-			r = run(t, env, "sync", "--repo", src.URL)
+			r = run(t, w.env, "sync", "--repo", w.src.URL)
 			require.Equal(t, 0, r.code, r.stderr)
+			row := w.requireConverged(t, msg)
+			assert.Equal(t, "succeeded", row["last_deploy"])
+		})
+	}
+}
 
-			cs, err := docker.List(t.Context(), name)
-			require.NoError(t, err)
-			require.Len(t, cs, 1, "exactly one container, no orphan green")
-			c := cs[0]
-			assert.True(t, c.Running())
-
-			r = run(t, env, "status", "--json")
-			var rows []map[string]any
-			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rows))
-			require.Len(t, rows, 1)
-			assert.Equal(t, c.ID, rows[0]["container_id"], "the state row names the container that exists")
-			assert.Equal(t, "succeeded", rows[0]["last_deploy"])
-
-			body, err := loopback.Get(&http.Client{Timeout: 5 * time.Second}, proxy, host)
-			require.NoError(t, err)
-			assert.Contains(t, body, msg, "the route points at the new version")
-			var table struct{ Routes []struct{ Upstream string } }
-			b, err := os.ReadFile(filepath.Join(state, "routes.json"))
-			require.NoError(t, err)
-			require.NoError(t, json.Unmarshal(b, &table))
-			require.Len(t, table.Routes, 1)
-			assert.Equal(t, rows[0]["upstream"], table.Routes[0].Upstream)
-			assert.True(t, strings.HasSuffix(table.Routes[0].Upstream, fmt.Sprint(c.HostPort)))
+// TestCrashAtEveryRecreateStepConverges kills the agent at each step of a
+// recreate. Before the gate the new version never gets ready: the next
+// sync tries it again, it fails, and the old version serves again. From
+// the gate on the new version is good: the next sync finishes the job.
+// Either way exactly one container serves, the row names it and the
+// route points at it.
+func TestCrashAtEveryRecreateStepConverges(t *testing.T) {
+	w := newCrashWorld(t)
+	img := dockertest.Image(t, "cli")
+	workload := func(msg string, bad bool) string {
+		extra := ""
+		if bad {
+			extra = "  NEVER_READY: \"1\"\n"
+		}
+		return fmt.Sprintf("source:\n  type: image\n  image: %s\n  deploy_strategy: recreate\nenv:\n  MESSAGE: %q\n%sport: 8080\nroute:\n  hosts: [%s]\nhealthcheck:\n  path: /healthz\n  timeout: 3s\n", img, msg, extra, w.host)
+	}
+	w.src.Write("apps/"+w.app+"/web.yaml", workload("v0", false)).Push("v0")
+	r := run(t, w.env, "sync", "--repo", w.src.URL)
+	require.Equal(t, 0, r.code, r.stderr)
+	serving := "v0"
+	for i, step := range sources.Steps[sources.StrategyRecreate] {
+		t.Run(string(step), func(t *testing.T) {
+			msg := fmt.Sprintf("v%d", i+1)
+			bad := step == sources.FailAfterOldStop || step == sources.FailAfterNewStart
+			w.src.Write("apps/"+w.app+"/web.yaml", workload(msg, bad)).Push(msg)
+			r := run(t, append(w.env, "BERTH_FAILPOINT="+string(step)), "sync", "--repo", w.src.URL)
+			require.Equal(t, sources.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
+			r = run(t, w.env, "sync", "--repo", w.src.URL)
+			if bad {
+				require.Equal(t, 1, r.code, "the retried version fails again:\n%s", r.stderr)
+			} else {
+				serving = msg
+				require.Equal(t, 0, r.code, r.stderr)
+			}
+			w.requireConverged(t, serving)
 		})
 	}
 }

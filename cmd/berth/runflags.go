@@ -33,6 +33,10 @@ type runFlags struct {
 	commitStatus              *choice
 	forgeURL                  string
 	forgeTokenFile, forgeRepo string
+	retryBackoff, retryMax    time.Duration
+	keepReleases              int
+	pruneVolumes              bool
+	composeWait               time.Duration
 }
 
 func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
@@ -63,6 +67,11 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.StringVar(&f.forgeURL, "forge-url", "", "the forge's API root (https://gitea.example.com, https://api.github.com, https://gitlab.com)")
 	fs.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token")
 	fs.StringVar(&f.forgeRepo, "forge-repo", "", "owner/name of the config repo on the forge (default: from --repo)")
+	fs.DurationVar(&f.retryBackoff, "retry-backoff", time.Minute, "first wait before retrying a failed deploy of the same config (doubles each time)")
+	fs.DurationVar(&f.retryMax, "retry-max", 30*time.Minute, "longest wait between retries of a failed deploy")
+	fs.IntVar(&f.keepReleases, "keep-releases", 10, "releases kept per workload for rollback (their images are kept too)")
+	fs.BoolVar(&f.pruneVolumes, "prune-volumes", false, "also delete the volumes of workloads removed from git (default: kept)")
+	fs.DurationVar(&f.composeWait, "compose-wait", 2*time.Minute, "how long docker compose up waits for every service to run (healthy, with a healthcheck)")
 	fs.StringSliceVar(&f.identities, "identity", nil, "age identity file(s) for shared secrets (also BERTH_IDENTITY_FILE; several for key rotation)")
 }
 
@@ -84,6 +93,12 @@ func (f *runFlags) validate() error {
 	}
 	if f.parallel < 1 {
 		return usage("--parallel must be at least 1")
+	}
+	if f.keepReleases < 1 {
+		return usage("--keep-releases must be at least 1")
+	}
+	if f.retryBackoff <= 0 || f.retryMax < f.retryBackoff {
+		return usage("--retry-backoff must be positive and at most --retry-max")
 	}
 	if f.statusBranch != "" && f.statusBranch == f.branch {
 		return usage("--status-branch %q is the watched branch: status commits must go elsewhere", f.statusBranch)

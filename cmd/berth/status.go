@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 )
 
@@ -48,14 +49,12 @@ func newStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			views := agent.WorkloadViews(rows)
 			if out.Format() == "json" {
-				if rows == nil {
-					rows = []store.Runtime{}
-				}
-				return writeJSON(cmd.OutOrStdout(), rows)
+				return writeJSON(cmd.OutOrStdout(), views)
 			}
 			commit, _ := st.Meta(cmd.Context(), "last_commit")
-			return printStatus(cmd.OutOrStdout(), commit, rows)
+			return printStatus(cmd.OutOrStdout(), commit, views)
 		},
 	}
 	state.register(cmd.Flags())
@@ -63,7 +62,7 @@ func newStatusCmd() *cobra.Command {
 	return cmd
 }
 
-func printStatus(w io.Writer, commit string, rows []store.Runtime) error {
+func printStatus(w io.Writer, commit string, rows []agent.WorkloadView) error {
 	if commit != "" {
 		fmt.Fprintf(w, "config commit: %.7s\n\n", commit)
 	}
@@ -72,10 +71,10 @@ func printStatus(w io.Writer, commit string, rows []store.Runtime) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tSTATUS\tLAST DEPLOY\tSTRATEGY\tCOMMIT\tCONTAINER\tUPSTREAM\tUPDATED\tMESSAGE")
+	fmt.Fprintln(tw, "WORKLOAD\tSTATE\tSTRATEGY\tCONTAINER\tUPSTREAM\tUPDATED\tMESSAGE")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.7s\t%s\t%s\t%s\t%s\n", r.WorkloadID, r.Status, dash(r.LastDeploy), dash(r.Strategy),
-			dash(r.Commit), dash(r.ContainerName), dash(r.Upstream), r.UpdatedAt.Local().Format(time.DateTime), r.Message)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkloadID, r.Summary, dash(r.Strategy),
+			dash(r.ContainerName), dash(r.Upstream), r.UpdatedAt.Local().Format(time.DateTime), r.Message)
 	}
 	return tw.Flush()
 }

@@ -118,7 +118,8 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 		return gitops.NewRepo(url, branch, filepath.Join(f.state.dir, "apps", name), creds)
 	}
 	opts.Secrets, opts.SecretKey, opts.Redactor = secrets.NewResolver(ids, idErr, redactor), key, redactor
-	opts.Compose = &compose.Stack{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost)}
+	opts.Compose = &compose.Stack{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait}
+	opts.RetryBackoff, opts.RetryMax, opts.KeepReleases, opts.PruneVolumes = f.retryBackoff, f.retryMax, f.keepReleases, f.pruneVolumes
 	if f.commitStatus.value != "" {
 		fc, err := forge.New(f.commitStatus.value, f.forgeURL, f.forgeRepo, f.forgeTokenFile)
 		if err != nil {

@@ -7,6 +7,7 @@
 //	NEVER_READY   "1": /healthz always answers 503
 //	EXIT_AFTER    exit with status 1 after this long (e.g. "1s")
 //	SHOW_ENV      "1": /env answers the process env as JSON (tests only)
+//	DATA_FILE     a file path: PUT /data writes the body there, GET /data reads it
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -54,6 +56,9 @@ func main() {
 			_ = json.NewEncoder(w).Encode(env)
 		})
 	}
+	if f := os.Getenv("DATA_FILE"); f != "" {
+		mux.HandleFunc("/data", func(w http.ResponseWriter, r *http.Request) { data(w, r, f) })
+	}
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -74,4 +79,26 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// data reads or writes the file at path: a stand-in for a database's data
+// directory, to show that a redeploy keeps it.
+func data(w http.ResponseWriter, r *http.Request, path string) {
+	switch r.Method {
+	case http.MethodPut:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil {
+			err = os.WriteFile(path, body, 0o600)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	default:
+		b, err := os.ReadFile(path)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write(b)
+	}
 }

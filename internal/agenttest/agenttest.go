@@ -106,7 +106,7 @@ func (h *Harness) build(opts agent.Options, repo *gitops.Repo, d agent.Docker) (
 	h.T.Cleanup(func() { st.Close() })
 	opts.Name = h.Name
 	opts.StaticServer = h.StaticServer
-	opts.Compose = &compose.Stack{Dir: filepath.Join(h.StateDir, "compose"), Env: os.Environ()}
+	opts.Compose = &compose.Stack{Dir: filepath.Join(h.StateDir, "compose"), Env: os.Environ(), Wait: 30 * time.Second}
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
 		return gitops.NewRepo(url, branch, filepath.Join(h.StateDir, "apps", name), gitops.Credentials{})
 	}

@@ -91,3 +91,22 @@ func (l *Load) Samples() []Sample {
 	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out
 }
+
+// Stats sums up the samples: failed requests, the longest stretch without
+// a successful answer, and every latency, sorted.
+func (l *Load) Stats() (failed int, gap time.Duration, latencies []time.Duration) {
+	var lastOK time.Time
+	for _, s := range l.Samples() {
+		latencies = append(latencies, s.Dur)
+		if !s.OK {
+			failed++
+			continue
+		}
+		if !lastOK.IsZero() && s.At.Sub(lastOK) > gap {
+			gap = s.At.Sub(lastOK)
+		}
+		lastOK = s.At
+	}
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	return failed, gap, latencies
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"testing"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/router"
 )
 
@@ -83,4 +85,29 @@ func (h *Harness) CleanBuilt() {
 			}
 		}
 	})
+}
+
+// VolumeOf is the name of the volume a container mounts at target.
+func VolumeOf(t testing.TB, c sources.Container, target string) string {
+	t.Helper()
+	for _, m := range c.Volumes {
+		if m.Target == target {
+			return m.Name
+		}
+	}
+	t.Fatalf("container %s mounts no volume at %s", c.Name, target)
+	return ""
+}
+
+// RemoveVolume deletes a volume a test made.
+func RemoveVolume(t testing.TB, name string) {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := cli.VolumeRemove(context.Background(), name, true); err != nil {
+		t.Errorf("removing volume %s: %v", name, err)
+	}
 }

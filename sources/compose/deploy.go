@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -56,20 +58,25 @@ func services(data []byte) ([]string, error) {
 type Stack struct {
 	// Docker is the docker CLI; default "docker".
 	Docker string
-	// Dir holds the generated label override files.
+	// Dir holds the generated label override files and the kept copies of
+	// each release's compose folder.
 	Dir string
 	// Env is the environment of every docker compose process (PATH,
 	// DOCKER_HOST, ...), before the workload's own variables.
 	Env []string
+	// Wait is how long `up` waits for every service to run (and be
+	// healthy, when it has a healthcheck); default 2m.
+	Wait time.Duration
 }
 
-// Up deploys the stack in file: `docker compose -p <project> -f file -f
-// <labels override> up -d --remove-orphans` (plus --force-recreate when
-// asked). labels go on every service's containers so the agent's one
+// Up deploys the project in file: `docker compose -p <project> -f file -f
+// <labels override> up -d --remove-orphans --wait` (plus --force-recreate
+// when asked). labels go on every service's containers so the agent's one
 // `docker ps -a` finds them; vars are the interpolation variables (the
 // workload's env and shared secrets), passed in the process environment,
-// never written to a file. On failure the error is a *sources.ToolError.
-func (s *Stack) Up(ctx context.Context, w *sources.Workload, c *Config, file string, labels map[string]string, vars []string, recreate bool) error {
+// never written to a file. A service that does not run (or is unhealthy)
+// within Wait fails the up. On failure the error is a *sources.ToolError.
+func (s *Stack) Up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
 	file, err := filepath.Abs(file) // compose runs in the file's folder
 	if err != nil {
 		return err
@@ -82,11 +89,16 @@ func (s *Stack) Up(ctx context.Context, w *sources.Workload, c *Config, file str
 	if err != nil {
 		return err
 	}
-	override, err := s.writeOverride(ProjectName(w, c), names, labels)
+	override, err := s.writeOverride(project, names, labels)
 	if err != nil {
 		return err
 	}
-	args := []string{"compose", "-p", ProjectName(w, c), "-f", file, "-f", override, "up", "-d", "--remove-orphans"}
+	wait := s.Wait
+	if wait <= 0 {
+		wait = 2 * time.Minute
+	}
+	args := []string{"compose", "-p", project, "-f", file, "-f", override, "up", "-d", "--remove-orphans",
+		"--wait", "--wait-timeout", strconv.Itoa(int(max(wait.Seconds(), 1)))}
 	if recreate {
 		args = append(args, "--force-recreate")
 	}

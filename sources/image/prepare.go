@@ -25,5 +25,5 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, _ *sources
 	if err := env.Docker.Pull(ctx, ref); err != nil {
 		return sources.Prepared{}, err
 	}
-	return sources.Prepared{Image: ref}, nil
+	return sources.Prepared{Image: ref, Pulled: true}, nil
 }

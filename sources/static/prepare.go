@@ -19,7 +19,7 @@ var _ sources.ImageSource = (*Config)(nil)
 // statically linked) serving /site. The deno runtime builds FROM the deno
 // image (pulled when missing) with the site as /app.
 func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources.Workload) (sources.Prepared, error) {
-	out := sources.Prepared{Image: sources.BuiltTag(w), Volumes: c.volumes(w)}
+	out := sources.Prepared{Image: sources.BuiltTag(w)}
 	if _, ok, err := env.Docker.InspectImage(ctx, out.Image); err != nil || ok {
 		return out, err
 	}
@@ -96,11 +96,13 @@ func staticBinary(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// volumes are the named volumes a site's container mounts: a deno site's
-// storage.
-func (c *Config) volumes(w *sources.Workload) map[string]string {
+var _ sources.VolumeDeclarer = (*Config)(nil)
+
+// NamedVolumes are the named volumes a site's container mounts: a deno
+// site's storage.
+func (c *Config) NamedVolumes(w *sources.Workload) map[string]string {
 	if c.Runtime != "deno" || c.Storage == "" {
 		return nil
 	}
-	return map[string]string{"berth-" + w.App + "-" + w.Name + "-data": c.Storage}
+	return map[string]string{sources.VolumeName(w, "data"): c.Storage}
 }

@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/sources"
+)
+
+// fail turns an error into a failed outcome and says what serves now: the
+// running version untouched, the previous one restored, or nothing.
+// Tool output can echo secrets and events leave the host: the reason is
+// generic for tool errors and redacted always; the full error stays in
+// Err for the log.
+func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
+	o.Result, o.Stage = Failed, stage
+	o.RolledBack = errors.Is(err, sources.ErrRolledBack)
+	o.RestoreFailed = errors.Is(err, sources.ErrRestoreFailed)
+	o.StillServing = !o.RolledBack && !o.RestoreFailed &&
+		(errors.Is(err, sources.ErrStillServing) || serving(current(d.row, d.old)) && stage != StageStart && stage != StageGate)
+	where := string(stage)
+	switch {
+	case o.RolledBack:
+		where += " (rolled back: the previous version serves again)"
+	case o.RestoreFailed:
+		where += " (the previous version could not be restored: down)"
+	case o.StillServing:
+		where += " (the running version is still serving)"
+	}
+	var te *sources.ToolError
+	if errors.As(err, &te) {
+		o.Reason = where + ": " + te.Reason()
+	} else {
+		o.Reason = a.opts.Redactor.Redact(where + ": " + firstLine(causeOf(err)))
+	}
+	o.Err = errors.New(a.opts.Redactor.Redact(err.Error()))
+	return o
+}
+
+// causeOf is an error's message without the engine's outcome markers,
+// which the reason already says in words.
+func causeOf(err error) string {
+	s := err.Error()
+	for _, m := range []error{sources.ErrStillServing, sources.ErrRolledBack} {
+		s = strings.TrimPrefix(s, m.Error()+": ")
+	}
+	return s
+}
+
+// recordFailure writes a failed deploy into the row and schedules its
+// retry: 1m, 2m, 4m … up to RetryMax for the same desired state (a new
+// one is tried at once). The row names what serves now: the old
+// container (restored, with its new port, after a rollback), or nothing.
+// A retry failing the same way keeps its time, so the status branch and
+// badges do not churn.
+func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
+	row := a.baseRow(d)
+	switch {
+	case o.RolledBack:
+		setContainer(&row, o.restored)
+	case o.RestoreFailed:
+		row.Status = store.StatusExited
+	}
+	if row.ContainerID == "" {
+		row.Status = store.StatusFailed
+	}
+	if d.release == nil { // a failed heal or pin does not move git's backoff
+		if row.FailedHash == o.Workload.Hash {
+			row.Failures++
+		} else {
+			row.Failures = 1
+		}
+		row.FailedHash, row.FailedCommit = o.Workload.Hash, o.Commit
+		row.RetryAt = a.now().Add(backoff(row.Failures, a.opts.RetryBackoff, a.opts.RetryMax))
+	}
+	again := row.LastDeploy == lastDeploy(o) && row.Message == store.Truncate(o.Reason, store.MaxMessageRunes)
+	row.LastDeploy, row.Message = lastDeploy(o), o.Reason
+	if row.Strategy == "" {
+		row.Strategy = o.Decision.String()
+	}
+	if !again {
+		row.UpdatedAt = time.Time{}
+	}
+	if err := a.store.PutRuntime(ctx, row); err != nil {
+		a.log.Error("recording the failed deploy failed", "workload", d.w.ID(), "error", err)
+	}
+}
+
+func lastDeploy(o Outcome) string {
+	if o.RolledBack {
+		return store.DeployRolledBack
+	}
+	return store.DeployFailed
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berthops/berth/internal/secretfile"
+)
+
+// agentClient talks to a running agent's API: --agent (env BERTH_AGENT)
+// and --api-token-file.
+type agentClient struct {
+	url, tokenFile string
+	timeout        time.Duration
+}
+
+func (c *agentClient) register(cmd *cobra.Command, timeout time.Duration) {
+	cmd.Flags().StringVar(&c.url, "agent", "http://127.0.0.1:9090", "the running agent's API")
+	cmd.Flags().StringVar(&c.tokenFile, "api-token-file", "", "file holding the agent's API token")
+	c.timeout = timeout
+}
+
+// do sends a request and decodes a JSON answer into out. An answer that
+// is not 2xx is an error carrying the agent's message.
+func (c *agentClient) do(ctx context.Context, method, path string, body, out any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, rd)
+	if err != nil {
+		return 0, &exitError{code: 2, msg: fmt.Sprintf("--agent %q: %v", c.url, err)}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.tokenFile != "" {
+		tok, err := secretfile.Read(c.tokenFile)
+		if err != nil {
+			return 0, &exitError{code: 2, msg: fmt.Sprintf("--api-token-file: %v", err)}
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("no answer from the agent at %s (is `berth agent` running? --agent): %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict {
+		return resp.StatusCode, fmt.Errorf("the agent answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("reading the agent's answer: %w", err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// workloadPath is the API path of APP/NAME.
+func workloadPath(id string) (string, error) {
+	app, name, ok := strings.Cut(id, "/")
+	if !ok || app == "" || name == "" || strings.Contains(name, "/") {
+		return "", &exitError{code: 2, msg: fmt.Sprintf("%q is not a workload id (APP/NAME)", id)}
+	}
+	return "/api/workloads/" + app + "/" + name, nil
+}
