@@ -75,6 +75,15 @@ type Options struct {
 	PruneVolumes bool
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
+	// Timeouts bound the remote calls.
+	Timeouts Timeouts
+	// StateID is the state dir's identity: it labels every container, and
+	// containers of another state dir (an agent with the same name) are
+	// never touched.
+	StateID string
+	// EventsMaxAge is how long events are kept (default 720h); each
+	// workload keeps at most its newest 10,000.
+	EventsMaxAge time.Duration
 }
 
 // puller is the config repo as the tick uses it.
@@ -109,10 +118,13 @@ type Agent struct {
 	apps    *appRepos
 	log     *slog.Logger
 
-	tickMu  sync.Mutex // ticks never overlap
-	trigger chan struct{}
-	cache   loaded // the last rendered commit, reused while HEAD stays put
-	ready   atomic.Bool
+	tickMu      sync.Mutex // ticks never overlap
+	trigger     chan struct{}
+	cache       loaded       // the last rendered commit, reused while HEAD stays put
+	lastSuccess atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
+	interval    time.Duration
+	metrics     *metrics
+	prunedAt    time.Time // when the event log was last pruned
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
@@ -123,12 +135,13 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		eo.Router = opts.Router
 	}
 	eo.Now = opts.Now
+	eo.StateID = opts.StateID
 	resolver := opts.Secrets
 	if resolver == nil {
 		resolver = secrets.NewResolver(nil, nil, opts.Redactor)
 	}
 	events := newEventLog(st, log, opts.Redactor)
-	return &Agent{
+	a := &Agent{
 		opts:    opts,
 		repo:    repo,
 		store:   st,
@@ -136,15 +149,22 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		engine:  sources.NewEngine(d, opts.Name, log, eo),
 		events:  events,
 		secrets: &sharedSecrets{resolver: resolver, key: opts.SecretKey},
-		apps:    &appRepos{open: opts.AppRepo, log: log, states: map[string]appState{}},
+		apps:    &appRepos{open: opts.AppRepo, log: log, states: map[string]appState{}, timeout: opts.Timeouts.Git},
 		log:     log,
 		trigger: make(chan struct{}, 1),
 		report: &reporter{
-			agent: opts.Name, events: events, status: opts.Status, log: log,
-			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}},
+			agent: opts.Name, events: events, status: opts.Status, log: log, gitTimeout: opts.Timeouts.Git,
+			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}, timeout: opts.Timeouts.Forge},
 		},
+		interval: interval(opts.Schedule, opts.Now()),
 	}
+	a.metrics = newMetrics(a)
+	return a
 }
+
+// Flush waits (until ctx ends) for the commit statuses still queued:
+// `berth sync` flushes before it exits.
+func (a *Agent) Flush(ctx context.Context) { a.report.statuses.flush(ctx) }
 
 func withDefaults(opts Options) Options {
 	if opts.Parallel <= 0 {
@@ -173,6 +193,10 @@ func withDefaults(opts Options) Options {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	opts.Timeouts = opts.Timeouts.withDefaults()
+	if opts.EventsMaxAge <= 0 {
+		opts.EventsMaxAge = 720 * time.Hour
 	}
 	return opts
 }
@@ -214,6 +238,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
 	a.loop(ctx)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Timeouts.Forge)
+	a.Flush(fctx)
+	cancel()
 	a.log.Info("agent stopped")
 	return nil
 }

@@ -21,11 +21,12 @@ func (a *Agent) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.ready.Load() {
-			http.Error(w, "no tick has finished yet", http.StatusServiceUnavailable)
+		ok, why := a.readiness(a.now())
+		if !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		fmt.Fprintln(w, why)
 	})
 	mux.HandleFunc("GET /api/workloads", a.authed(a.listWorkloads))
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", a.authed(a.workloadEvents))
@@ -40,7 +41,7 @@ func (a *Agent) Handler() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "sync queued")
 	}))
-	mux.HandleFunc("GET /metrics", a.authed(a.metrics))
+	mux.Handle("GET /metrics", a.authed(a.metricsHandler().ServeHTTP))
 	mux.HandleFunc("GET /badges/{app}/{file}", a.badge) // public, like any badge
 	mux.HandleFunc("POST /hooks/git", a.gitHook)        // authenticated by its signature
 	// The page holds no data: it reads the API like any client.

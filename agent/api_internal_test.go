@@ -158,15 +158,30 @@ func TestWorkloadsAPIAndBadge(t *testing.T) {
 	}
 }
 
-func TestReadyzAfterFirstTick(t *testing.T) {
-	a, _ := testAgent(t, Options{})
-	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	a.ready.Store(true)
-	rec = httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	assert.Equal(t, http.StatusOK, rec.Code)
+// TestReadyzWatchdog: /readyz is 503 until a tick succeeds, 200 after,
+// and 503 again when no tick has succeeded for 3 × the schedule interval
+// + the git timeout.
+func TestReadyzWatchdog(t *testing.T) {
+	now := time.Now()
+	a, _ := testAgent(t, Options{Schedule: "@every 1m", Timeouts: Timeouts{Git: 30 * time.Second}, Now: func() time.Time { return now }})
+	readyz := func() (int, string) {
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, body := readyz()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "no tick has succeeded yet")
+	a.lastSuccess.Store(now.UnixNano())
+	code, _ = readyz()
+	assert.Equal(t, http.StatusOK, code)
+	now = now.Add(3*time.Minute + 29*time.Second)
+	code, _ = readyz()
+	assert.Equal(t, http.StatusOK, code, "within 3 × 1m + 30s")
+	now = now.Add(2 * time.Second)
+	code, body = readyz()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "no tick has succeeded for 3m31s")
 }
 
 // TestEventStreamIsLiveAndFiltered: the SSE stream delivers new events as
@@ -210,6 +225,8 @@ func TestMetricsExposition(t *testing.T) {
 	require.NoError(t, st.PutRuntime(context.Background(), store.Runtime{WorkloadID: "shop/web", Status: store.StatusRunning}))
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	assert.Contains(t, rec.Body.String(), `berth_workloads{status="running"} 1`)
-	assert.Contains(t, rec.Body.String(), "berth_sql_queries_total")
+	for _, want := range []string{`berth_workloads{state="running"} 1`, "berth_sql_queries_total", "berth_last_successful_tick_timestamp_seconds",
+		"berth_tick_duration_seconds_bucket", "go_goroutines", "process_resident_memory_bytes"} {
+		assert.Contains(t, rec.Body.String(), want)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
@@ -14,14 +15,17 @@ import (
 type AppRepo interface {
 	Pull(ctx context.Context) (string, error)
 	Dir() string
+	// CheckedOut is the commit of the last completed checkout on disk.
+	CheckedOut() string
 }
 
 // appRepos fetches the app repos dockerfile workloads build from and keeps
 // the last checkout of each.
 type appRepos struct {
-	open   func(url, branch, name string) (AppRepo, error) // nil: not configured
-	log    *slog.Logger
-	states map[string]appState // by workload id
+	open    func(url, branch, name string) (AppRepo, error) // nil: not configured
+	log     *slog.Logger
+	states  map[string]appState // by workload id
+	timeout time.Duration       // --git-timeout
 }
 
 type appState struct {
@@ -39,8 +43,8 @@ func (r *appRepos) resolve(ctx context.Context, d *gitops.Desired) bool {
 		if git == nil {
 			continue
 		}
-		st := r.fetch(ctx, w, git)
 		prev := r.states[w.ID()]
+		st := r.fetch(ctx, w, git, prev)
 		r.states[w.ID()] = st
 		if w.ContentHashes["source.git"] != st.commit || prev.commit != st.commit {
 			w.SetContentHash("source.git", st.commit)
@@ -51,7 +55,11 @@ func (r *appRepos) resolve(ctx context.Context, d *gitops.Desired) bool {
 	return changed
 }
 
-func (r *appRepos) fetch(ctx context.Context, w *sources.Workload, git *dockerfile.GitSource) appState {
+// fetch pulls the app repo. When the remote cannot be reached, the last
+// fetched commit (in memory, or the last completed checkout on disk after
+// a restart) is kept: the workload keeps its hash, so an outage neither
+// fails a deploy nor causes a redeploy when the remote is back.
+func (r *appRepos) fetch(ctx context.Context, w *sources.Workload, git *dockerfile.GitSource, prev appState) appState {
 	if r.open == nil {
 		return appState{err: fmt.Errorf("app repos are not configured")}
 	}
@@ -60,8 +68,19 @@ func (r *appRepos) fetch(ctx context.Context, w *sources.Workload, git *dockerfi
 	if err != nil {
 		return appState{err: err}
 	}
-	sha, err := repo.Pull(ctx)
+	var sha string
+	err = sources.Deadline(ctx, r.timeout, "--git-timeout", func(ctx context.Context) (err error) {
+		sha, err = repo.Pull(ctx)
+		return err
+	})
 	if err != nil {
+		if prev.commit == "" {
+			prev = appState{dir: repo.Dir(), commit: repo.CheckedOut()}
+		}
+		if prev.commit != "" {
+			r.log.Warn("fetching the app repo failed; building from the last fetched commit", "workload", w.ID(), "commit", shortSHA(prev.commit), "error", err)
+			return appState{dir: prev.dir, commit: prev.commit}
+		}
 		r.log.Warn("fetching the app repo failed", "workload", w.ID(), "error", err)
 		return appState{err: err}
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,16 +17,31 @@ import (
 )
 
 type recordingForge struct {
+	mu    sync.Mutex
 	posts []forge.Status
 	fail  bool
 }
 
 func (r *recordingForge) Post(_ context.Context, s forge.Status) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.fail {
 		return errors.New("forge down")
 	}
 	r.posts = append(r.posts, s)
 	return nil
+}
+
+func (r *recordingForge) setFail(v bool) {
+	r.mu.Lock()
+	r.fail = v
+	r.mu.Unlock()
+}
+
+func (r *recordingForge) list() []forge.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]forge.Status(nil), r.posts...)
 }
 
 func TestCommitStatusesNeverFlap(t *testing.T) {
@@ -33,7 +50,7 @@ func TestCommitStatusesNeverFlap(t *testing.T) {
 	defer st.Close()
 	log := slog.New(slog.DiscardHandler)
 	rec := &recordingForge{}
-	c := &commitStatuses{forge: rec, agent: "host-a", events: newEventLog(st, log, nil), posted: map[string]string{}}
+	c := &commitStatuses{forge: rec, agent: "host-a", events: newEventLog(st, log, nil), posted: map[string]string{}, timeout: time.Second}
 	ctx := context.Background()
 
 	c.set(ctx, "sha1", "shop/web", forge.Pending, "deploying")
@@ -42,8 +59,9 @@ func TestCommitStatusesNeverFlap(t *testing.T) {
 	c.set(ctx, "sha1", "shop/web", forge.Pending, "redeploying") // after success: never
 	c.set(ctx, "sha1", "shop/web", forge.Failure, "failed")      // after success: never
 	c.set(ctx, "sha2", "shop/web", forge.Failure, "failed")      // another commit: yes
+	c.flush(ctx)
 	var got []string
-	for _, p := range rec.posts {
+	for _, p := range rec.list() {
 		got = append(got, p.SHA+" "+p.Context+" "+p.State)
 	}
 	assert.Equal(t, []string{
@@ -54,13 +72,15 @@ func TestCommitStatusesNeverFlap(t *testing.T) {
 
 	// A forge that is down is a warning event, not a failure; the state is
 	// posted again next time.
-	rec.fail = true
+	rec.setFail(true)
 	c.set(ctx, "sha3", "shop/web", forge.Pending, "deploying")
+	c.flush(ctx)
 	evs, err := st.Events(ctx, store.EventFilter{Severity: store.SeverityWarn})
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	assert.Equal(t, string(KindCommitStatusFailed), evs[0].Kind)
-	rec.fail = false
+	rec.setFail(false)
 	c.set(ctx, "sha3", "shop/web", forge.Pending, "deploying")
-	assert.Equal(t, "sha3", rec.posts[len(rec.posts)-1].SHA)
+	c.flush(ctx)
+	assert.Equal(t, "sha3", rec.list()[len(rec.list())-1].SHA)
 }

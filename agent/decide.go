@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/berthops/berth/agent/store"
@@ -55,24 +54,6 @@ type invalidMark struct {
 	msg string
 }
 
-// observation brings one row in line with what runs.
-type observation struct {
-	id        string
-	next      store.Runtime
-	write     bool // the row changed
-	changed   bool // the observed state changed (a person would notice)
-	missing   bool // the serving container just vanished
-	recovered bool // a failure ended without a deploy (git went back)
-	leftovers []sources.Container
-	route     *routeFix
-}
-
-// routeFix repoints or removes a workload's route.
-type routeFix struct {
-	remove bool
-	route  router.Route
-}
-
 // pruning is a workload whose file left the repo.
 type pruning struct {
 	id         string
@@ -86,6 +67,9 @@ type decideOptions struct {
 	// releases are the recorded releases pinned rows and backing-off rows
 	// point at, by id.
 	releases map[int64]release
+	// held are workloads whose shared secrets cannot be decrypted now: a
+	// running one is left as it is, not redeployed without them.
+	held map[string]string
 	// cleanup removes leftover copies of workloads; off on idle ticks,
 	// which only watch.
 	cleanup bool
@@ -187,8 +171,8 @@ func decideDeploys(ws []*sources.Workload, s *snapshot, o decideOptions) []deplo
 		row, ok := s.rows[w.ID()]
 		cs := s.containers[w.ID()]
 		why, deploy := whyDeploy(w, row, ok, cs, o.selfHeal)
-		if !deploy || row.Suspended {
-			continue
+		if !deploy || row.Suspended || o.held[w.ID()] != "" && row.AppliedHash != "" {
+			continue // held: never redeployed (nor healed) without its secrets
 		}
 		d := deployment{w: w, row: row, hasRow: ok, old: cs, why: why}
 		if r, pin := o.releases[row.PinnedRelease]; pin && r.w == w {
@@ -255,108 +239,6 @@ func decideInvalid(invalid []*gitops.InvalidWorkload, s *snapshot) []invalidMark
 		out = append(out, invalidMark{inv: inv, row: row, msg: msg})
 	}
 	return out
-}
-
-// decideObservations brings every row not handled by a deploy in line
-// with the containers in the snapshot: status follows the container,
-// vanished ones are missing, leftover copies go (with cleanup), and routes
-// follow the row.
-func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled map[string]bool, o decideOptions) []observation {
-	ids := make([]string, 0, len(s.rows))
-	for id := range s.rows {
-		if !handled[id] {
-			ids = append(ids, id)
-		}
-	}
-	sort.Strings(ids)
-	var out []observation
-	for _, id := range ids {
-		ob := observe(s.rows[id], s.containers[id], valid[id])
-		if s.rows[id].Suspended {
-			ob.leftovers, ob.route = nil, nil // a suspended workload is watched, not touched
-		} else if w := valid[id]; w != nil && o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
-			ob.route = routeFixFor(w, ob.next.Upstream, o.routes)
-		}
-		if o.cleanup && valid[id] != nil && ob.next.Kind != string(sources.KindCompose) && !s.rows[id].Suspended {
-			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose removes its own orphans
-		}
-		if ob.write || ob.route != nil || len(ob.leftovers) > 0 {
-			out = append(out, ob)
-		}
-	}
-	return out
-}
-
-// observe is the status part of reconcile: what the row should say now.
-func observe(row store.Runtime, cs []sources.Container, w *sources.Workload) observation {
-	next := row
-	c := current(row, cs)
-	switch {
-	case row.Kind == string(sources.KindCompose):
-		next.Status = stackStatus(cs)
-	case c != nil:
-		next.Status = c.State
-		if up := sources.Upstream(*c); up != "" {
-			next.Upstream = up // Docker may publish a new port after a restart
-		}
-	case row.ContainerID != "":
-		next.Status = store.StatusMissing
-	}
-	if w != nil && row.LastDeploy == store.DeployInvalid {
-		// The file is valid again at the hash already applied.
-		next.LastDeploy, next.Message = store.DeploySucceeded, ""
-	}
-	ob := observation{id: row.WorkloadID, next: next}
-	if w != nil && row.FailedHash != "" && w.Hash == row.AppliedHash && next.Status == store.StatusRunning {
-		// git went back to what serves: the failure is over.
-		clearFailure(&ob.next)
-		ob.recovered = true
-	}
-	ob.changed = next.Status != row.Status || ob.recovered
-	ob.write = ob.changed || ob.next.LastDeploy != row.LastDeploy || next.Upstream != row.Upstream
-	ob.missing = next.Status == store.StatusMissing && row.Status != store.StatusMissing
-	return ob
-}
-
-// stackStatus sums up a compose stack's containers.
-func stackStatus(cs []sources.Container) string {
-	if len(cs) == 0 {
-		return store.StatusMissing
-	}
-	for _, c := range cs {
-		if !c.Running() {
-			return store.StatusDegraded
-		}
-	}
-	return store.StatusRunning
-}
-
-func leftovers(row store.Runtime, cs []sources.Container) []sources.Container {
-	var out []sources.Container
-	for _, c := range cs {
-		if c.ID != row.ContainerID {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// routeFixFor keeps the proxy pointing at the container the row names:
-// after a crash between the swap and the record, after Docker gave a
-// restarted container a new port, or when the route block changed.
-func routeFixFor(w *sources.Workload, upstream string, routes map[string]router.Route) *routeFix {
-	cur, has := routes[w.ID()]
-	switch {
-	case w.Route == nil && has:
-		return &routeFix{remove: true, route: cur}
-	case w.Route != nil && upstream != "":
-		want := router.Route{ID: w.ID(), Hosts: w.Route.Hosts, Upstream: upstream}
-		if has && cur.Upstream == want.Upstream && slices.Equal(cur.Hosts, want.Hosts) {
-			return nil
-		}
-		return &routeFix{route: want}
-	}
-	return nil
 }
 
 // decidePrune lists the workloads whose files left the repo. When the repo

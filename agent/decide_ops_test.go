@@ -100,3 +100,17 @@ func TestDecidePinnedAndSuspended(t *testing.T) {
 	p = decide(&gitops.Desired{Workloads: []*sources.Workload{workload("a/other", "img:1", nil)}}, newSnapshot([]store.Runtime{suspended}, nil), o)
 	assert.Empty(t, p.prune, "suspended: not pruned")
 }
+
+// TestDecideHoldsWhenSecretsCannotBeDecrypted: a workload whose shared
+// secret stopped decrypting (an identity gone after a restart) is not
+// redeployed without it; one never deployed goes ahead without it.
+func TestDecideHoldsWhenSecretsCannotBeDecrypted(t *testing.T) {
+	now := time.Now()
+	old, changed := workload("a/w", "img:1", nil), workload("a/w", "img:1", map[string]string{"X": "1"})
+	held := map[string]string{"a/w": "shared secret TOKEN (global) cannot be used"}
+	running := []sources.Container{container("c1", "a/w", "running", 1)}
+	ds := decideDeploys([]*sources.Workload{changed}, newSnapshot([]store.Runtime{applied(old, "c1")}, running), decideOptions{now: now, held: held})
+	assert.Empty(t, ds, "held: what runs keeps running")
+	ds = decideDeploys([]*sources.Workload{changed}, newSnapshot(nil, nil), decideOptions{now: now, held: held})
+	assert.Len(t, ds, 1, "never deployed: deployed without the secret (best effort)")
+}

@@ -150,6 +150,7 @@ func (a *Agent) prepare(ctx context.Context, d deployment, src sources.ImageSour
 	}
 	prep, err := src.Prepare(ctx, sources.PrepareEnv{
 		Docker: a.docker, Root: a.configRoot(), App: app, StaticServer: a.opts.StaticServer, Log: a.log.With("workload", d.w.ID()),
+		Timeouts: sources.Timeouts{Pull: a.opts.Timeouts.Pull, Build: a.opts.Timeouts.Build},
 	}, d.w)
 	if err != nil {
 		return "", sources.Image{}, err

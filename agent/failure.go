@@ -31,9 +31,13 @@ func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 		where += " (the running version is still serving)"
 	}
 	var te *sources.ToolError
-	if errors.As(err, &te) {
+	var to *sources.TimeoutError
+	switch {
+	case errors.As(err, &to) && errors.As(err, &te):
+		o.Reason = where + ": " + te.Tool + " " + to.Short()
+	case errors.As(err, &te):
 		o.Reason = where + ": " + te.Reason()
-	} else {
+	default:
 		o.Reason = a.opts.Redactor.Redact(where + ": " + firstLine(causeOf(err)))
 	}
 	o.Err = errors.New(a.opts.Redactor.Redact(err.Error()))

@@ -47,6 +47,7 @@ func TestCommitStatusesOnRealGitea(t *testing.T) {
 	a := h.AgentOn(repo, agent.Options{Forge: fc})
 	_, err = a.Tick(context.Background())
 	require.NoError(t, err)
+	a.Flush(context.Background()) // statuses are posted in the background
 
 	type status struct {
 		State   string `json:"status"`
@@ -66,6 +67,7 @@ func TestCommitStatusesOnRealGitea(t *testing.T) {
 	bad := push("an image that cannot be pulled")
 	_, err = a.Tick(context.Background())
 	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	a.Flush(context.Background())
 	got = statuses(bad)
 	require.Len(t, got, 2)
 	assert.Equal(t, "failure", got[1].State)

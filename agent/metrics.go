@@ -1,35 +1,96 @@
 package agent
 
 import (
-	"fmt"
+	"context"
 	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Counter is a monotonically increasing count, such as Docker API calls.
 type Counter interface{ Calls() int64 }
 
-func (a *Agent) metrics(w http.ResponseWriter, r *http.Request) {
-	rows, err := a.store.ListRuntime(r.Context())
+// metrics are the agent's Prometheus metrics, in a registry of its own
+// (no package-level state): the Go runtime and the process, ticks,
+// deploys, and the workloads by state.
+type metrics struct {
+	reg            *prometheus.Registry
+	lastSuccess    prometheus.Gauge
+	tickDuration   prometheus.Histogram
+	ticks          *prometheus.CounterVec
+	deployDuration *prometheus.HistogramVec
+}
+
+func newMetrics(a *Agent) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "berth_last_successful_tick_timestamp_seconds",
+			Help: "When a tick last pulled, loaded and acted (Unix time); /readyz fails when it is too old."}),
+		tickDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "berth_tick_duration_seconds",
+			Help: "How long ticks take.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
+		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "berth_ticks_total",
+			Help: "Ticks by result: idle, changed (something deployed or observed), failed (the tick could not run)."}, []string{"result"}),
+		deployDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "berth_deploy_duration_seconds",
+			Help: "How long deploys take, by strategy, source kind and result.", Buckets: []float64{.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}},
+			[]string{"strategy", "kind", "result"}),
+	}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.lastSuccess, m.tickDuration, m.ticks, m.deployDuration,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_sql_queries_total", Help: "SQL statements run by this agent."},
+			func() float64 { return float64(a.store.Queries()) }),
+		&workloadCollector{a: a})
+	if c, ok := a.docker.(Counter); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_docker_api_calls_total", Help: "Docker API requests made by this agent."},
+			func() float64 { return float64(c.Calls()) }))
+	}
+	return m
+}
+
+func (m *metrics) tick(res *TickResult, ran bool, took time.Duration, now time.Time) {
+	m.tickDuration.Observe(took.Seconds())
+	switch {
+	case !ran:
+		m.ticks.WithLabelValues("failed").Inc()
+		return
+	case res.NoOp && !res.Changed():
+		m.ticks.WithLabelValues("idle").Inc()
+	default:
+		m.ticks.WithLabelValues("changed").Inc()
+	}
+	m.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	for _, o := range res.Outcomes {
+		m.deployDuration.WithLabelValues(string(o.Decision.Strategy), string(o.Workload.Source.Kind()), o.Result.String()).Observe(o.Took.Seconds())
+	}
+}
+
+// workloadCollector reports berth_workloads{state} from the store at
+// scrape time.
+type workloadCollector struct{ a *Agent }
+
+var workloadsDesc = prometheus.NewDesc("berth_workloads", "Workloads by state (running, degraded, down, pinned, suspended, ...).", []string{"state"}, nil)
+
+func (c *workloadCollector) Describe(ch chan<- *prometheus.Desc) { ch <- workloadsDesc }
+
+func (c *workloadCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rows, err := c.a.store.ListRuntime(ctx)
 	if err != nil {
-		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
+		ch <- prometheus.NewInvalidMetric(workloadsDesc, err)
 		return
 	}
-	byStatus := map[string]int{}
-	for _, row := range rows {
-		byStatus[row.Status]++
+	by := map[string]int{}
+	for _, r := range rows {
+		by[health(r).State]++
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintln(w, "# HELP berth_workloads Workloads by runtime status.")
-	fmt.Fprintln(w, "# TYPE berth_workloads gauge")
-	for status, n := range byStatus {
-		fmt.Fprintf(w, "berth_workloads{status=%q} %d\n", status, n)
+	for state, n := range by {
+		ch <- prometheus.MustNewConstMetric(workloadsDesc, prometheus.GaugeValue, float64(n), state)
 	}
-	fmt.Fprintln(w, "# HELP berth_sql_queries_total SQL statements run by this agent.")
-	fmt.Fprintln(w, "# TYPE berth_sql_queries_total counter")
-	fmt.Fprintf(w, "berth_sql_queries_total %d\n", a.store.Queries())
-	if c, ok := a.docker.(Counter); ok {
-		fmt.Fprintln(w, "# HELP berth_docker_api_calls_total Docker API requests made by this agent.")
-		fmt.Fprintln(w, "# TYPE berth_docker_api_calls_total counter")
-		fmt.Fprintf(w, "berth_docker_api_calls_total %d\n", c.Calls())
-	}
+}
+
+func (a *Agent) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
 }

@@ -26,6 +26,8 @@ type reporter struct {
 	statuses *commitStatuses
 	status   statusPusher // nil: no status branch
 	log      *slog.Logger
+	// gitTimeout bounds a status push (--git-timeout).
+	gitTimeout time.Duration
 }
 
 func (r *reporter) deployStarted(ctx context.Context, commit string, d deployment, dec sources.Decision) {
@@ -137,7 +139,8 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 		return
 	}
 	rep := statusReport(r.agent, res, rows)
-	if err := r.status.Push(ctx, rep); err != nil {
+	push := func(ctx context.Context) error { return r.status.Push(ctx, rep) }
+	if err := sources.Deadline(ctx, r.gitTimeout, "--git-timeout", push); err != nil {
 		r.log.Warn("status push failed", "error", err)
 		r.events.add(ctx, store.Event{Kind: string(KindStatusPushFailed), Severity: store.SeverityWarn, Commit: res.Commit,
 			Message: "status branch not updated: " + err.Error()})

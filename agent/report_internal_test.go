@@ -27,6 +27,8 @@ func TestReporterFansOutOneDeploy(t *testing.T) {
 	dec := sources.Decide(w)
 	a.report.deployStarted(ctx, "abcdef1234567", d, dec)
 	a.report.deployFinished(ctx, Outcome{Workload: w, Commit: "abcdef1234567", Decision: dec, Why: d.why, Image: "nginx:2", Result: Succeeded})
+	a.Flush(ctx)
+	posts := rec.list()
 
 	evs := allEvents(t, st)
 	require.Len(t, evs, 2)
@@ -38,10 +40,10 @@ func TestReporterFansOutOneDeploy(t *testing.T) {
 		assert.Contains(t, evs[1].Metadata, k)
 	}
 	assert.Equal(t, "config changed: source.image", evs[1].Metadata["why"])
-	require.Len(t, rec.posts, 2)
-	assert.Equal(t, forge.Pending, rec.posts[0].State)
-	assert.Equal(t, forge.Success, rec.posts[1].State)
-	assert.Equal(t, "berth/host-a/shop/web", rec.posts[1].Context)
+	require.Len(t, posts, 2)
+	assert.Equal(t, forge.Pending, posts[0].State)
+	assert.Equal(t, forge.Success, posts[1].State)
+	assert.Equal(t, "berth/host-a/shop/web", posts[1].Context)
 }
 
 // TestFailedOutcomeIsGenericAndRedacted: tool output never reaches an
@@ -87,7 +89,8 @@ func TestFailedOutcomeIsGenericAndRedacted(t *testing.T) {
 	last := evs[len(evs)-1]
 	assert.Equal(t, string(KindDeployFailed), last.Kind)
 	assert.Equal(t, "deploy of shop/web at c1 failed: docker compose: docker compose up failed (exit status 1); see the agent's debug log", last.Message)
-	assert.Equal(t, forge.Failure, rec.posts[len(rec.posts)-1].State)
+	a.Flush(context.Background())
+	assert.Equal(t, forge.Failure, rec.list()[len(rec.list())-1].State)
 }
 
 func TestStatusMessage(t *testing.T) {

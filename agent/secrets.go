@@ -26,6 +26,7 @@ type sharedSecrets struct {
 
 	layers   map[string]map[string]string // by workload id
 	failures map[string]string            // workloads failed by secrets.on_error: fail
+	holds    map[string]string            // workloads with a secret that cannot be used: why
 	view     atomic.Pointer[[]SharedSecret]
 }
 
@@ -42,7 +43,7 @@ type secretWarning struct {
 // cannot be used is a warning; with `secrets.on_error: fail` it fails the
 // workloads in its scope instead.
 func (s *sharedSecrets) apply(d *gitops.Desired) []secretWarning {
-	s.layers, s.failures = map[string]map[string]string{}, map[string]string{}
+	s.layers, s.failures, s.holds = map[string]map[string]string{}, map[string]string{}, map[string]string{}
 	var warns []secretWarning
 	for _, err := range d.SecretErrors {
 		warns = append(warns, secretWarning{msg: err.Error()})
@@ -76,8 +77,12 @@ func (s *sharedSecrets) apply(d *gitops.Desired) []secretWarning {
 			w.SetContentHash(gitops.SecretsContent, secrets.Fingerprint(s.key, layer))
 			w.Hash = gitops.Hash(w)
 		}
-		if bad := firstNonEmpty(badApp[w.App], badGlobal); failOnError && bad != "" {
+		bad := firstNonEmpty(badApp[w.App], badGlobal)
+		switch {
+		case bad != "" && failOnError:
 			s.failures[w.ID()] = "shared secret " + bad + " could not be used (secrets.on_error: fail)"
+		case bad != "":
+			s.holds[w.ID()] = "shared secret " + bad + " cannot be used"
 		}
 	}
 	return warns
@@ -92,6 +97,11 @@ func (s *sharedSecrets) env(w *sources.Workload, imageEnv []string) []string {
 
 // failure is why on_error: fail stops the workload, "" when it does not.
 func (s *sharedSecrets) failure(id string) string { return s.failures[id] }
+
+// held are the workloads whose shared-secret layer is incomplete: one
+// already running keeps the layer it was deployed with (it is not
+// redeployed without the secret); one never deployed deploys without it.
+func (s *sharedSecrets) held() map[string]string { return s.holds }
 
 // list is what GET /api/shared-secrets answers.
 func (s *sharedSecrets) list() []SharedSecret {

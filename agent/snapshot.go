@@ -36,7 +36,30 @@ func (a *Agent) takeSnapshot(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSnapshot(rows, cs), nil
+	return newSnapshot(rows, a.own(cs)), nil
+}
+
+// own drops containers another state dir made: an agent that shares this
+// agent's name (a copy-pasted unit, two state dirs on one host) must not
+// have its containers removed as leftovers or pruned. Containers without
+// the label (made before it existed) are adopted.
+func (a *Agent) own(cs []sources.Container) []sources.Container {
+	if a.opts.StateID == "" {
+		return cs
+	}
+	out := cs[:0:0]
+	foreign := 0
+	for _, c := range cs {
+		if s := c.Labels[sources.LabelState]; s != "" && s != a.opts.StateID {
+			foreign++
+			continue
+		}
+		out = append(out, c)
+	}
+	if foreign > 0 {
+		a.log.Warn("ignoring containers of another state dir with the same agent name", "agent", a.opts.Name, "containers", foreign)
+	}
+	return out
 }
 
 // current is the container the row names, when it still exists.

@@ -8,12 +8,17 @@ import (
 	"time"
 
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/router"
 )
 
 // ErrDeployFailed is returned (wrapped) by Tick when any workload failed to
 // deploy or to load; the others were still deployed.
 var ErrDeployFailed = errors.New("some workloads failed")
+
+// ErrConfigInvalid is returned (wrapped) by Tick when the config repo has
+// a repo-wide error: nothing is deployed or pruned until it is fixed.
+var ErrConfigInvalid = errors.New("the config is invalid")
 
 // metaLastCommit records the config commit of the last full tick, for
 // `berth status`.
@@ -85,15 +90,26 @@ type loaded struct {
 // prune, report. It returns an error wrapping ErrDeployFailed when a
 // workload failed, and other errors when the tick could not run at all; in
 // both cases nothing that was running is stopped because of the failure.
-func (a *Agent) Tick(ctx context.Context) (*TickResult, error) {
+func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	a.tickMu.Lock()
 	defer a.tickMu.Unlock()
-	start := time.Now()
-	res := &TickResult{}
-	defer func() { res.Duration = time.Since(start) }()
+	start := a.now()
+	res = &TickResult{}
+	defer func() {
+		res.Duration = a.now().Sub(start)
+		ran := err == nil || errors.Is(err, ErrDeployFailed) || errors.Is(err, ErrConfigInvalid)
+		if ran {
+			a.lastSuccess.Store(a.now().UnixNano())
+		}
+		a.metrics.tick(res, ran, res.Duration, a.now())
+	}()
 
 	a.log.Info("pulling", "repo", a.repo.URL(), "branch", a.repo.Branch())
-	commit, err := a.repo.Pull(ctx)
+	var commit string
+	err = sources.Deadline(ctx, a.opts.Timeouts.Git, "--git-timeout", func(ctx context.Context) (err error) {
+		commit, err = a.repo.Pull(ctx)
+		return err
+	})
 	if err != nil {
 		err = fmt.Errorf("pulling config repo: %w", err)
 		a.report.syncFailed(ctx, err)
@@ -146,7 +162,7 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 	}
 	if len(d.Errors) > 0 {
 		a.configInvalid(ctx, commit, d.Errors)
-		return nil, false, fmt.Errorf("config at %s is invalid: %w", shortSHA(commit), errors.Join(d.Errors...))
+		return nil, false, fmt.Errorf("%w: at %s: %w", ErrConfigInvalid, shortSHA(commit), errors.Join(d.Errors...))
 	}
 	a.cache = loaded{commit: commit, desired: d}
 	a.report.secretWarnings(ctx, commit, a.secrets.apply(d))
@@ -156,7 +172,7 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 }
 
 func (a *Agent) decideOptions(ctx context.Context, snap *snapshot, cleanup bool) decideOptions {
-	o := decideOptions{now: a.now(), selfHeal: a.opts.SelfHeal, allowEmpty: a.opts.AllowEmpty, cleanup: cleanup}
+	o := decideOptions{now: a.now(), selfHeal: a.opts.SelfHeal, allowEmpty: a.opts.AllowEmpty, cleanup: cleanup, held: a.secrets.held()}
 	if a.opts.Router != nil {
 		o.routes = map[string]router.Route{}
 		for _, r := range a.opts.Router.Routes() {
@@ -220,6 +236,7 @@ func (a *Agent) finish(ctx context.Context, res *TickResult, newlyInvalid bool, 
 	if res.Changed() || newlyInvalid {
 		a.pushStatus(ctx, res)
 	}
+	a.pruneEvents(ctx)
 	if !res.NoOp {
 		if prev, _ := a.store.Meta(ctx, metaLastCommit); prev != res.Commit {
 			if err := a.store.SetMeta(ctx, metaLastCommit, res.Commit); err != nil {
@@ -227,8 +244,7 @@ func (a *Agent) finish(ctx context.Context, res *TickResult, newlyInvalid bool, 
 			}
 		}
 	}
-	a.ready.Store(true)
-	took := time.Since(start).Round(time.Millisecond)
+	took := a.now().Sub(start).Round(time.Millisecond)
 	if res.NoOp {
 		a.log.Info("up to date", "commit", shortSHA(res.Commit), "took", took)
 		return
@@ -255,4 +271,25 @@ func invalidIDs(d *gitops.Desired) []string {
 		ids = append(ids, inv.ID)
 	}
 	return ids
+}
+
+// eventsPerWorkload caps the event log of one workload.
+const eventsPerWorkload = 10_000
+
+// pruneEvents bounds the event log: at most once an hour, events older
+// than EventsMaxAge go, and each workload keeps its newest 10,000.
+func (a *Agent) pruneEvents(ctx context.Context) {
+	now := a.now()
+	if now.Sub(a.prunedAt) < time.Hour {
+		return
+	}
+	a.prunedAt = now
+	n, err := a.store.PruneEvents(ctx, now.Add(-a.opts.EventsMaxAge), eventsPerWorkload)
+	if err != nil {
+		a.log.Warn("pruning the event log failed", "error", err)
+		return
+	}
+	if n > 0 {
+		a.log.Info("pruned the event log", "deleted", n)
+	}
 }

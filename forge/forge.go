@@ -78,7 +78,9 @@ func New(kind, base, repo, tokenFile string) (*Client, error) {
 }
 
 // Post sends one status, retrying server errors and rate limits with
-// backoff. The error names the forge's answer, never the token.
+// backoff, within ctx's deadline: a Retry-After that reaches past it ends
+// the tries at once instead of stalling. The error names the forge's
+// answer, never the token.
 func (f *Client) Post(ctx context.Context, s Status) error {
 	var last error
 	delay := f.Backoff
@@ -94,9 +96,12 @@ func (f *Client) Post(ctx context.Context, s Status) error {
 		if wait > 0 {
 			delay = wait
 		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+			return fmt.Errorf("%w (not retried: the next try in %s is past the deadline)", last, delay.Round(time.Second))
+		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("%w (%w)", last, ctx.Err())
 		case <-time.After(delay):
 		}
 		delay *= 2

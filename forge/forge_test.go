@@ -120,3 +120,21 @@ func TestForgeWireFormats(t *testing.T) {
 	assert.Equal(t, "acme/config", gitops.RepoFromURL("https://git.example.com/acme/config.git"))
 	assert.Equal(t, "acme/config", gitops.RepoFromURL("git@github.com:acme/config.git"))
 }
+
+// TestRetryAfterIsCappedByTheDeadline: a forge that asks to wait ten
+// minutes does not stall the post past its deadline.
+func TestRetryAfterIsCappedByTheDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "600")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	f, err := forge.New(forge.GitHub, srv.URL, "acme/config", tokenFile(t))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err = f.Post(ctx, forge.Status{SHA: "abc", Context: "berth/a/b/c", State: forge.Pending})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "past the deadline", "it gave up instead of sleeping into the deadline")
+	assert.NoError(t, ctx.Err(), "before the deadline")
+}

@@ -19,7 +19,9 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
+	"github.com/berthops/berth/internal/atomicfile"
 	"github.com/berthops/berth/internal/secretfile"
+	"github.com/berthops/berth/sources"
 )
 
 // ErrBranchNotFound means the remote has no such branch: a person must fix
@@ -34,12 +36,14 @@ type Credentials struct {
 	KnownHosts   string // known_hosts file; default ~/.ssh/known_hosts
 }
 
-// Repo is the local clone of the config repo.
+// Repo is the local clone of the config repo (or of an app repo).
 type Repo struct {
 	url    string
 	branch string
 	dir    string
 	creds  Credentials
+	// Failpoint, when set, is called at FailAfterCheckout (crash tests).
+	Failpoint func(sources.Step)
 }
 
 // NewRepo returns a Repo that clones url's branch into dir. A plain local
@@ -145,9 +149,16 @@ func (r *Repo) fetch(ctx context.Context, repo *git.Repository, auth transport.A
 	return ref.Hash().String(), nil
 }
 
+// checkout brings the work tree to h. A checkout is done only when the
+// marker names h: go-git moves HEAD before it writes the files, so a
+// crash (or a full disk) in the middle leaves HEAD at h and the files
+// half written; with the marker still at the old commit the next pull
+// checks out again instead of reading a torn tree as the new commit.
 func (r *Repo) checkout(repo *git.Repository, h plumbing.Hash) error {
-	if head, err := repo.Head(); err == nil && head.Hash() == h {
-		return nil
+	if r.checkedOut() == h.String() {
+		if head, err := repo.Head(); err == nil && head.Hash() == h {
+			return nil
+		}
 	}
 	wt, err := repo.Worktree()
 	if err != nil {
@@ -156,7 +167,40 @@ func (r *Repo) checkout(repo *git.Repository, h plumbing.Hash) error {
 	if err := wt.Reset(&git.ResetOptions{Commit: h, Mode: git.HardReset}); err != nil {
 		return fmt.Errorf("checking out %s: %w", h.String()[:12], err)
 	}
+	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
+		return fmt.Errorf("cleaning the checkout of %s: %w", h.String()[:12], err)
+	}
+	r.failpoint(sources.FailAfterCheckout)
+	return r.markCheckedOut(r.dir, h)
+}
+
+// markerName is the file, inside the clone's .git, that names the commit
+// of the last completed checkout.
+const markerName = "berth-checkout"
+
+// CheckedOut is the commit of the last completed checkout, "" when there
+// is none: what an unreachable remote leaves to build from.
+func (r *Repo) CheckedOut() string { return r.checkedOut() }
+
+func (r *Repo) checkedOut() string {
+	b, err := os.ReadFile(filepath.Join(r.dir, ".git", markerName))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (r *Repo) markCheckedOut(dir string, h plumbing.Hash) error {
+	if err := atomicfile.Write(filepath.Join(dir, ".git", markerName), []byte(h.String()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("recording the checkout of %s: %w", h.String()[:12], err)
+	}
 	return nil
+}
+
+func (r *Repo) failpoint(step sources.Step) {
+	if r.Failpoint != nil {
+		r.Failpoint(step)
+	}
 }
 
 func (r *Repo) clone(ctx context.Context, auth transport.AuthMethod) (string, error) {
@@ -186,6 +230,10 @@ func (r *Repo) clone(ctx context.Context, auth transport.AuthMethod) (string, er
 	if err != nil {
 		_ = os.RemoveAll(tmp)
 		return "", fmt.Errorf("reading HEAD of the new clone: %w", err)
+	}
+	if err := r.markCheckedOut(tmp, head.Hash()); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", err
 	}
 	if err := os.RemoveAll(r.dir); err != nil {
 		return "", fmt.Errorf("clearing %s: %w", r.dir, err)

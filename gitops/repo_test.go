@@ -126,3 +126,41 @@ func TestPullErrors(t *testing.T) {
 
 	assert.Equal(t, "https://bot:redacted@git.example.com/x.git", gitops.RedactURL("https://bot:hunter2@git.example.com/x.git"))
 }
+
+// TestTornCheckoutIsDoneAgain: go-git moves HEAD before it writes the
+// files, so a crash or a full disk in the middle of a checkout leaves
+// HEAD at the new commit over the old (or half-written) files. The next
+// pull must not read that as the new commit: the checkout marker still
+// names the old one, so the tree is checked out again.
+func TestTornCheckoutIsDoneAgain(t *testing.T) {
+	srv := gitserver.Start(t)
+	src := srv.NewRepo(t, "config")
+	src.Write("apps/a/w.yaml", okImage).Push("one")
+	dir := filepath.Join(t.TempDir(), "repo")
+	repo, err := gitops.NewRepo(src.URL, "main", dir, gitops.Credentials{})
+	require.NoError(t, err)
+	_, err = repo.Pull(context.Background())
+	require.NoError(t, err)
+
+	two := src.Write("apps/a/w.yaml", okImage+"port: 8080\n").Write("apps/a/x.yaml", okImage).Push("two")
+	// The torn state: the branch (and HEAD) at "two", the files of "one",
+	// one of them half gone.
+	gitserver.Git(t, dir, "fetch", "-q", "origin", "main")
+	gitserver.Git(t, dir, "update-ref", "refs/heads/main", two)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "apps/a/w.yaml"), []byte("sou"), 0o644))
+
+	sha, err := repo.Pull(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, two, sha)
+	b, err := os.ReadFile(filepath.Join(dir, "apps/a/w.yaml"))
+	require.NoError(t, err)
+	assert.Equal(t, okImage+"port: 8080\n", string(b), "the file is the new commit's, whole")
+	assert.FileExists(t, filepath.Join(dir, "apps/a/x.yaml"))
+
+	// An untracked leftover of a torn checkout is cleaned too.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "apps/a/stray.yaml"), []byte(okImage), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".git", "berth-checkout"), []byte("0000\n"), 0o644))
+	_, err = repo.Pull(context.Background())
+	require.NoError(t, err)
+	assert.NoFileExists(t, filepath.Join(dir, "apps/a/stray.yaml"))
+}

@@ -50,6 +50,8 @@ func (c Container) Running() bool { return c.State == "running" }
 // List returns every container (running or not) that agent owns, in one
 // API call.
 func (d *Docker) List(ctx context.Context, agent string) ([]Container, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{
 		All:     true,
 		Filters: filters.NewArgs(filters.Arg("label", LabelAgent+"="+agent)),
@@ -105,6 +107,8 @@ type RunSpec struct {
 
 // Create creates a container without starting it.
 func (d *Docker) Create(ctx context.Context, spec RunSpec) (string, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env, Labels: spec.Labels}
 	hc := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
 	names := make([]string, 0, len(spec.Volumes))
@@ -158,7 +162,9 @@ func (d *Docker) ensureVolume(ctx context.Context, name string, labels map[strin
 // Start starts a created container and returns it with the host port
 // published for port. A container that does not start is removed.
 func (d *Docker) Start(ctx context.Context, id string, port int) (Container, error) {
-	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+	cctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	if err := d.cli.ContainerStart(cctx, id, container.StartOptions{}); err != nil {
 		rmErr := d.Remove(context.WithoutCancel(ctx), id, 0)
 		return Container{}, errors.Join(fmt.Errorf("starting container %s: %w", short(id), err), rmErr)
 	}
@@ -168,6 +174,8 @@ func (d *Docker) Start(ctx context.Context, id string, port int) (Container, err
 // Restart starts a stopped container again (a rollback's old version) and
 // returns it with its (possibly new) host port.
 func (d *Docker) Restart(ctx context.Context, id string, port int) (Container, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return Container{}, fmt.Errorf("starting container %s again: %w", short(id), err)
 	}
@@ -177,6 +185,8 @@ func (d *Docker) Restart(ctx context.Context, id string, port int) (Container, e
 // Stop stops a container with the grace period; one already gone or
 // stopped is not an error.
 func (d *Docker) Stop(ctx context.Context, id string, grace time.Duration) error {
+	ctx, cancel := d.call(ctx, grace)
+	defer cancel()
 	secs := int(grace.Seconds())
 	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("stopping container %s: %w", short(id), err)
@@ -186,6 +196,8 @@ func (d *Docker) Stop(ctx context.Context, id string, grace time.Duration) error
 
 // Rename gives a container a new name.
 func (d *Docker) Rename(ctx context.Context, id, name string) error {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	if err := d.cli.ContainerRename(ctx, id, name); err != nil {
 		return fmt.Errorf("renaming container %s to %s: %w", short(id), name, err)
 	}
@@ -195,6 +207,8 @@ func (d *Docker) Rename(ctx context.Context, id, name string) error {
 // Inspect returns a container's current state and the host port published
 // for port.
 func (d *Docker) Inspect(ctx context.Context, id string, port int) (Container, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	info, err := d.cli.ContainerInspect(ctx, id)
 	if err != nil {
 		return Container{}, fmt.Errorf("inspecting container %s: %w", id, err)
@@ -239,6 +253,8 @@ func (d *Docker) Purge(ctx context.Context, id string, grace time.Duration) erro
 }
 
 func (d *Docker) remove(ctx context.Context, id string, grace time.Duration, volumes bool) error {
+	ctx, cancel := d.call(ctx, grace)
+	defer cancel()
 	if err := d.Stop(ctx, id, grace); err != nil {
 		return err
 	}
@@ -252,6 +268,8 @@ func (d *Docker) remove(ctx context.Context, id string, grace time.Duration, vol
 // RemoveWorkloadVolumes deletes the named volumes Berth created for a
 // workload (prune with --prune-volumes).
 func (d *Docker) RemoveWorkloadVolumes(ctx context.Context, agent, workload string) error {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	list, err := d.cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", LabelAgent+"="+agent), filters.Arg("label", LabelWorkload+"="+workload))})
 	if err != nil {

@@ -17,6 +17,7 @@ const (
 	LabelWorkload = "berth.workload" // <app>/<name>
 	LabelHash     = "berth.hash"     // the desired hash it was created for
 	LabelCommit   = "berth.commit"   // the config commit it was created from
+	LabelState    = "berth.state"    // the identity of the state dir of the agent that made it
 )
 
 // Docker is Berth's adapter over the Docker Engine API. It negotiates the
@@ -25,6 +26,19 @@ const (
 type Docker struct {
 	cli   *client.Client
 	calls atomic.Int64
+	// CallTimeout bounds each API call that is not a pull or a build
+	// (those have their own flags); default 2m.
+	CallTimeout time.Duration
+}
+
+// call gives one API call its deadline: a daemon that hangs fails the
+// step instead of freezing the agent.
+func (d *Docker) call(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+	t := d.CallTimeout
+	if t <= 0 {
+		t = 2 * time.Minute
+	}
+	return context.WithTimeout(ctx, t+extra)
 }
 
 // NewDocker connects to the daemon at host ("" for the default socket).
@@ -61,6 +75,8 @@ func (d *Docker) Calls() int64 { return d.calls.Load() }
 
 // Ping checks that the daemon answers.
 func (d *Docker) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	if _, err := d.cli.Ping(ctx); err != nil {
 		return fmt.Errorf("docker daemon: %w", err)
 	}

@@ -51,6 +51,8 @@ type EngineOptions struct {
 	Failpoint func(Step)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// StateID labels containers with the agent's state dir (LabelState).
+	StateID string
 }
 
 // Engine runs a prepared image as a workload's container, replacing the
@@ -143,12 +145,16 @@ func Upstream(c Container) string {
 
 // Labels are the labels of a workload's container.
 func (e *Engine) Labels(w *Workload, commit string) map[string]string {
-	return map[string]string{
+	labels := map[string]string{
 		LabelAgent:    e.agent,
 		LabelWorkload: w.ID(),
 		LabelHash:     w.Hash,
 		LabelCommit:   commit,
 	}
+	if e.opts.StateID != "" {
+		labels[LabelState] = e.opts.StateID
+	}
+	return labels
 }
 
 // Deploy replaces the workload's containers with one running d.Image,

@@ -13,6 +13,9 @@ const (
 	FailAfterRoute      Step = "after-route"
 	FailAfterPersist    Step = "after-persist"
 	FailAfterBlueStop   Step = "after-blue-stop" // blue-green
+	// FailAfterCheckout is in the git pull: the work tree was reset to
+	// the new commit but the checkout was not recorded yet.
+	FailAfterCheckout Step = "after-checkout"
 )
 
 // Steps lists every failpoint step of a strategy in deploy order.

@@ -25,6 +25,8 @@ type Image struct {
 // InspectImage returns a local image; ok is false when ref is not on the
 // host.
 func (d *Docker) InspectImage(ctx context.Context, ref string) (img Image, ok bool, err error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	info, err := d.cli.ImageInspect(ctx, ref)
 	if cerrdefs.IsNotFound(err) {
 		return Image{}, false, nil
@@ -63,6 +65,8 @@ func (d *Docker) Pull(ctx context.Context, ref string) error {
 // ImagesByRef lists the local images whose tag matches reference (a
 // Docker reference filter such as "berth/shop-web:*"), by id.
 func (d *Docker) ImagesByRef(ctx context.Context, reference string) ([]string, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	list, err := d.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", reference))})
 	if err != nil {
 		return nil, fmt.Errorf("listing images %s: %w", reference, err)
@@ -79,6 +83,8 @@ func (d *Docker) ImagesByRef(ctx context.Context, reference string) ([]string, e
 // that any container (of any agent, in any state) uses is left alone, as
 // is one someone else tagged. It reports whether the image is gone.
 func (d *Docker) RemoveImage(ctx context.Context, id string, owned func(ref string) bool) (bool, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	info, err := d.cli.ImageInspect(ctx, id)
 	if cerrdefs.IsNotFound(err) {
 		return true, nil
@@ -111,6 +117,8 @@ func (d *Docker) RemoveImage(ctx context.Context, id string, owned func(ref stri
 
 // PruneBuildCache removes the build cache no image uses.
 func (d *Docker) PruneBuildCache(ctx context.Context) error {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
 	if _, err := d.cli.BuildCachePrune(ctx, build.CachePruneOptions{}); err != nil {
 		return fmt.Errorf("pruning the build cache: %w", err)
 	}

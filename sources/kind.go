@@ -81,7 +81,9 @@ type PrepareEnv struct {
 	App *AppCheckout
 	// StaticServer is the statically linked binary that serves sites.
 	StaticServer string
-	Log          *slog.Logger
+	// Timeouts bound pulls and builds.
+	Timeouts Timeouts
+	Log      *slog.Logger
 }
 
 // Prepared is a workload's image, ready to run.

@@ -179,3 +179,23 @@ func (s *Store) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	}
 	return out, nil
 }
+
+// PruneEvents deletes events older than before, and keeps at most
+// perWorkload events of each workload (the newest). It returns how many
+// it deleted.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time, perWorkload int) (int64, error) {
+	s.count()
+	res, err := s.db.ExecContext(ctx, "DELETE FROM event_log WHERE time < ?", before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("pruning old events: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	s.count()
+	res, err = s.db.ExecContext(ctx, `DELETE FROM event_log WHERE id IN (
+		SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY workload_id ORDER BY id DESC) AS n FROM event_log) WHERE n > ?)`, perWorkload)
+	if err != nil {
+		return n, fmt.Errorf("capping events per workload: %w", err)
+	}
+	m, _ := res.RowsAffected()
+	return n + m, nil
+}

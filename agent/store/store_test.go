@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -88,4 +90,44 @@ func TestTruncate(t *testing.T) {
 			assert.Equal(t, tc.want, store.Truncate(tc.in, tc.n))
 		})
 	}
+}
+
+func TestPruneEventsByAgeAndCap(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "berth.db"))
+	old := time.Now().Add(-48 * time.Hour)
+	for i := range 5 {
+		_, err := st.AddEvent(ctx, store.Event{WorkloadID: "a/x", Kind: "k", Message: "old", Time: old.Add(time.Duration(i) * time.Second)})
+		require.NoError(t, err)
+	}
+	for i := range 7 {
+		_, err := st.AddEvent(ctx, store.Event{WorkloadID: "a/x", Kind: "k", Message: fmt.Sprint("new ", i)})
+		require.NoError(t, err)
+		_, err = st.AddEvent(ctx, store.Event{WorkloadID: "a/y", Kind: "k", Message: "y"})
+		require.NoError(t, err)
+	}
+	n, err := st.PruneEvents(ctx, time.Now().Add(-24*time.Hour), 4)
+	require.NoError(t, err)
+	assert.Equal(t, int64(5+3+3), n)
+	x, err := st.Events(ctx, store.EventFilter{WorkloadID: "a/x", Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, x, 4)
+	assert.Equal(t, "new 6", x[0].Message, "the newest are kept")
+	assert.Equal(t, "new 3", x[3].Message)
+}
+
+func TestCountEventCoalescesRepeats(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "berth.db"))
+	for range 3 {
+		_, err := st.CountEvent(ctx, store.Event{Kind: "sync.failed", Severity: store.SeverityError, Message: "git down"})
+		require.NoError(t, err)
+	}
+	_, err := st.CountEvent(ctx, store.Event{Kind: "sync.failed", Severity: store.SeverityError, Message: "something else"})
+	require.NoError(t, err)
+	evs, err := st.Events(ctx, store.EventFilter{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	assert.Equal(t, 1, evs[0].Count)
+	assert.Equal(t, 3, evs[1].Count, "three identical failures are one event with a count")
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/sources"
 )
 
@@ -151,4 +154,56 @@ func TestCrashAtEveryRecreateStepConverges(t *testing.T) {
 			w.requireConverged(t, serving)
 		})
 	}
+}
+
+// TestCrashDuringCheckoutConverges kills `berth sync` after the work tree
+// was reset to a new commit but before the checkout was recorded: the
+// next sync checks out again and deploys the new commit.
+func TestCrashDuringCheckoutConverges(t *testing.T) {
+	w := newCrashWorld(t)
+	img := dockertest.Image(t, "cli")
+	workload := func(msg string) string {
+		return fmt.Sprintf("source:\n  type: image\n  image: %s\n  deploy_strategy: recreate\nenv:\n  MESSAGE: %q\nport: 8080\nroute:\n  hosts: [%s]\n", img, msg, w.host)
+	}
+	w.src.Write("apps/"+w.app+"/web.yaml", workload("v0")).Push("v0")
+	r := run(t, w.env, "sync", "--repo", w.src.URL)
+	require.Equal(t, 0, r.code, r.stderr)
+	w.src.Write("apps/"+w.app+"/web.yaml", workload("v1")).Push("v1")
+	r = run(t, append(w.env, "BERTH_FAILPOINT="+string(sources.FailAfterCheckout)), "sync", "--repo", w.src.URL)
+	require.Equal(t, sources.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
+	w.requireConverged(t, "v0") // nothing was deployed from the unrecorded checkout
+	r = run(t, w.env, "sync", "--repo", w.src.URL)
+	require.Equal(t, 0, r.code, r.stderr)
+	w.requireConverged(t, "v1")
+}
+
+// TestOneOwnerPerStateDir: a second sync on a state dir in use exits at
+// once naming the holder; status and events still read it.
+func TestOneOwnerPerStateDir(t *testing.T) {
+	dockertest.Docker(t)
+	state := t.TempDir()
+	src := gitserver.Start(t).NewRepo(t, "config")
+	src.Write("README.md", "empty\n").Push("empty")
+	r := run(t, nil, "sync", "--repo", src.URL, "--state-dir", state, "--router", "none", "--status-branch", "")
+	require.Equal(t, 0, r.code, r.stderr)
+
+	holder := exec.Command("flock", filepath.Join(state, "lock"), "sleep", "30")
+	holder.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, holder.Start())
+	t.Cleanup(func() { _ = syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); _ = holder.Wait() })
+	for range 100 { // bounded: until flock(1) holds it
+		l, err := statedir.Acquire(state, "probe")
+		if err != nil {
+			break
+		}
+		require.NoError(t, l.Release())
+		time.Sleep(50 * time.Millisecond)
+	}
+	r = run(t, nil, "sync", "--repo", src.URL, "--state-dir", state, "--router", "none")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "state dir "+state+" is in use by")
+	r = run(t, nil, "status", "--state-dir", state)
+	assert.Equal(t, 0, r.code, "status reads a state dir in use: %s", r.stderr)
+	r = run(t, nil, "events", "--state-dir", state)
+	assert.Equal(t, 0, r.code, "events read it too: %s", r.stderr)
 }

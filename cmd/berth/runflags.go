@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/secretfile"
 )
@@ -37,6 +38,9 @@ type runFlags struct {
 	keepReleases              int
 	pruneVolumes              bool
 	composeWait               time.Duration
+	timeouts                  agent.Timeouts
+	composeTimeout            time.Duration
+	eventsMaxAge              time.Duration
 }
 
 func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
@@ -72,6 +76,12 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.IntVar(&f.keepReleases, "keep-releases", 10, "releases kept per workload for rollback (their images are kept too)")
 	fs.BoolVar(&f.pruneVolumes, "prune-volumes", false, "also delete the volumes of workloads removed from git (default: kept)")
 	fs.DurationVar(&f.composeWait, "compose-wait", 2*time.Minute, "how long docker compose up waits for every service to run (healthy, with a healthcheck)")
+	fs.DurationVar(&f.timeouts.Git, "git-timeout", 2*time.Minute, "deadline of a git fetch or push (config repo, app repos, status branch)")
+	fs.DurationVar(&f.timeouts.Pull, "pull-timeout", 10*time.Minute, "deadline of an image pull")
+	fs.DurationVar(&f.timeouts.Build, "build-timeout", 30*time.Minute, "deadline of an image build")
+	fs.DurationVar(&f.composeTimeout, "compose-timeout", 10*time.Minute, "deadline of a docker compose process")
+	fs.DurationVar(&f.timeouts.Forge, "forge-timeout", 30*time.Second, "deadline of one commit status, retries included (Retry-After is capped by it)")
+	fs.DurationVar(&f.eventsMaxAge, "events-max-age", 720*time.Hour, "events older than this are deleted (and at most 10,000 are kept per workload)")
 	fs.StringSliceVar(&f.identities, "identity", nil, "age identity file(s) for shared secrets (also BERTH_IDENTITY_FILE; several for key rotation)")
 }
 
@@ -99,6 +109,12 @@ func (f *runFlags) validate() error {
 	}
 	if f.retryBackoff <= 0 || f.retryMax < f.retryBackoff {
 		return usage("--retry-backoff must be positive and at most --retry-max")
+	}
+	for flag, d := range map[string]time.Duration{"--git-timeout": f.timeouts.Git, "--pull-timeout": f.timeouts.Pull, "--build-timeout": f.timeouts.Build,
+		"--compose-timeout": f.composeTimeout, "--forge-timeout": f.timeouts.Forge, "--events-max-age": f.eventsMaxAge} {
+		if d <= 0 {
+			return usage("%s must be positive", flag)
+		}
 	}
 	if f.statusBranch != "" && f.statusBranch == f.branch {
 		return usage("--status-branch %q is the watched branch: status commits must go elsewhere", f.statusBranch)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -24,6 +25,9 @@ func newSyncCmd() *cobra.Command {
 			}
 			defer rt.close()
 			res, err := rt.agent.Tick(cmd.Context())
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), f.timeouts.Forge)
+			rt.agent.Flush(fctx) // the commit statuses still queued
+			cancel()
 			if err != nil {
 				if errors.Is(err, agent.ErrDeployFailed) {
 					return &exitError{code: 1, msg: err.Error()}

@@ -14,6 +14,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/forge"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
@@ -62,10 +63,19 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	if err := os.MkdirAll(f.state.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state dir: %w", err)
 	}
+	lock, err := statedir.Acquire(f.state.dir, "berth "+cmd.Name())
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	cl.add(func() { _ = lock.Release() })
+	if opts.StateID, err = statedir.ID(f.state.dir); err != nil {
+		return nil, err
+	}
 	repo, err := gitops.NewRepo(f.repo, f.branch, filepath.Join(f.state.dir, "repo"), f.credentials())
 	if err != nil {
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
+	repo.Failpoint = failpoint(log)
 	st, err := store.Open(ctx, filepath.Join(f.state.dir, "berth.db"))
 	if err != nil {
 		return nil, err
@@ -118,7 +128,8 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 		return gitops.NewRepo(url, branch, filepath.Join(f.state.dir, "apps", name), creds)
 	}
 	opts.Secrets, opts.SecretKey, opts.Redactor = secrets.NewResolver(ids, idErr, redactor), key, redactor
-	opts.Compose = &compose.Stack{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait}
+	opts.Compose = &compose.Stack{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait, Timeout: f.composeTimeout}
+	opts.Timeouts, opts.EventsMaxAge = f.timeouts, f.eventsMaxAge
 	opts.RetryBackoff, opts.RetryMax, opts.KeepReleases, opts.PruneVolumes = f.retryBackoff, f.retryMax, f.keepReleases, f.pruneVolumes
 	if f.commitStatus.value != "" {
 		fc, err := forge.New(f.commitStatus.value, f.forgeURL, f.forgeRepo, f.forgeTokenFile)

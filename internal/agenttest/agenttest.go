@@ -24,6 +24,7 @@ import (
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 )
@@ -31,6 +32,7 @@ import (
 // Harness is one agent's world.
 type Harness struct {
 	T        testing.TB
+	Server   *gitserver.Server
 	Repo     *gitserver.Repo
 	Docker   *sources.Docker
 	StateDir string
@@ -41,6 +43,9 @@ type Harness struct {
 	Log *slog.Logger
 	// StaticServer is the static berth binary static-site images run.
 	StaticServer string
+	// StateID is the state dir's identity, the same for every agent the
+	// harness builds (as for a restarted process).
+	StateID string
 }
 
 // WithBerth sets StaticServer to the test process's static berth binary.
@@ -62,7 +67,11 @@ func New(t testing.TB) *Harness {
 		Image:    dockertest.Image(t, "v1"),
 	}
 	h.App = "a" + h.Name[2:]
-	h.Repo = gitserver.Start(t).NewRepo(t, "config")
+	h.Server = gitserver.Start(t)
+	h.Repo = h.Server.NewRepo(t, "config")
+	id, err := statedir.ID(h.StateDir)
+	require.NoError(t, err)
+	h.StateID = id
 	return h
 }
 
@@ -106,6 +115,9 @@ func (h *Harness) build(opts agent.Options, repo *gitops.Repo, d agent.Docker) (
 	h.T.Cleanup(func() { st.Close() })
 	opts.Name = h.Name
 	opts.StaticServer = h.StaticServer
+	if opts.StateID == "" {
+		opts.StateID = h.StateID
+	}
 	opts.Compose = &compose.Stack{Dir: filepath.Join(h.StateDir, "compose"), Env: os.Environ(), Wait: 30 * time.Second}
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
 		return gitops.NewRepo(url, branch, filepath.Join(h.StateDir, "apps", name), gitops.Credentials{})

@@ -1,6 +1,7 @@
-// Package atomicfile writes files so that a reader (or a crash) never sees
-// half of one: the data goes to a temp file in the same folder, which is
-// then renamed into place.
+// Package atomicfile writes files so that a reader (or a crash, or a power
+// cut) never sees half of one: the data goes to a temp file in the same
+// folder, is synced, and is renamed into place; then the folder is synced
+// so the rename itself is durable.
 package atomicfile
 
 import (
@@ -28,6 +29,9 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	if _, err := tmp.Write(data); err != nil {
 		return fail(err)
 	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
 	if err := tmp.Close(); err != nil {
 		_ = os.Remove(tmp.Name())
 		return err
@@ -36,5 +40,15 @@ func Write(path string, data []byte, mode os.FileMode) error {
 		_ = os.Remove(tmp.Name())
 		return err
 	}
-	return nil
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

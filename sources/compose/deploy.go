@@ -67,6 +67,9 @@ type Stack struct {
 	// Wait is how long `up` waits for every service to run (and be
 	// healthy, when it has a healthcheck); default 2m.
 	Wait time.Duration
+	// Timeout bounds each docker compose process (pulls and builds
+	// included); it is killed after it; default 10m.
+	Timeout time.Duration
 }
 
 // Up deploys the project in file: `docker compose -p <project> -f file -f
@@ -115,20 +118,27 @@ func (s *Stack) run(ctx context.Context, dir, tool string, vars []string, args .
 	if bin == "" {
 		bin = "docker"
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(append([]string{}, s.Env...), vars...), "COMPOSE_PROGRESS=plain", "COMPOSE_ANSI=never")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		te := &sources.ToolError{Tool: tool, Output: out.String(), Err: err}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			te.ExitCode = ee.ExitCode()
-		}
-		return te
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
 	}
-	return nil
+	return sources.Deadline(ctx, timeout, "--compose-timeout", func(ctx context.Context) error {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(append(append([]string{}, s.Env...), vars...), "COMPOSE_PROGRESS=plain", "COMPOSE_ANSI=never")
+		cmd.WaitDelay = 5 * time.Second // after the kill, stop waiting for its output
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			te := &sources.ToolError{Tool: tool, Output: out.String(), Err: err}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				te.ExitCode = ee.ExitCode()
+			}
+			return te
+		}
+		return nil
+	})
 }
 
 // writeOverride writes the compose override that labels every service.

@@ -41,7 +41,10 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources
 	defer tar.Close()
 	env.Log.Info("building image", "tag", tag)
 	spec := sources.BuildSpec{Tag: tag, Dockerfile: c.DockerfileName(), BuildArgs: c.BuildArgs, Target: c.Target}
-	if err := env.Docker.Build(ctx, tar, spec, func(line string) { env.Log.Debug("build output", "line", line) }); err != nil {
+	build := func(ctx context.Context) error {
+		return env.Docker.Build(ctx, tar, spec, func(line string) { env.Log.Debug("build output", "line", line) })
+	}
+	if err := sources.Deadline(ctx, env.Timeouts.Build, "--build-timeout", build); err != nil {
 		return sources.Prepared{}, err
 	}
 	return sources.Prepared{Image: tag}, nil

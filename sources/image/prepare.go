@@ -22,7 +22,7 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, _ *sources
 		}
 	}
 	env.Log.Info("pulling image", "image", shortRef(ref))
-	if err := env.Docker.Pull(ctx, ref); err != nil {
+	if err := sources.Deadline(ctx, env.Timeouts.Pull, "--pull-timeout", func(ctx context.Context) error { return env.Docker.Pull(ctx, ref) }); err != nil {
 		return sources.Prepared{}, err
 	}
 	return sources.Prepared{Image: ref, Pulled: true}, nil

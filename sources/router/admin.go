@@ -34,7 +34,7 @@ func NewAdmin(base string, opts ConfigOptions) (*Admin, error) {
 	}
 	opts.Admin = u.Host // loading a config must keep the admin API up
 	opts.StreamCloseDelay = true
-	return &Admin{base: strings.TrimRight(base, "/"), opts: opts, client: &http.Client{Timeout: 30 * time.Second}}, nil
+	return &Admin{base: strings.TrimRight(base, "/"), opts: opts, client: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
 // Ping reports whether the admin API answers.

@@ -106,13 +106,23 @@ func (r *Router) Remove(ctx context.Context, id string) error {
 	return r.commit(ctx, next)
 }
 
+// commit makes next the table: it is saved first, then loaded into the
+// proxy, so what the proxy serves is never newer than the file a restart
+// restores from. When the proxy refuses it, the saved table goes back to
+// what it was.
 func (r *Router) commit(ctx context.Context, next map[string]Route) error {
 	list := r.list(next)
+	if err := r.save(list); err != nil {
+		return err
+	}
 	if err := r.driver.Load(ctx, list); err != nil {
+		if rerr := r.save(r.list(r.routes)); rerr != nil {
+			return errors.Join(err, fmt.Errorf("restoring the saved route table: %w", rerr))
+		}
 		return err
 	}
 	r.routes = next
-	return r.save(list)
+	return nil
 }
 
 func (r *Router) list(m map[string]Route) []Route {

@@ -150,7 +150,9 @@ func TestProxyDownLeavesTableUnchanged(t *testing.T) {
 	require.Error(t, err)
 	_, ok := r.Get("a/b")
 	assert.False(t, ok)
-	assert.NoFileExists(t, path)
+	restarted, err := router.New(drv, path)
+	require.NoError(t, err)
+	assert.Empty(t, restarted.Routes(), "a restart does not serve the route the proxy refused")
 }
 
 // TestStreamsSurviveReload: a long-lived SSE response through the embedded
@@ -204,4 +206,31 @@ func TestStreamsSurviveReload(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, got, 10)
+}
+
+// TestRefusedLoadKeepsTheSavedTable: the table is saved before the proxy
+// loads it; when the proxy refuses (here: it does not answer), the saved
+// file is what it was, so a restart restores what actually served.
+func TestRefusedLoadKeepsTheSavedTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "routes.json")
+	proxy := loopback.FreeAddr(t)
+	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: t.TempDir()})
+	t.Cleanup(func() { _ = drv.Stop() })
+	r, err := router.New(drv, path)
+	require.NoError(t, err)
+	require.NoError(t, r.Upsert(context.Background(), router.Route{ID: "a/w", Hosts: []string{"a.test"}, Upstream: "127.0.0.1:1"}))
+	saved, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	down, err := router.NewAdmin("http://"+loopback.FreeAddr(t), router.ConfigOptions{HTTP: loopback.FreeAddr(t)})
+	require.NoError(t, err)
+	r2, err := router.New(down, path)
+	require.NoError(t, err)
+	err = r2.Upsert(context.Background(), router.Route{ID: "a/w", Hosts: []string{"a.test"}, Upstream: "127.0.0.1:2"})
+	require.Error(t, err)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(saved), string(after), "the file is restored")
+	rt, _ := r2.Get("a/w")
+	assert.Equal(t, "127.0.0.1:1", rt.Upstream, "the table in memory did not move either")
 }

@@ -38,7 +38,10 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources
 		return sources.Prepared{}, err
 	}
 	env.Log.Info("building site image", "tag", out.Image, "runtime", runtimeName(c))
-	if err := env.Docker.Build(ctx, tar, sources.BuildSpec{Tag: out.Image}, func(line string) { env.Log.Debug("build output", "line", line) }); err != nil {
+	build := func(ctx context.Context) error {
+		return env.Docker.Build(ctx, tar, sources.BuildSpec{Tag: out.Image}, func(line string) { env.Log.Debug("build output", "line", line) })
+	}
+	if err := sources.Deadline(ctx, env.Timeouts.Build, "--build-timeout", build); err != nil {
 		return sources.Prepared{}, err
 	}
 	return out, nil
@@ -49,7 +52,8 @@ func (c *Config) denoFiles(ctx context.Context, env sources.PrepareEnv, w *sourc
 		return nil, err
 	} else if !ok {
 		env.Log.Info("pulling image", "image", c.Image())
-		if err := env.Docker.Pull(ctx, c.Image()); err != nil {
+		pull := func(ctx context.Context) error { return env.Docker.Pull(ctx, c.Image()) }
+		if err := sources.Deadline(ctx, env.Timeouts.Pull, "--pull-timeout", pull); err != nil {
 			return nil, err
 		}
 	}
