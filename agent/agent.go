@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
@@ -35,6 +36,11 @@ type Options struct {
 	Schedule   string // robfig/cron spec; default "@every 1m"
 	Listen     string // HTTP API address; "" for none
 	Token      string // bearer token the API asks for; "" for none
+	// APIHosts are the names the API answers to besides localhost and IP
+	// addresses (--api-host).
+	APIHosts []string
+	// HooksListen serves only POST /hooks/git on its own listener.
+	HooksListen string
 	// WebhookSecret authenticates POST /hooks/git; "" turns it off.
 	WebhookSecret string
 	// ShutdownGrace is how long the tick in flight may run on after the
@@ -77,6 +83,8 @@ type Options struct {
 	Now func() time.Time
 	// Timeouts bound the remote calls.
 	Timeouts Timeouts
+	// Policy is what a commit may ask of the host (--allow).
+	Policy policy.Policy
 	// StateID is the state dir's identity: it labels every container, and
 	// containers of another state dir (an agent with the same name) are
 	// never touched.
@@ -102,6 +110,8 @@ type Docker interface {
 	imageCollector
 	List(ctx context.Context, agent string) ([]sources.Container, error)
 	Purge(ctx context.Context, id string, grace time.Duration) error
+	VolumeLabels(ctx context.Context, name string) (map[string]string, bool, error)
+	ProjectContainers(ctx context.Context, project string) ([]sources.Container, error)
 	RemoveWorkloadVolumes(ctx context.Context, agent, workload string) error
 }
 
@@ -125,6 +135,9 @@ type Agent struct {
 	interval    time.Duration
 	metrics     *metrics
 	prunedAt    time.Time // when the event log was last pruned
+	sessions    sessions
+	streams     atomic.Int64 // open event streams
+	rejected    string       // the last config commit that failed signature verification
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
@@ -157,6 +170,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}, timeout: opts.Timeouts.Forge},
 		},
 		interval: interval(opts.Schedule, opts.Now()),
+		sessions: sessions{byID: map[string]time.Time{}},
 	}
 	a.metrics = newMetrics(a)
 	return a
@@ -229,8 +243,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	c.Schedule(sched, cron.FuncJob(a.Trigger))
 	c.Start()
 	defer c.Stop()
-	if a.opts.Listen != "" {
-		stop, err := a.serveAPI(ctx)
+	for _, l := range []struct {
+		addr string
+		h    http.Handler
+	}{{a.opts.Listen, a.Handler()}, {a.opts.HooksListen, a.HooksHandler()}} {
+		if l.addr == "" {
+			continue
+		}
+		stop, err := a.serve(ctx, l.addr, l.h)
 		if err != nil {
 			return err
 		}
@@ -277,13 +297,15 @@ func (a *Agent) loop(ctx context.Context) {
 	}
 }
 
-// serveAPI starts the HTTP API; stop shuts it down.
-func (a *Agent) serveAPI(ctx context.Context) (stop func(), err error) {
-	ln, err := net.Listen("tcp", a.opts.Listen)
+// serve starts an HTTP listener; stop shuts it down. Slow clients are cut
+// off: headers within 10s, a whole request (a webhook body) within a
+// minute. Responses (event streams) are not bounded.
+func (a *Agent) serve(ctx context.Context, addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("API listen %s: %w", a.opts.Listen, err)
+		return nil, fmt.Errorf("API listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "error", err)

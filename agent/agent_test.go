@@ -48,7 +48,7 @@ func TestFirstDeployThenIdleTick(t *testing.T) {
 	require.Len(t, cs, 1)
 	c := cs[0]
 	assert.True(t, c.Running())
-	assert.Equal(t, "berth-"+h.App+"-web", c.Name)
+	assert.Equal(t, "berth-"+h.App+"_web", c.Name)
 	assert.Equal(t, commit, c.Labels[sources.LabelCommit])
 	assert.NotEmpty(t, c.Labels[sources.LabelHash])
 	assert.NotZero(t, c.HostPort, "port published on 127.0.0.1")

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"crypto/subtle"
 	_ "embed" // the web UI
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,8 @@ import (
 //go:embed ui/index.html
 var indexHTML []byte
 
-// Handler is the agent's HTTP API (README: "HTTP API").
+// Handler is the agent's HTTP API (README: "HTTP API"), behind the Host
+// and Origin guard.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -44,22 +44,36 @@ func (a *Agent) Handler() http.Handler {
 	mux.Handle("GET /metrics", a.authed(a.metricsHandler().ServeHTTP))
 	mux.HandleFunc("GET /badges/{app}/{file}", a.badge) // public, like any badge
 	mux.HandleFunc("POST /hooks/git", a.gitHook)        // authenticated by its signature
+	mux.HandleFunc("GET /login", a.loginPage)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
 	// The page holds no data: it reads the API like any client.
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(indexHTML)
-	})
+	mux.HandleFunc("GET /{$}", a.page)
+	return a.guard(mux)
+}
+
+// HooksHandler serves only the webhook receiver, for --hooks-listen: the
+// one endpoint to expose to a forge.
+func (a *Agent) HooksHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /hooks/git", a.gitHook)
 	return mux
+}
+
+func (a *Agent) page(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(r) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(indexHTML)
 }
 
 func (a *Agent) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if a.opts.Token != "" {
-			want := "Bearer " + a.opts.Token
-			if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
-				http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
-				return
-			}
+		if !a.authorized(r) {
+			http.Error(w, "missing or wrong bearer token (or session)", http.StatusUnauthorized)
+			return
 		}
 		h(w, r)
 	}

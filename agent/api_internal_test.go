@@ -44,7 +44,7 @@ func TestWebhookSignatures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodPost, "/hooks/git", strings.NewReader(body))
+			req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(body))
 			for k, v := range tc.header {
 				req.Header.Set(k, v)
 			}
@@ -60,9 +60,21 @@ func TestWebhookSignatures(t *testing.T) {
 			}
 		})
 	}
-	off, _ := testAgent(t, Options{})
+	other := `{"ref":"refs/heads/berth/status"}`
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(other))
+	req.Header.Set("X-Gitlab-Token", "hook-secret")
 	rec := httptest.NewRecorder()
-	off.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/hooks/git", strings.NewReader(body)))
+	srv.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusAccepted, rec.Code)
+	assert.Contains(t, rec.Body.String(), "ignored: a push to refs/heads/berth/status")
+	select {
+	case <-a.trigger:
+		t.Error("a push to another branch triggered a tick")
+	default:
+	}
+	off, _ := testAgent(t, Options{})
+	rec = httptest.NewRecorder()
+	off.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(body)))
 	assert.Equal(t, http.StatusNotFound, rec.Code, "without a secret the hook is off")
 }
 
@@ -81,7 +93,7 @@ func TestAPIBearerToken(t *testing.T) {
 		{"/badges/shop/web.svg", "", http.StatusOK},
 	} {
 		t.Run(tc.path+" "+tc.auth, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+tc.path, nil)
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
@@ -107,7 +119,7 @@ func TestWorkloadEventsAPI(t *testing.T) {
 	require.NoError(t, err)
 	get := func(path string) (int, []store.Event) {
 		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+path, nil))
 		var evs []store.Event
 		if rec.Code == http.StatusOK {
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &evs))
@@ -136,13 +148,13 @@ func TestWorkloadsAPIAndBadge(t *testing.T) {
 	a, st := testAgent(t, Options{})
 	ctx := context.Background()
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/workloads", nil))
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/workloads", nil))
 	assert.JSONEq(t, "[]", rec.Body.String(), "no workloads is an empty list, not null")
 
 	require.NoError(t, st.PutRuntime(ctx, store.Runtime{WorkloadID: "shop/web", Status: store.StatusRunning, LastDeploy: store.DeploySucceeded}))
 	require.NoError(t, st.PutRuntime(ctx, store.Runtime{WorkloadID: "shop/api", Status: store.StatusRunning, LastDeploy: store.DeployFailed}))
 	rec = httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/workloads", nil))
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/workloads", nil))
 	var rows []store.Runtime
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rows))
 	assert.Len(t, rows, 2)
@@ -152,7 +164,7 @@ func TestWorkloadsAPIAndBadge(t *testing.T) {
 	assert.Equal(t, StateDegraded, views[0].State, "the API says what serves: shop/api's last deploy failed")
 	for id, want := range map[string]string{"shop/web": "running", "shop/api": "degraded", "shop/none": "unknown"} {
 		rec = httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/badges/"+id+".svg", nil))
+		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/badges/"+id+".svg", nil))
 		assert.Equal(t, "image/svg+xml", rec.Header().Get("Content-Type"))
 		assert.Equal(t, string(badge.SVG(id, want)), rec.Body.String(), id)
 	}
@@ -166,7 +178,7 @@ func TestReadyzWatchdog(t *testing.T) {
 	a, _ := testAgent(t, Options{Schedule: "@every 1m", Timeouts: Timeouts{Git: 30 * time.Second}, Now: func() time.Time { return now }})
 	readyz := func() (int, string) {
 		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/readyz", nil))
 		return rec.Code, rec.Body.String()
 	}
 	code, body := readyz()
@@ -224,7 +236,7 @@ func TestMetricsExposition(t *testing.T) {
 	a, st := testAgent(t, Options{})
 	require.NoError(t, st.PutRuntime(context.Background(), store.Runtime{WorkloadID: "shop/web", Status: store.StatusRunning}))
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/metrics", nil))
 	for _, want := range []string{`berth_workloads{state="running"} 1`, "berth_sql_queries_total", "berth_last_successful_tick_timestamp_seconds",
 		"berth_tick_duration_seconds_bucket", "go_goroutines", "process_resident_memory_bytes"} {
 		assert.Contains(t, rec.Body.String(), want)

@@ -64,7 +64,7 @@ func (r *appRepos) fetch(ctx context.Context, w *sources.Workload, git *dockerfi
 		return appState{err: fmt.Errorf("app repos are not configured")}
 	}
 	c := w.Source.(*dockerfile.Config)
-	repo, err := r.open(git.URL, c.GitRef(), w.App+"-"+w.Name)
+	repo, err := r.open(git.URL, c.GitRef(), sources.Slug(w))
 	if err != nil {
 		return appState{err: err}
 	}

@@ -54,7 +54,7 @@ func TestBlueGreenRedeploysDropNoRequest(t *testing.T) {
 	require.Len(t, cs, 1, "blue was reaped")
 	row := agenttest.Rows(t, st)[h.ID("web")]
 	assert.Equal(t, cs[0].ID, row.ContainerID)
-	assert.True(t, strings.HasPrefix(cs[0].Name, "berth-"+h.App+"-web-"), "green has a unique name: %s", cs[0].Name)
+	assert.True(t, strings.HasPrefix(cs[0].Name, "berth-"+h.App+"_web."), "green has a unique name: %s", cs[0].Name)
 	r, _ := rt.Get(h.ID("web"))
 	assert.Equal(t, row.Upstream, r.Upstream)
 	ev := agenttest.Events(t, st, h.ID("web"))
@@ -116,7 +116,7 @@ func TestRecreateThroughTheRouter(t *testing.T) {
 	assert.Contains(t, body, "two")
 	cs := h.Containers()[h.ID("web")]
 	require.Len(t, cs, 1)
-	assert.Equal(t, "berth-"+h.App+"-web", cs[0].Name)
+	assert.Equal(t, "berth-"+h.App+"_web", cs[0].Name)
 	assert.Equal(t, agenttest.Rows(t, st)[h.ID("web")].ContainerID, cs[0].ID)
 }
 

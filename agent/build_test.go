@@ -46,7 +46,7 @@ func TestDockerfileBuildsOnlyWhenItsContextChanges(t *testing.T) {
 	assert.Equal(t, []string{h.ID("api"), h.ID("site")}, res.Deployed)
 	api := agenttest.Rows(t, st)[h.ID("api")]
 	assert.Contains(t, agenttest.Get(t, api.Upstream), "built v1 plain")
-	assert.True(t, strings.HasPrefix(api.Image, "berth/"+h.App+"-api:"), api.Image)
+	assert.True(t, strings.HasPrefix(api.Image, "berth/"+h.App+"_api:"), api.Image)
 
 	// A change to the site only: the dockerfile workload is not rebuilt.
 	h.Repo.Write("apps/"+h.App+"/public/index.html", "<h1>two</h1>\n")
@@ -143,7 +143,7 @@ func TestDenoSiteWithStorageIsForcedToRecreate(t *testing.T) {
 	// Deno's image cannot be pulled here: a local stand-in under the name
 	// the workload asks for exercises the build, the volume and the gate.
 	deno := dockertest.Image(t, "deno")
-	vol := "berth-" + h.App + "-site-data"
+	vol := "berth-" + h.App + "_site_data"
 	h.Workload("site", fmt.Sprintf("source:\n  type: static\n  dir: app\n  runtime: deno\n  deno_image: %s\n  storage: /data\n  deploy_strategy: blue-green\nport: 8080\n", deno))
 	h.Repo.Write("apps/"+h.App+"/app/main.ts", "Deno.serve(() => new Response('hi'))\n")
 	_, st := h.Start("deno with storage", agent.Options{})

@@ -29,7 +29,7 @@ func requireCompose(t *testing.T) {
 func TestComposeStack(t *testing.T) {
 	requireCompose(t)
 	h := newHarness(t)
-	project := "berth-" + h.App + "-stack"
+	project := "berth-" + h.App + "_stack"
 	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
 	composeFile := fmt.Sprintf("services:\n  web:\n    image: %s\n    environment:\n      MESSAGE: ${GREETING}\n    ports: [\"127.0.0.1::8080\"]\n", h.Image)
 	h.Repo.Write("apps/"+h.App+"/stack/compose.yml", composeFile)
@@ -84,7 +84,7 @@ func TestComposeStack(t *testing.T) {
 func TestComposeFailureKeepsOutputOffEvents(t *testing.T) {
 	requireCompose(t)
 	h := newHarness(t)
-	project := "berth-" + h.App + "-bad"
+	project := "berth-" + h.App + "_bad"
 	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
 	const canary = "CaNaRy-SeCrEt-4711"
 	h.Repo.Write("apps/"+h.App+"/bad/compose.yml", "services:\n  web:\n    image: ${IMAGE}\n")
@@ -118,7 +118,7 @@ func TestComposeFailureKeepsOutputOffEvents(t *testing.T) {
 func TestComposeFailureReupsTheLastGood(t *testing.T) {
 	requireCompose(t)
 	h := newHarness(t)
-	project := "berth-" + h.App + "-stack"
+	project := "berth-" + h.App + "_stack"
 	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
 	stack := func(extra string) string {
 		return fmt.Sprintf("services:\n  web:\n    image: %s\n    environment:\n      MESSAGE: ${GREETING}\n%s    ports: [\"127.0.0.1::8080\"]\n", h.Image, extra)
@@ -145,4 +145,23 @@ func TestComposeFailureReupsTheLastGood(t *testing.T) {
 	evs := agenttest.Events(t, st, h.ID("stack"))
 	assert.Equal(t, string(agent.KindDeployRolledBack), evs[len(evs)-1].Kind)
 	assert.Contains(t, evs[len(evs)-1].Message, "docker compose up failed")
+}
+
+// TestComposeRenderedPolicy: what the compose file hides behind
+// interpolation (privileged: ${PRIV}) the rendered project shows; the
+// deploy is refused before anything starts, naming the --allow word.
+func TestComposeRenderedPolicy(t *testing.T) {
+	requireCompose(t)
+	h := newHarness(t)
+	project := "berth-" + h.App + "_stack"
+	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
+	h.Repo.Write("apps/"+h.App+"/stack/compose.yml", fmt.Sprintf("services:\n  web:\n    image: %s\n    privileged: ${PRIV}\n", h.Image))
+	h.Workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\nenv:\n  PRIV: \"true\"\n")
+	h.Repo.Push("privileged through a variable")
+	a, st := h.Agent(agent.Options{})
+	_, err := a.Tick(context.Background())
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	assert.Empty(t, h.Containers()[h.ID("stack")], "nothing started")
+	row := agenttest.Rows(t, st)[h.ID("stack")]
+	assert.Contains(t, row.Message, "services.web.privileged: privileged: true needs --allow privileged")
 }

@@ -97,7 +97,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	row := a.baseRow(d)
 	var recorded int64 // the release, once Persist wrote it
 	dep := sources.Deployment{
-		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: sources.Volumes(w),
+		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: a.volumes(ctx, w),
 		Commit: o.Commit, Old: d.old, Current: current(row, d.old),
 		Persist: func(ctx context.Context, c sources.Container) error {
 			applied := row
@@ -199,4 +199,22 @@ func setContainer(row *store.Runtime, c sources.Container) {
 	row.Upstream = sources.Upstream(c)
 	row.Status = c.State
 	row.UpdatedAt = time.Time{}
+}
+
+// volumes names a workload's named volumes for Docker. A volume made
+// before names were injective ("berth-<app>-<name>-<volume>") keeps
+// serving its workload: its data is never left behind by a rename.
+func (a *Agent) volumes(ctx context.Context, w *sources.Workload) map[string]string {
+	out := map[string]string{}
+	for _, v := range sources.NamedVolumes(w) {
+		name := v.Name
+		if _, ok, err := a.docker.VolumeLabels(ctx, v.Name); err == nil && !ok {
+			labels, legacy, err := a.docker.VolumeLabels(ctx, v.Legacy)
+			if err == nil && legacy && (labels[sources.LabelWorkload] == "" || labels[sources.LabelWorkload] == w.ID()) {
+				name = v.Legacy
+			}
+		}
+		out[name] = v.Target
+	}
+	return out
 }

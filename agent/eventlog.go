@@ -33,6 +33,7 @@ const (
 	KindWorkloadPinned     EventKind = "workload.pinned"
 	KindWorkloadSuspended  EventKind = "workload.suspended"
 	KindWorkloadResumed    EventKind = "workload.resumed"
+	KindCommitUnverified   EventKind = "commit.unverified"
 )
 
 // eventLog writes the event log and fans new events out to live

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -13,7 +14,7 @@ import (
 
 // testAgent is an agent on a real SQLite file with no repo and no Docker:
 // enough for the API, the reporter and the decisions.
-func testAgent(t *testing.T, opts Options) (*Agent, *store.Store) {
+func testAgent(t testing.TB, opts Options) (*Agent, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
 	require.NoError(t, err)
@@ -21,8 +22,17 @@ func testAgent(t *testing.T, opts Options) (*Agent, *store.Store) {
 	if opts.Name == "" {
 		opts.Name = "host-a"
 	}
-	return New(opts, nil, st, nil, slog.New(slog.DiscardHandler)), st
+	return New(opts, noRepo{}, st, nil, slog.New(slog.DiscardHandler)), st
 }
+
+// noRepo is the config repo of agents that never tick: it names the
+// watched branch and has nothing to pull.
+type noRepo struct{}
+
+func (noRepo) Pull(context.Context) (string, error) { return "", errors.New("no repo in this test") }
+func (noRepo) Dir() string                          { return "" }
+func (noRepo) URL() string                          { return "" }
+func (noRepo) Branch() string                       { return "main" }
 
 func allEvents(t *testing.T, st *store.Store) []store.Event {
 	t.Helper()

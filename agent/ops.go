@@ -14,6 +14,8 @@ import (
 var (
 	ErrUnknownWorkload = errors.New("no such workload on this agent")
 	ErrNoRelease       = errors.New("no such release")
+	// ErrNotAllowed: a workload asks the host for what --allow does not grant.
+	ErrNotAllowed = errors.New("not allowed by the operator's policy")
 )
 
 // ReleaseView is a release as the API and `berth releases` show it.

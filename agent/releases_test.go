@@ -98,7 +98,7 @@ func TestDataSurvivesRedeploys(t *testing.T) {
 func apiCall(t *testing.T, srv http.Handler, method, path, body string, out any) int {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, httptest.NewRequest(method, path, bytes.NewBufferString(body)))
+	srv.ServeHTTP(rec, httptest.NewRequest(method, "http://127.0.0.1"+path, bytes.NewBufferString(body)))
 	if out != nil && rec.Code < 300 {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), out), rec.Body.String())
 	}

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// maxStreams caps the open event streams: each holds a subscription.
+const maxStreams = 64
+
 // streamEvents is a live SSE stream of new events, optionally for one
 // workload. Each event is flushed as it happens.
 func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
@@ -15,6 +18,12 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	if a.streams.Add(1) > maxStreams {
+		a.streams.Add(-1)
+		http.Error(w, "too many event streams", http.StatusServiceUnavailable)
+		return
+	}
+	defer a.streams.Add(-1)
 	only := r.URL.Query().Get("workload")
 	ch, stop := a.events.subscribe()
 	defer stop()

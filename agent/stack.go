@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
+	"gopkg.in/yaml.v3"
 )
 
 // deployStack brings a compose workload's stack up from a kept copy of its
@@ -24,8 +26,14 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment, c *com
 		return a.fail(o, d, StageCompose, errors.New("compose is not configured"))
 	}
 	project := compose.ProjectName(w, c)
+	if err := a.ownProject(ctx, w, project); err != nil {
+		return a.fail(o, d, StageCompose, err)
+	}
 	file, err := a.stackFile(d, c, project)
 	if err != nil {
+		return a.fail(o, d, StageCompose, err)
+	}
+	if err := a.checkRendered(ctx, project, file, a.secrets.env(w, nil)); err != nil {
 		return a.fail(o, d, StageCompose, err)
 	}
 	recreate := o.Decision.Strategy == sources.StrategyRecreate
@@ -47,7 +55,32 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment, c *com
 		return a.fail(o, d, StageRecorded, err)
 	}
 	o.Release = row.ReleaseID
+	if prev := d.row.ContainerName; d.hasRow && prev != "" && prev != project {
+		// The project was renamed (source.project, or names that became
+		// injective): the old one's containers go.
+		if err := a.opts.Compose.Down(ctx, prev); err != nil {
+			a.log.Warn("removing the previous compose project failed", "workload", w.ID(), "project", prev, "error", err)
+		}
+	}
 	return o
+}
+
+// ownProject refuses a compose project that has containers Berth did not
+// make for this workload: a commit must not take over (and then remove)
+// someone else's stack by naming its project.
+func (a *Agent) ownProject(ctx context.Context, w *sources.Workload, project string) error {
+	cs, err := a.docker.ProjectContainers(ctx, project)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		mine := c.Labels[sources.LabelAgent] == a.opts.Name && c.Workload() == w.ID() &&
+			(a.opts.StateID == "" || c.Labels[sources.LabelState] == "" || c.Labels[sources.LabelState] == a.opts.StateID)
+		if !mine {
+			return fmt.Errorf("compose project %q has containers Berth does not own (%s): choose another source.project", project, c.Name)
+		}
+	}
+	return nil
 }
 
 // stackFile is the compose file to up: a fresh copy of the folder in the
@@ -87,4 +120,27 @@ func (a *Agent) restoreStack(ctx context.Context, d deployment, c *compose.Confi
 	}
 	a.log.Warn("rolled back: the previous compose project serves again", "workload", d.w.ID(), "commit", shortSHA(rel.Commit))
 	return fmt.Errorf("%w: %w", sources.ErrRolledBack, upErr)
+}
+
+// checkRendered holds the project, as docker compose renders it with
+// this workload's variables, to the operator's policy: what the file
+// cannot say (a privileged: ${FLAG}) the rendering shows.
+func (a *Agent) checkRendered(ctx context.Context, project, file string, vars []string) error {
+	out, err := a.opts.Compose.Rendered(ctx, project, file, vars)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		return fmt.Errorf("reading the rendered compose project: %w", err)
+	}
+	violations := a.opts.Policy.Compose(&doc, filepath.Dir(file))
+	if len(violations) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(violations))
+	for i, v := range violations {
+		msgs[i] = v.Error()
+	}
+	return fmt.Errorf("%w: %s", ErrNotAllowed, strings.Join(msgs, "; "))
 }

@@ -66,7 +66,7 @@ func TestStatusBranchAfterChangesOnly(t *testing.T) {
 
 	// The API serves the same badge.
 	rec := httptest.NewRecorder()
-	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/badges/"+h.App+"/web.svg", nil))
+	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/badges/"+h.App+"/web.svg", nil))
 	assert.Equal(t, 200, rec.Code)
 	assert.Equal(t, string(badge.SVG(h.ID("web"), "down")), rec.Body.String())
 }

@@ -21,6 +21,7 @@ func statusReport(agent string, res *TickResult, rows []store.Runtime) gitops.St
 		}
 	}
 	r.Message = statusMessage(agent, res)
+	r.Unverified = res.Unverified
 	return r
 }
 

@@ -41,8 +41,13 @@ type TickResult struct {
 	// Outcomes of this tick's deploys, sorted by workload id.
 	Outcomes []Outcome
 	// Note, when set, is what an operator's action did (a rollback, a
-	// suspension), for the status commit.
+	// suspension), or why the config tip was not applied, for the status
+	// commit.
 	Note string
+	// Unverified is the signature check of a config tip that was not
+	// applied (--trusted-signers).
+	Unverified *gitops.Signature
+	announce   bool // push a status report even if nothing changed
 }
 
 // Changed reports whether the tick changed anything a person would see.
@@ -104,15 +109,8 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 		a.metrics.tick(res, ran, res.Duration, a.now())
 	}()
 
-	a.log.Info("pulling", "repo", a.repo.URL(), "branch", a.repo.Branch())
-	var commit string
-	err = sources.Deadline(ctx, a.opts.Timeouts.Git, "--git-timeout", func(ctx context.Context) (err error) {
-		commit, err = a.repo.Pull(ctx)
-		return err
-	})
+	commit, err := a.pull(ctx, res)
 	if err != nil {
-		err = fmt.Errorf("pulling config repo: %w", err)
-		a.report.syncFailed(ctx, err)
 		return res, err
 	}
 	res.Commit = commit
@@ -147,6 +145,34 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	return res, nil
 }
 
+// pull brings the config checkout to the branch tip, or keeps the last
+// verified commit when the tip is not signed by a trusted key.
+func (a *Agent) pull(ctx context.Context, res *TickResult) (string, error) {
+	a.log.Info("pulling", "repo", a.repo.URL(), "branch", a.repo.Branch())
+	var commit string
+	err := sources.Deadline(ctx, a.opts.Timeouts.Git, "--git-timeout", func(ctx context.Context) (err error) {
+		commit, err = a.repo.Pull(ctx)
+		return err
+	})
+	var uv *gitops.UnverifiedError
+	switch {
+	case errors.As(err, &uv):
+		if commit = a.untrusted(ctx, uv, res); commit == "" {
+			if res.announce {
+				a.pushStatus(ctx, res)
+			}
+			return "", fmt.Errorf("pulling config repo: %w", uv)
+		}
+	case err != nil:
+		err = fmt.Errorf("pulling config repo: %w", err)
+		a.report.syncFailed(ctx, err)
+		return "", err
+	case a.rejected != "":
+		a.rejected, res.announce = "", true // verified again: clear the status
+	}
+	return commit, nil
+}
+
 // load renders the config at commit, or reuses the last rendering while
 // HEAD stays put. fresh says whether anything may have moved: a new
 // rendering, or an app repo that moved.
@@ -155,7 +181,7 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 		moved := a.apps.any(a.cache.desired) && a.apps.resolve(ctx, a.cache.desired)
 		return a.cache.desired, moved, nil
 	}
-	d, err = gitops.Load(a.repo.Dir(), a.opts.Path)
+	d, err = gitops.LoadWith(a.repo.Dir(), a.opts.Path, gitops.LoadOptions{Policy: a.opts.Policy})
 	if err != nil {
 		a.report.syncFailed(ctx, err)
 		return nil, false, err
@@ -233,7 +259,7 @@ func (a *Agent) configInvalid(ctx context.Context, commit string, errs []error) 
 // finish reports the tick: a status commit when something changed, the
 // last commit for `berth status`, readiness, and a log line.
 func (a *Agent) finish(ctx context.Context, res *TickResult, newlyInvalid bool, start time.Time) {
-	if res.Changed() || newlyInvalid {
+	if res.Changed() || newlyInvalid || res.announce {
 		a.pushStatus(ctx, res)
 	}
 	a.pruneEvents(ctx)

@@ -111,9 +111,13 @@ func (d *decoder) structure(field string, n *yaml.Node, out reflect.Value) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	seen := map[string]Pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		child := join(field, k.Value)
+		if d.duplicate(child, k, seen) {
+			continue
+		}
 		idx, ok := fields[k.Value]
 		if !ok {
 			d.errorf(child, nodePos(k), "unknown field (valid fields: %s)", strings.Join(names, ", "))
@@ -153,9 +157,13 @@ func (d *decoder) mapping(field string, n *yaml.Node, out reflect.Value) {
 		return
 	}
 	m := reflect.MakeMapWithSize(out.Type(), len(n.Content)/2)
+	seen := map[string]Pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		child := join(field, k.Value)
+		if d.duplicate(child, k, seen) {
+			continue
+		}
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(field, nodePos(k), "keys must be strings")
 			continue
@@ -186,6 +194,17 @@ func (d *decoder) leaf(field string, n *yaml.Node, out reflect.Value) {
 		}
 		d.errorf(field, nodePos(n), "%s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+}
+
+// duplicate reports (and records as an error) a key set twice in one
+// mapping: a reviewer reads one value, the program would use the other.
+func (d *decoder) duplicate(field string, k *yaml.Node, seen map[string]Pos) bool {
+	if first, dup := seen[k.Value]; dup {
+		d.errorf(field, nodePos(k), "is set twice (first at line %d): keep one", first.Line)
+		return true
+	}
+	seen[k.Value] = nodePos(k)
+	return false
 }
 
 func join(parent, child string) string {

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/berthops/berth/policy"
 )
 
 // MaxFileSize is the largest YAML file Berth reads.
@@ -18,10 +20,21 @@ const MaxFileSize = 1 << 20
 
 var nameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
-// Load reads and validates the config rooted at dir/sub. It returns an
-// error only when the folder itself cannot be read; problems in the files
-// are reported in Desired so one broken workload does not hide the others.
-func Load(dir, sub string) (*Desired, error) {
+// LoadOptions are what the operator decides about loading.
+type LoadOptions struct {
+	// Policy is what a commit may ask of the host (--allow); a workload
+	// that asks for more is invalid.
+	Policy policy.Policy
+}
+
+// Load reads and validates the config rooted at dir/sub under the default
+// policy (nothing allowed). It returns an error only when the folder
+// itself cannot be read; problems in the files are reported in Desired so
+// one broken workload does not hide the others.
+func Load(dir, sub string) (*Desired, error) { return LoadWith(dir, sub, LoadOptions{}) }
+
+// LoadWith is Load with the operator's options.
+func LoadWith(dir, sub string, o LoadOptions) (*Desired, error) {
 	if sub != "" && sub != "." && !filepath.IsLocal(sub) {
 		return nil, fmt.Errorf("--path %q must be a relative path inside the repo", sub)
 	}
@@ -30,15 +43,17 @@ func Load(dir, sub string) (*Desired, error) {
 		return nil, fmt.Errorf("opening config root: %w", err)
 	}
 	defer root.Close()
-	l := &loader{root: root, fsys: root.FS(), hostPos: map[string]map[string]Pos{}, seen: map[string]string{}}
+	l := &loader{root: root, fsys: root.FS(), policy: o.Policy, hostPos: map[string]map[string]Pos{}, projectPos: map[string]Pos{}, seen: map[string]string{}}
 	return l.load()
 }
 
 type loader struct {
-	root    *os.Root
-	fsys    fs.FS
-	hostPos map[string]map[string]Pos // workload id → route host → position
-	seen    map[string]string         // lower-cased workload id → file
+	policy     policy.Policy
+	root       *os.Root
+	fsys       fs.FS
+	hostPos    map[string]map[string]Pos // workload id → route host → position
+	projectPos map[string]Pos            // workload id → source.project (or source.type) position
+	seen       map[string]string         // lower-cased workload id → file
 }
 
 func (l *loader) load() (*Desired, error) {
@@ -58,6 +73,7 @@ func (l *loader) load() (*Desired, error) {
 		}
 	}
 	d.checkHosts(l.hostPos)
+	d.checkProjects(l.projectPos)
 	l.loadSecrets(d, appNames)
 	sort.Slice(d.Workloads, func(i, j int) bool { return d.Workloads[i].ID() < d.Workloads[j].ID() })
 	sort.Slice(d.Invalid, func(i, j int) bool { return d.Invalid[i].ID < d.Invalid[j].ID })

@@ -98,6 +98,16 @@ func TestValidationErrors(t *testing.T) {
 			"apps/db/pg.yaml":           "source:\n  type: image\n  image: postgres:16\nvolumes:\n  data: /var/lib/postgresql/data\n  Bad: /x\n  rel: data\n  again: /var/lib/postgresql/data/\n",
 			"apps/db/stack.yaml":        "source:\n  type: compose\n  file: stack/compose.yml\nvolumes:\n  data: /data\n",
 			"apps/db/stack/compose.yml": "services:\n  db:\n    image: postgres\n"}},
+		{name: "duplicate_keys", files: map[string]string{
+			"berth.yaml":         "defaults:\n  stop_grace_period: 5s\n  stop_grace_period: 50s\n",
+			"apps/shop/web.yaml": okImage + "port: 8080\nenv:\n  A: one\n  A: two\nport: 9090\n",
+			"apps/shop/api.yaml": okImage + "port: 0\n"}},
+		{name: "compose_projects", files: map[string]string{
+			"apps/a-b/c.yaml":        "source:\n  type: compose\n  file: s/compose.yml\n  project: shared\n",
+			"apps/a-b/s/compose.yml": "services:\n  web:\n    image: nginx\n",
+			"apps/a/b-c.yaml":        "source:\n  type: compose\n  file: s/compose.yml\n  project: shared\n",
+			"apps/a/s/compose.yml":   "services:\n  web:\n    image: nginx\n",
+			"apps/a/escape.yaml":     "source:\n  type: compose\n  file: s/compose.yml\n  project: ../../x\n"}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}
@@ -167,3 +177,5 @@ func TestHashStability(t *testing.T) {
 	assert.Equal(t, base.Hash, reordered.Hash, "key order, comments and other files do not matter")
 	assert.NotEqual(t, base.Hash, changed.Hash)
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -14,6 +14,9 @@ type Plan struct {
 	Head      string           `json:"head"`
 	Workloads []WorkloadChange `json:"workloads"`
 	Secrets   []SecretChange   `json:"secrets"`
+	// HeadSignature is set when the plan was asked to check signatures
+	// (--trusted-signers): an unverified head is never deployed.
+	HeadSignature *Signature `json:"head_signature,omitempty"`
 }
 
 // Changed reports whether the plan changes anything.

@@ -28,15 +28,30 @@ func orNone(s string) string {
 	return s
 }
 
+// signatureLine says whether the agent would deploy the head, when
+// signatures were checked.
+func (p *Plan) signatureLine(prefix string) string {
+	sig := p.HeadSignature
+	if sig == nil {
+		return ""
+	}
+	if sig.Verified {
+		return prefix + sig.String() + "\n"
+	}
+	return prefix + sig.String() + ": agents with --trusted-signers will not deploy it\n"
+}
+
 // WriteText renders the plan for a terminal.
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if !p.Changed() {
 		fmt.Fprintf(&b, "berth plan %s..%s: no changes\n", short(p.Base), short(p.Head))
+		b.WriteString(p.signatureLine("head: "))
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
 	fmt.Fprintf(&b, "berth plan %s..%s: %d workload(s), %d secret(s) change\n", short(p.Base), short(p.Head), len(p.Workloads), len(p.Secrets))
+	b.WriteString(p.signatureLine("head: "))
 	sign := map[string]string{"added": "+", "removed": "-", "changed": "~"}
 	for _, c := range p.Workloads {
 		fmt.Fprintf(&b, "\n%s %s (%s)\n", sign[c.Change], c.ID, c.Change)
@@ -68,6 +83,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 func (p *Plan) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Berth plan `%s` → `%s`\n\n", short(p.Base), short(p.Head))
+	if line := p.signatureLine("**Signature:** "); line != "" {
+		b.WriteString(line + "\n")
+	}
 	if !p.Changed() {
 		b.WriteString("No changes.\n")
 		_, err := io.WriteString(w, b.String())

@@ -61,9 +61,9 @@ func planRepo(t *testing.T) string {
 
 func TestPlanGolden(t *testing.T) {
 	dir := planRepo(t)
-	base, baseSHA, err := gitops.LoadRevision(dir, "HEAD~1", "")
+	base, baseSHA, err := gitops.LoadRevision(dir, "HEAD~1", "", gitops.LoadOptions{})
 	require.NoError(t, err)
-	head, headSHA, err := gitops.LoadRevision(dir, "main", "")
+	head, headSHA, err := gitops.LoadRevision(dir, "main", "", gitops.LoadOptions{})
 	require.NoError(t, err)
 	p := gitops.NewPlan(base, head, baseSHA, headSHA)
 	require.True(t, p.Changed())
@@ -93,6 +93,6 @@ func TestPlanGolden(t *testing.T) {
 	same := gitops.NewPlan(head, head, headSHA, headSHA)
 	assert.False(t, same.Changed())
 
-	_, _, err = gitops.LoadRevision(dir, "no-such-branch", "")
+	_, _, err = gitops.LoadRevision(dir, "no-such-branch", "", gitops.LoadOptions{})
 	require.ErrorIs(t, err, gitops.ErrRevisionNotFound)
 }

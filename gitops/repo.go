@@ -44,6 +44,9 @@ type Repo struct {
 	creds  Credentials
 	// Failpoint, when set, is called at FailAfterCheckout (crash tests).
 	Failpoint func(sources.Step)
+	// Signers, when set, must have signed the branch tip: an unverified
+	// tip is never checked out (Pull returns an *UnverifiedError).
+	Signers *Signers
 }
 
 // NewRepo returns a Repo that clones url's branch into dir. A plain local
@@ -103,7 +106,7 @@ func (r *Repo) Pull(ctx context.Context) (string, error) {
 	repo, err := r.open()
 	if err == nil {
 		sha, ferr := r.fetch(ctx, repo, auth)
-		if ferr == nil || Classify(ferr) != Local {
+		if ferr == nil || errors.Is(ferr, ErrUnverified) || Classify(ferr) != Local {
 			return sha, ferr
 		}
 		// A failure that did not come from the remote is a broken clone:
@@ -143,10 +146,45 @@ func (r *Repo) fetch(ctx context.Context, repo *git.Repository, auth transport.A
 	if err != nil {
 		return "", fmt.Errorf("%w: %q in %s", ErrBranchNotFound, r.branch, r.URL())
 	}
+	if err := r.verify(repo, ref.Hash()); err != nil {
+		return r.keep(repo, err)
+	}
 	if err := r.checkout(repo, ref.Hash()); err != nil {
 		return "", err
 	}
 	return ref.Hash().String(), nil
+}
+
+// verify checks h's signature when signers are configured.
+func (r *Repo) verify(repo *git.Repository, h plumbing.Hash) error {
+	if r.Signers == nil {
+		return nil
+	}
+	c, err := repo.CommitObject(h)
+	if err != nil {
+		return fmt.Errorf("reading commit %s: %w", short(h.String()), err)
+	}
+	if sig := r.Signers.Check(c); !sig.Verified {
+		return &UnverifiedError{Signature: sig}
+	}
+	return nil
+}
+
+// keep leaves the checkout where it is after the tip failed verification.
+// The kept commit is checked again, so turning --trusted-signers on over an
+// old clone never runs what an untrusted commit left there.
+func (r *Repo) keep(repo *git.Repository, err error) (string, error) {
+	var uv *UnverifiedError
+	if !errors.As(err, &uv) {
+		return "", err
+	}
+	kept := r.checkedOut()
+	if kept != "" && r.verify(repo, plumbing.NewHash(kept)) == nil {
+		if head, herr := repo.Head(); herr == nil && head.Hash().String() == kept {
+			uv.Kept = kept
+		}
+	}
+	return uv.Kept, uv
 }
 
 // checkout brings the work tree to h. A checkout is done only when the
@@ -231,15 +269,21 @@ func (r *Repo) clone(ctx context.Context, auth transport.AuthMethod) (string, er
 		_ = os.RemoveAll(tmp)
 		return "", fmt.Errorf("reading HEAD of the new clone: %w", err)
 	}
-	if err := r.markCheckedOut(tmp, head.Hash()); err != nil {
-		_ = os.RemoveAll(tmp)
-		return "", err
+	verr := r.verify(repo, head.Hash())
+	if verr == nil {
+		if err := r.markCheckedOut(tmp, head.Hash()); err != nil {
+			_ = os.RemoveAll(tmp)
+			return "", err
+		}
 	}
 	if err := os.RemoveAll(r.dir); err != nil {
 		return "", fmt.Errorf("clearing %s: %w", r.dir, err)
 	}
 	if err := os.Rename(tmp, r.dir); err != nil {
 		return "", fmt.Errorf("moving clone into place: %w", err)
+	}
+	if verr != nil {
+		return "", verr // no marker: nothing verified to run yet
 	}
 	return head.Hash().String(), nil
 }
@@ -264,6 +308,9 @@ func (r *Repo) auth() (transport.AuthMethod, error) {
 	case strings.HasPrefix(r.url, "http://") || strings.HasPrefix(r.url, "https://"):
 		if r.creds.PasswordFile == "" {
 			return nil, nil
+		}
+		if u, err := url.Parse(r.url); err == nil && u.Scheme == "http" && !loopback(u) {
+			return nil, fmt.Errorf("refusing to send a password over plain http to %s: use https", u.Host)
 		}
 		pw, err := secretfile.Read(r.creds.PasswordFile)
 		if err != nil {

@@ -20,7 +20,7 @@ var ErrRevisionNotFound = errors.New("revision not found")
 // without the network and without touching the work tree: the commit's
 // tree is written to a temporary folder (ciphertext only: secret files stay
 // encrypted), loaded, and removed. It returns the full commit hash.
-func LoadRevision(dir, rev, sub string) (*Desired, string, error) {
+func LoadRevision(dir, rev, sub string, o LoadOptions) (*Desired, string, error) {
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
 		return nil, "", fmt.Errorf("opening the git repo at %s: %w", dir, err)
@@ -45,7 +45,7 @@ func LoadRevision(dir, rev, sub string) (*Desired, string, error) {
 	if err := writeTree(tree, tmp); err != nil {
 		return nil, "", fmt.Errorf("reading %s: %w", rev, err)
 	}
-	d, err := Load(tmp, sub)
+	d, err := LoadWith(tmp, sub, o)
 	if err != nil {
 		return nil, "", err
 	}

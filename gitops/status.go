@@ -41,6 +41,9 @@ type StatusReport struct {
 	Agent     string                    `json:"agent"`
 	Commit    string                    `json:"commit"` // the config commit of the tick
 	Workloads map[string]WorkloadStatus `json:"workloads"`
+	// Unverified is set while the branch tip is not signed by a trusted
+	// key: the workloads run an older, verified commit.
+	Unverified *Signature `json:"unverified,omitempty"`
 	// Message is the commit message's subject.
 	Message string `json:"-"`
 }

@@ -11,6 +11,9 @@ import (
 
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
+	"github.com/berthops/berth/sources/dockerfile"
+	"gopkg.in/yaml.v3"
 )
 
 var (
@@ -28,6 +31,7 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 			fail(fe.Field, "%s", fe.Msg)
 		}
 		l.resolvePaths(dec, w)
+		l.checkPolicy(dec, w)
 	}
 	validatePorts(fail, w)
 	validateRoute(fail, w)
@@ -147,22 +151,61 @@ func (d *Desired) checkHosts(hostPos map[string]map[string]Pos) {
 			owners[h] = append(owners[h], w)
 		}
 	}
+	d.invalidate(claimedTwice(owners, func(w *sources.Workload, h string, others []*sources.Workload) error {
+		var files []string
+		for _, o := range others {
+			files = append(files, o.File)
+		}
+		p := hostPos[w.ID()][h]
+		return &ConfigError{File: w.File, Line: p.Line, Col: p.Col, Field: "route.hosts",
+			Msg: fmt.Sprintf("host %q is also claimed by %s", h, strings.Join(files, ", "))}
+	}))
+}
+
+// checkProjects fails every compose workload whose project another
+// workload uses too: they would take over each other's containers.
+func (d *Desired) checkProjects(pos map[string]Pos) {
+	owners := map[string][]*sources.Workload{}
+	for _, w := range d.Workloads {
+		if c, ok := w.Source.(*compose.Config); ok {
+			p := compose.ProjectName(w, c)
+			owners[p] = append(owners[p], w)
+		}
+	}
+	d.invalidate(claimedTwice(owners, func(w *sources.Workload, project string, others []*sources.Workload) error {
+		var ids []string
+		for _, o := range others {
+			ids = append(ids, o.ID())
+		}
+		p := pos[w.ID()]
+		return &ConfigError{File: w.File, Line: p.Line, Col: p.Col, Field: "source.project",
+			Msg: fmt.Sprintf("compose project %q is also the project of %s", project, strings.Join(ids, ", "))}
+	}))
+}
+
+// claimedTwice gives each workload that claims a key (a host, a project)
+// some other workload claims too the error errFor makes of it.
+func claimedTwice(owners map[string][]*sources.Workload, errFor func(w *sources.Workload, key string, others []*sources.Workload) error) map[*sources.Workload][]error {
 	bad := map[*sources.Workload][]error{}
-	for h, ws := range owners {
+	for key, ws := range owners {
 		if len(ws) < 2 {
 			continue
 		}
 		for _, w := range ws {
-			var others []string
+			var others []*sources.Workload
 			for _, o := range ws {
 				if o != w {
-					others = append(others, o.File)
+					others = append(others, o)
 				}
 			}
-			p := hostPos[w.ID()][h]
-			bad[w] = append(bad[w], &ConfigError{File: w.File, Line: p.Line, Col: p.Col, Field: "route.hosts", Msg: fmt.Sprintf("host %q is also claimed by %s", h, strings.Join(others, ", "))})
+			bad[w] = append(bad[w], errFor(w, key, others))
 		}
 	}
+	return bad
+}
+
+// invalidate moves workloads with errors from Workloads to Invalid.
+func (d *Desired) invalidate(bad map[*sources.Workload][]error) {
 	if len(bad) == 0 {
 		return
 	}
@@ -176,4 +219,35 @@ func (d *Desired) checkHosts(hostPos map[string]map[string]Pos) {
 		kept = append(kept, w)
 	}
 	d.Workloads = kept
+}
+
+// checkPolicy reports what a workload asks of the host beyond --allow: in
+// a compose file (at the compose file's own line), or an app repo on this
+// host.
+func (l *loader) checkPolicy(dec *decoder, w *sources.Workload) {
+	switch c := w.Source.(type) {
+	case *compose.Config:
+		file := c.ResolvedFile()
+		if file == "" {
+			return
+		}
+		data, err := l.readFile(file)
+		if err != nil {
+			return
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) != nil {
+			return // CheckFile reported it
+		}
+		for _, v := range l.policy.Compose(&doc, "") {
+			dec.errs = append(dec.errs, &ConfigError{File: file, Line: v.Line, Col: v.Col, Field: v.Field,
+				Msg: fmt.Sprintf("%s needs --allow %s (the operator's decision, not the repo's)", v.Detail, v.Permission)})
+		}
+	case *dockerfile.Config:
+		if git := c.AppRepo(); git != nil {
+			for _, v := range l.policy.RepoURL("source.git.url", git.URL) {
+				dec.errorf(v.Field, dec.at(v.Field), "%s needs --allow %s (the operator's decision, not the repo's)", v.Detail, v.Permission)
+			}
+		}
+	}
 }

@@ -47,6 +47,9 @@ func (l *loader) loadWorkload(app, name, file string, defaults Defaults) (*sourc
 	}
 	var wf workloadFile
 	dec.decode("", n, reflectOf(&wf))
+	if _, set := dec.pos["port"]; set && wf.Port == 0 && len(dec.errs) == 0 {
+		dec.errorf("port", dec.at("port"), "0 is not a port (1-65535): omit port for a worker")
+	}
 	w := &sources.Workload{App: app, Name: name, File: file, Dir: path.Dir(file), Spec: wf.Spec}
 	applyDefaults(w, defaults)
 	w.Source = decodeSource(dec, &wf.SourceNode)
@@ -67,6 +70,7 @@ func (l *loader) loadWorkload(app, name, file string, defaults Defaults) (*sourc
 		sortByPos(dec.errs)
 		return nil, dec.errs
 	}
+	l.projectPos[w.ID()] = dec.at("source.project")
 	if w.Route != nil {
 		hp := map[string]Pos{}
 		for i, h := range w.Route.Hosts {

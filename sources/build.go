@@ -171,6 +171,3 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 func BuiltTag(w *Workload) string {
 	return BuiltRepo(w) + ":" + w.Hash[:12]
 }
-
-// BuiltRepo is the repository of the images Berth builds for a workload.
-func BuiltRepo(w *Workload) string { return "berth/" + w.App + "-" + w.Name }

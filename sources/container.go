@@ -140,6 +140,42 @@ func (d *Docker) Create(ctx context.Context, spec RunSpec) (string, error) {
 	return created.ID, nil
 }
 
+// ProjectContainers lists every container (of any owner) in a compose
+// project, in one API call.
+func (d *Docker) ProjectContainers(ctx context.Context, project string) ([]Container, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))})
+	if err != nil {
+		return nil, fmt.Errorf("listing the containers of compose project %s: %w", project, err)
+	}
+	out := make([]Container, 0, len(list))
+	for _, s := range list {
+		c := Container{ID: s.ID, State: string(s.State), Labels: s.Labels}
+		if len(s.Names) > 0 {
+			c.Name = strings.TrimPrefix(s.Names[0], "/")
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// VolumeLabels returns a volume's labels; ok is false when it does not
+// exist.
+func (d *Docker) VolumeLabels(ctx context.Context, name string) (map[string]string, bool, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	v, err := d.cli.VolumeInspect(ctx, name)
+	if cerrdefs.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("inspecting volume %s: %w", name, err)
+	}
+	return v.Labels, true, nil
+}
+
 // ensureVolume creates a named volume with the workload's labels, so it
 // can be found (and only with --prune-volumes removed) after the workload
 // is gone. An existing volume is kept as it is.

@@ -132,9 +132,6 @@ var (
 	ErrRestoreFailed = errors.New("the previous version could not be restored")
 )
 
-// ContainerName is a workload's container name when only one copy runs.
-func ContainerName(w *Workload) string { return "berth-" + w.App + "-" + w.Name }
-
 // Upstream is the address the proxy and the probe reach a container at.
 func Upstream(c Container) string {
 	if c.HostPort == 0 {

@@ -59,7 +59,7 @@ func (e *Engine) probe(ctx context.Context, c Container, path string, timeout ti
 		case err == nil:
 			_ = resp.Body.Close()
 			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-				return nil
+				return e.stillUp(ctx, c, path)
 			}
 			last = resp.Status
 		case ctx.Err() == nil:
@@ -83,6 +83,20 @@ func (e *Engine) probe(ctx context.Context, c Container, path string, timeout ti
 		case <-time.After(wait):
 		}
 	}
+}
+
+// stillUp confirms a probe's 2xx came from the container as it started: a
+// container that crashed and was restarted by its restart policy in the
+// meantime is not ready, whatever its new incarnation answered.
+func (e *Engine) stillUp(ctx context.Context, c Container, path string) error {
+	cur, err := e.docker.Inspect(ctx, c.ID, 0)
+	if err != nil {
+		return err
+	}
+	if !cur.Running() || cur.RestartCount > c.RestartCount {
+		return fmt.Errorf("%w: %s answered 2xx, but the container %s (%d restarts) meanwhile", ErrNotReady, path, cur.State, cur.RestartCount)
+	}
+	return nil
 }
 
 func (e *Engine) liveness(ctx context.Context, c Container, port int) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 )
 
 // Kind is a workload's source type.
@@ -93,25 +95,33 @@ type Prepared struct {
 }
 
 // VolumeDeclarer is a config that mounts named volumes of its own (a deno
-// site's storage): name → path in the container.
+// site's storage): short name → path in the container.
 type VolumeDeclarer interface {
 	NamedVolumes(w *Workload) map[string]string
 }
 
-// VolumeName is the Docker volume of a workload's named volume.
-func VolumeName(w *Workload, name string) string { return "berth-" + w.App + "-" + w.Name + "-" + name }
+// NamedVolume is one named volume a workload mounts.
+type NamedVolume struct {
+	Name   string // the Docker volume (VolumeName)
+	Legacy string // its name before names were injective (LegacyVolumeName)
+	Target string // the path in the container
+}
 
-// Volumes are every named volume a workload mounts: its source's and its
-// own `volumes:`, by Docker volume name.
-func Volumes(w *Workload) map[string]string {
-	out := map[string]string{}
+// NamedVolumes are every named volume a workload mounts: its source's and
+// its own `volumes:`, sorted by name.
+func NamedVolumes(w *Workload) []NamedVolume {
+	short := map[string]string{}
 	if vd, ok := w.Source.(VolumeDeclarer); ok {
 		for k, v := range vd.NamedVolumes(w) {
-			out[k] = v
+			short[k] = v
 		}
 	}
-	for name, target := range w.Volumes {
-		out[VolumeName(w, name)] = target
+	for k, v := range w.Volumes {
+		short[k] = v
+	}
+	out := make([]NamedVolume, 0, len(short))
+	for _, k := range slices.Sorted(maps.Keys(short)) {
+		out = append(out, NamedVolume{Name: VolumeName(w, k), Legacy: LegacyVolumeName(w, k), Target: short[k]})
 	}
 	return out
 }

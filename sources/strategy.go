@@ -131,5 +131,5 @@ func BuildGreenName(base string) string {
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
 	}
-	return base + "-" + hex.EncodeToString(b[:])
+	return base + "." + hex.EncodeToString(b[:]) // "." cannot occur in a workload name
 }

@@ -68,8 +68,8 @@ func TestEmptyStrategyKeepsHistoricalBehaviour(t *testing.T) {
 }
 
 func TestBuildGreenName(t *testing.T) {
-	a, b := sources.BuildGreenName("berth-shop-web"), sources.BuildGreenName("berth-shop-web")
-	assert.True(t, strings.HasPrefix(a, "berth-shop-web-"))
+	a, b := sources.BuildGreenName("berth-shop_web"), sources.BuildGreenName("berth-shop_web")
+	assert.True(t, strings.HasPrefix(a, "berth-shop_web."))
 	assert.NotEqual(t, a, b)
 }
 

@@ -11,7 +11,8 @@ import (
 
 func newAgentCmd() *cobra.Command {
 	var f runFlags
-	var schedule, listen, tokenFile, webhookFile string
+	var schedule, listen, tokenFile, webhookFile, hooksListen string
+	var apiHosts []string
 	cmd := &cobra.Command{
 		Use:   "agent --repo URL|PATH",
 		Short: "Run continuously: tick on a schedule, serve the HTTP API",
@@ -19,8 +20,11 @@ func newAgentCmd() *cobra.Command {
   berth agent --repo ./config --router embedded --http 127.0.0.1:8080 --https ""`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := agent.Options{Schedule: schedule, Listen: listen}
+			opts := agent.Options{Schedule: schedule, Listen: listen, APIHosts: apiHosts, HooksListen: hooksListen}
 			var err error
+			if listen != "" && !agent.Loopback(listen) && tokenFile == "" {
+				return &exitError{code: 2, msg: fmt.Sprintf("--listen %s accepts connections from other machines: set --api-token-file (or listen on 127.0.0.1)", listen)}
+			}
 			if tokenFile != "" {
 				if opts.Token, err = secretfile.Read(tokenFile); err != nil {
 					return &exitError{code: 2, msg: fmt.Sprintf("--api-token-file: %v", err)}
@@ -44,5 +48,7 @@ func newAgentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9090", `HTTP API address ("" for none)`)
 	cmd.Flags().StringVar(&tokenFile, "api-token-file", "", "file holding the bearer token the API requires")
 	cmd.Flags().StringVar(&webhookFile, "webhook-secret-file", "", "file holding the secret that signs push webhooks (POST /hooks/git)")
+	cmd.Flags().StringArrayVar(&apiHosts, "api-host", nil, "a name the API answers to besides localhost and IP addresses (repeatable; others are refused: DNS rebinding)")
+	cmd.Flags().StringVar(&hooksListen, "hooks-listen", "", "serve only POST /hooks/git on this address (the one endpoint to expose to a forge)")
 	return cmd
 }

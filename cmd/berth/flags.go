@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/berthops/berth/policy"
 )
 
 // choice is a flag whose value is one of a fixed set. It checks the value
@@ -84,4 +86,40 @@ func (o *outputFlags) Format() string {
 		return "json"
 	}
 	return o.format.value
+}
+
+// allowFlag is --allow: the permissions a commit may use (policy words,
+// comma-separated), checked when parsed and completed in the shell.
+type allowFlag struct {
+	raw    string
+	policy policy.Policy
+}
+
+var _ pflag.Value = (*allowFlag)(nil)
+
+func (a *allowFlag) String() string { return a.raw }
+
+// Set parses a comma-separated list of permissions.
+func (a *allowFlag) Set(v string) error {
+	p, err := policy.Parse(v)
+	if err != nil {
+		return err
+	}
+	a.raw, a.policy = v, p
+	return nil
+}
+
+// Type names the values in help output.
+func (a *allowFlag) Type() string { return "list" }
+
+func (a *allowFlag) register(cmd *cobra.Command) {
+	a.policy = policy.Policy{}
+	cmd.Flags().Var(a, "allow", "what a commit may ask of the host (default: nothing): "+policy.Words())
+	_ = cmd.RegisterFlagCompletionFunc("allow", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		words := make([]string, len(policy.All))
+		for i, p := range policy.All {
+			words[i] = string(p)
+		}
+		return words, cobra.ShellCompDirectiveNoFileComp
+	})
 }

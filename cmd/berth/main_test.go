@@ -85,11 +85,8 @@ func TestValidateExitCodes(t *testing.T) {
 }
 
 func TestSyncStatusEvents(t *testing.T) {
-	dockertest.Docker(t)
-	img := dockertest.Image(t, "cli")
-	name := dockertest.AgentName(t)
-	app := "c" + name[2:]
-	src := gitserver.Start(t).NewRepo(t, "config")
+	w := newCLIWorld(t)
+	img, name, app, src := w.img, w.name, w.app, w.src
 	src.Write("apps/"+app+"/web.yaml", "source:\n  type: image\n  image: "+img+"\nport: 8080\n")
 	src.Write("apps/"+app+"/bad.yaml", "source:\n  type: image\n")
 	src.Push("web and a broken file")
@@ -146,24 +143,59 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
+// cliWorld is what most CLI tests deploy: the hello image, a unique agent
+// name (its containers are removed after the test) and app, and a config
+// repo on a git server.
+type cliWorld struct {
+	img, name, app string
+	src            *gitserver.Repo
+}
+
+func newCLIWorld(t *testing.T, opts ...gitserver.Option) cliWorld {
+	t.Helper()
 	dockertest.Docker(t)
-	img := dockertest.Image(t, "cli")
-	name := dockertest.AgentName(t)
-	app := "c" + name[2:]
-	src := gitserver.Start(t).NewRepo(t, "config")
+	w := cliWorld{img: dockertest.Image(t, "cli"), name: dockertest.AgentName(t)}
+	w.app = "c" + w.name[2:]
+	w.src = gitserver.Start(t, opts...).NewRepo(t, "config")
+	return w
+}
+
+// agentProcess is a `berth agent` the test started.
+type agentProcess struct {
+	addr   string // the API listener
+	stderr *syncBuffer
+	cmd    *exec.Cmd
+	done   chan struct{} // closed at the exit
+	err    error         // the exit status, once done is closed
+}
+
+// startAgent runs `berth agent` with args and --listen on a free port; it
+// returns once the API answers. The process is killed when the test ends.
+func startAgent(t *testing.T, args ...string) *agentProcess {
+	t.Helper()
+	ag := &agentProcess{addr: loopback.FreeAddr(t), stderr: &syncBuffer{}, done: make(chan struct{})}
+	ag.cmd = exec.Command(agenttest.Berth(t), append([]string{"agent", "--listen", ag.addr}, args...)...)
+	ag.cmd.Stderr = ag.stderr
+	require.NoError(t, ag.cmd.Start())
+	go func() { ag.err = ag.cmd.Wait(); close(ag.done) }()
+	t.Cleanup(func() { _ = ag.cmd.Process.Kill(); <-ag.done })
+	for range 100 { // bounded: 20 s
+		if resp, err := http.Get("http://" + ag.addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return ag
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("agent never answered:\n%s", ag.stderr.String())
+	return nil
+}
+
+func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
+	w := newCLIWorld(t)
+	img, name, app, src := w.img, w.name, w.app, w.src
 	src.Write("apps/"+app+"/web.yaml", "source:\n  type: image\n  image: "+img+"\nport: 8080\n").Push("web")
-	addr := loopback.FreeAddr(t)
-
-	cmd := exec.Command(agenttest.Berth(t), "agent", "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name,
-		"--schedule", "@every 1h", "--listen", addr, "--router", "none")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
+	ag := startAgent(t, "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name, "--schedule", "@every 1h", "--router", "none")
+	addr, stderr := ag.addr, ag.stderr
 	ready := false
 	for range 100 { // bounded: 20 s
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -199,10 +231,10 @@ func TestAgentServesAndStopsOnSIGTERM(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, ag.cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case err := <-done:
-		require.NoError(t, err, stderr.String())
+	case <-ag.done:
+		require.NoError(t, ag.err, stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("agent did not stop on SIGTERM:\n%s", stderr.String())
 	}
@@ -347,7 +379,7 @@ func TestSyncWithRelativeStateDir(t *testing.T) {
 	img := dockertest.Image(t, "cli")
 	name := dockertest.AgentName(t)
 	app := "c" + name[2:]
-	project := "berth-" + app + "-stack"
+	project := "berth-" + app + "_stack"
 	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down").Run() })
 	src := gitserver.Start(t).NewRepo(t, "config")
 	src.Write("apps/"+app+"/stack/compose.yml", "services:\n  echo:\n    image: "+img+"\n")

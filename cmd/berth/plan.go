@@ -12,6 +12,8 @@ import (
 func newPlanCmd() *cobra.Command {
 	var base, head, sub string
 	var out outputFlags
+	var allow allowFlag
+	var signersFile string
 	cmd := &cobra.Command{
 		Use:   "plan --base REV [--head REV] [DIR]",
 		Short: "Show what merging head into base would change; exit 0 no change, 1 changes, 2 error",
@@ -19,7 +21,8 @@ func newPlanCmd() *cobra.Command {
 			"validates the head, and prints every workload added, removed or changed, strategy\n" +
 			"changes first, and the shared secrets whose files changed (names only, never values).",
 		Example: `  berth plan --base origin/main --head HEAD
-  berth plan --base main --format markdown > plan.md`,
+  berth plan --base main --format markdown > plan.md
+  berth plan --base origin/main --trusted-signers .berth/allowed_signers`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -29,9 +32,14 @@ func newPlanCmd() *cobra.Command {
 			if base == "" {
 				return &exitError{code: 2, msg: "--base is required (the branch or commit the pull request merges into)"}
 			}
-			p, err := loadPlan(cmd.ErrOrStderr(), dir, base, head, sub)
+			p, err := loadPlan(cmd.ErrOrStderr(), dir, base, head, sub, gitops.LoadOptions{Policy: allow.policy})
 			if err != nil {
 				return err
+			}
+			if signersFile != "" {
+				if p.HeadSignature, err = headSignature(dir, head, signersFile); err != nil {
+					return err
+				}
 			}
 			if err := renderPlan(cmd.OutOrStdout(), p, out.Format()); err != nil {
 				return err
@@ -45,18 +53,20 @@ func newPlanCmd() *cobra.Command {
 	cmd.Flags().StringVar(&base, "base", "", "the revision merged into (branch, tag or commit)")
 	cmd.Flags().StringVar(&head, "head", "HEAD", "the revision to merge")
 	cmd.Flags().StringVar(&sub, "path", "", "config folder inside the repo")
+	cmd.Flags().StringVar(&signersFile, "trusted-signers", "", "also check the head's signature against this allowed-signers / PGP key file, as agents do")
 	out.register(cmd, "text", "markdown", "json")
+	allow.register(cmd)
 	return cmd
 }
 
 // loadPlan renders both revisions and compares them; an invalid head is
 // an error (exit 2) listing every problem on stderr.
-func loadPlan(stderr io.Writer, dir, base, head, sub string) (*gitops.Plan, error) {
-	baseD, baseSHA, err := gitops.LoadRevision(dir, base, sub)
+func loadPlan(stderr io.Writer, dir, base, head, sub string, o gitops.LoadOptions) (*gitops.Plan, error) {
+	baseD, baseSHA, err := gitops.LoadRevision(dir, base, sub, o)
 	if err != nil {
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
-	headD, headSHA, err := gitops.LoadRevision(dir, head, sub)
+	headD, headSHA, err := gitops.LoadRevision(dir, head, sub, o)
 	if err != nil {
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
@@ -67,6 +77,18 @@ func loadPlan(stderr io.Writer, dir, base, head, sub string) (*gitops.Plan, erro
 		return nil, &exitError{code: 2, msg: fmt.Sprintf("the head (%s) is invalid: %d error(s)", head, len(errs))}
 	}
 	return gitops.NewPlan(baseD, headD, baseSHA, headSHA), nil
+}
+
+func headSignature(dir, head, file string) (*gitops.Signature, error) {
+	signers, err := gitops.LoadSigners(file)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: "--trusted-signers: " + err.Error()}
+	}
+	sig, err := signers.CheckRevision(dir, head)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	return &sig, nil
 }
 
 func renderPlan(w io.Writer, p *gitops.Plan, format string) error {

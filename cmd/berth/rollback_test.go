@@ -3,7 +3,6 @@ package main_test
 import (
 	"encoding/json"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,31 +10,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/internal/loopback"
 )
 
 // TestRollbackCommands drives `berth releases`, `rollback`, `suspend`
 // and `resume` against a running `berth agent`, as an operator would.
 func TestRollbackCommands(t *testing.T) {
-	dockertest.Docker(t)
-	img := dockertest.Image(t, "cli")
-	name := dockertest.AgentName(t)
-	app := "c" + name[2:]
-	src := gitserver.Start(t).NewRepo(t, "config")
+	w := newCLIWorld(t)
+	img, name, app, src := w.img, w.name, w.app, w.src
 	web := func(msg string) string {
 		return "source:\n  type: image\n  image: " + img + "\n  deploy_strategy: recreate\nenv:\n  MESSAGE: " + msg + "\nport: 8080\n"
 	}
 	v1 := src.Write("apps/"+app+"/web.yaml", web("one")).Push("one")
-	addr := loopback.FreeAddr(t)
-	cmd := exec.Command(agenttest.Berth(t), "agent", "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name,
-		"--schedule", "@every 1h", "--listen", addr, "--router", "none", "--status-branch", "")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ag := startAgent(t, "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name,
+		"--schedule", "@every 1h", "--router", "none", "--status-branch", "")
+	addr, stderr := ag.addr, ag.stderr
 	agentURL := "http://" + addr
 	serving := func() (string, string) {
 		var rows []map[string]any

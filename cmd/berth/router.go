@@ -11,21 +11,15 @@ import (
 )
 
 // newRouter builds the route table and its driver for --router. "auto"
-// (sync's default) picks the external Caddy when its admin API answers,
-// else none. It returns nil for none.
+// (sync's default) uses the Caddy at --caddy-admin only when `berth proxy`
+// started it; a Caddy someone else runs is used only with --router caddy.
+// It returns nil for none.
 func (f *runFlags) newRouter(ctx context.Context, log *slog.Logger) (*router.Router, func(), error) {
-	opts := router.ConfigOptions{HTTP: f.httpAddr, HTTPS: f.httpsAddr, StorageDir: filepath.Join(f.state.dir, "caddy")}
+	opts := router.ConfigOptions{HTTP: f.httpAddr, HTTPS: f.httpsAddr, StorageDir: filepath.Join(f.state.dir, "caddy"), Agent: f.agentName}
 	path := filepath.Join(f.state.dir, "routes.json")
 	mode := f.router.value
 	if mode == "auto" {
-		mode = "none"
-		if adm, err := router.NewAdmin(f.caddyAdmin, opts); err == nil {
-			pctx, cancel := context.WithTimeout(ctx, time.Second)
-			if adm.Ping(pctx) == nil {
-				mode = "caddy"
-			}
-			cancel()
-		}
+		mode = f.autoRouter(ctx, log, opts)
 	}
 	switch mode {
 	case "caddy":
@@ -61,4 +55,25 @@ func (f *runFlags) newRouter(ctx context.Context, log *slog.Logger) (*router.Rou
 	default:
 		return nil, func() {}, nil
 	}
+}
+
+// autoRouter picks "caddy" when the Caddy at --caddy-admin is a `berth
+// proxy`, else "none".
+func (f *runFlags) autoRouter(ctx context.Context, log *slog.Logger, opts router.ConfigOptions) string {
+	adm, err := router.NewAdmin(f.caddyAdmin, opts)
+	if err != nil {
+		return "none"
+	}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	ours, err := adm.StartedByBerth(pctx)
+	switch {
+	case err != nil:
+		return "none"
+	case !ours:
+		log.Warn("router: a Caddy answers at --caddy-admin but Berth did not start it; not touching it (use --router caddy to add routes to it)",
+			"admin", f.caddyAdmin)
+		return "none"
+	}
+	return "caddy"
 }

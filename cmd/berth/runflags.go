@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/secretfile"
 )
+
+// agentNamePattern is what an agent name may be: it goes into labels,
+// route ids (where "_" separates it from the workload) and status folders.
+var agentNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
 
 // runFlags are the flags sync and agent share.
 type runFlags struct {
@@ -38,6 +43,11 @@ type runFlags struct {
 	keepReleases              int
 	pruneVolumes              bool
 	composeWait               time.Duration
+	allow                     allowFlag
+	repoCredentials           []string
+	credentialRules           []gitops.CredentialRule
+	trustedSigners            string
+	signers                   *gitops.Signers
 	timeouts                  agent.Timeouts
 	composeTimeout            time.Duration
 	eventsMaxAge              time.Duration
@@ -47,6 +57,7 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs := cmd.Flags()
 	f.state.register(fs)
 	f.logs.register(cmd, fs)
+	f.allow.register(cmd)
 	fs.StringVar(&f.repo, "repo", "", "config repo: URL (https://, ssh://, git@host:path, file://) or local path")
 	fs.StringVar(&f.branch, "branch", "main", "branch to watch")
 	fs.StringVar(&f.path, "path", "", "config folder inside the repo")
@@ -55,6 +66,8 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.BoolVar(&f.selfHeal, "self-heal", true, "redeploy a workload whose container vanished")
 	fs.IntVar(&f.parallel, "parallel", 4, "workloads deployed at once")
 	fs.StringVar(&f.gitUser, "git-username", "git", "user name for http(s) git auth")
+	fs.StringArrayVar(&f.repoCredentials, "repo-credentials", nil, "PREFIX=USER:FILE: credentials for app repos whose URL starts with PREFIX (repeatable; longest prefix wins)")
+	fs.StringVar(&f.trustedSigners, "trusted-signers", "", "only deploy config commits signed by a key in this file (SSH allowed-signers lines and/or armored PGP public keys)")
 	fs.StringVar(&f.gitPasswordFile, "git-password-file", "", "file holding the http(s) password or token")
 	fs.StringVar(&f.sshKeyFile, "ssh-key-file", "", "private key file for ssh git URLs")
 	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for ssh git URLs (default ~/.ssh/known_hosts)")
@@ -101,6 +114,9 @@ func (f *runFlags) validate() error {
 		}
 		f.agentName = strings.ToLower(host)
 	}
+	if !agentNamePattern.MatchString(f.agentName) {
+		return usage("--agent-name %q: use lower-case letters, digits, '.' and '-' (at most 63, starting with a letter or digit)", f.agentName)
+	}
 	if f.parallel < 1 {
 		return usage("--parallel must be at least 1")
 	}
@@ -129,6 +145,21 @@ func (f *runFlags) validate() error {
 		if f.forgeRepo == "" {
 			f.forgeRepo = gitops.RepoFromURL(f.repo)
 		}
+	}
+	f.credentialRules = nil
+	for _, r := range f.repoCredentials {
+		rule, err := gitops.ParseCredentialRule(r)
+		if err != nil {
+			return usage("%v", err)
+		}
+		f.credentialRules = append(f.credentialRules, rule)
+	}
+	if f.trustedSigners != "" {
+		signers, err := gitops.LoadSigners(f.trustedSigners)
+		if err != nil {
+			return usage("--trusted-signers: %v", err)
+		}
+		f.signers = signers
 	}
 	if len(f.identities) == 0 {
 		if v := os.Getenv("BERTH_IDENTITY_FILE"); v != "" {

@@ -10,18 +10,20 @@ import (
 
 func newValidateCmd() *cobra.Command {
 	var sub string
+	var allow allowFlag
 	cmd := &cobra.Command{
 		Use:   "validate [DIR]",
 		Short: "Check a config repo checkout; exit 0 when valid, 1 listing every error",
 		Example: `  berth validate
-  berth validate ../platform --path deploy/berth`,
+  berth validate ../platform --path deploy/berth
+  berth validate --allow host-network,cap-add`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			d, err := gitops.Load(dir, sub)
+			d, err := gitops.LoadWith(dir, sub, gitops.LoadOptions{Policy: allow.policy})
 			if err != nil {
 				return &exitError{code: 2, msg: err.Error()}
 			}
@@ -38,5 +40,6 @@ func newValidateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&sub, "path", "", "config folder inside the repo")
+	allow.register(cmd)
 	return cmd
 }

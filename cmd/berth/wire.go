@@ -76,6 +76,7 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
 	repo.Failpoint = failpoint(log)
+	repo.Signers = f.signers
 	st, err := store.Open(ctx, filepath.Join(f.state.dir, "berth.db"))
 	if err != nil {
 		return nil, err
@@ -124,8 +125,13 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	opts.Name, opts.Path, opts.AllowEmpty, opts.SelfHeal, opts.Parallel = f.agentName, f.path, f.allowEmpty, f.selfHeal, f.parallel
 	opts.Router = rt
 	opts.Engine = sources.EngineOptions{LivenessWindow: f.livenessWindow, Drain: f.drain, Failpoint: failpoint(log)}
+	opts.Policy = f.allow.policy
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
-		return gitops.NewRepo(url, branch, filepath.Join(f.state.dir, "apps", name), creds)
+		if v := f.allow.policy.RepoURL("source.git.url", url); len(v) > 0 {
+			return nil, v[0]
+		}
+		// The config repo's credentials go only to its own origin.
+		return gitops.NewRepo(url, branch, filepath.Join(f.state.dir, "apps", name), gitops.CredentialsFor(url, f.repo, creds, f.credentialRules))
 	}
 	opts.Secrets, opts.SecretKey, opts.Redactor = secrets.NewResolver(ids, idErr, redactor), key, redactor
 	opts.Compose = &compose.Stack{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait, Timeout: f.composeTimeout}

@@ -43,6 +43,8 @@ type Harness struct {
 	Log *slog.Logger
 	// StaticServer is the static berth binary static-site images run.
 	StaticServer string
+	// Signers, when set, must sign the config commits the agent deploys.
+	Signers *gitops.Signers
 	// StateID is the state dir's identity, the same for every agent the
 	// harness builds (as for a restarted process).
 	StateID string
@@ -98,6 +100,7 @@ func (h *Harness) AgentWith(opts agent.Options, d agent.Docker) (*agent.Agent, *
 	h.T.Helper()
 	repo, err := gitops.NewRepo(h.Repo.URL, "main", filepath.Join(h.StateDir, "repo"), gitops.Credentials{})
 	require.NoError(h.T, err)
+	repo.Signers = h.Signers
 	return h.build(opts, repo, d)
 }
 

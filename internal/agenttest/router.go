@@ -64,7 +64,7 @@ func (h *Harness) CleanBuilt() {
 		defer cli.Close()
 		dockertest.RemoveContainers(h.T, cli, h.Name)
 		ctx := context.Background()
-		imgs, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", "berth/"+h.App+"-*"))})
+		imgs, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", "berth/"+h.App+"_*"))})
 		if err != nil {
 			h.T.Error(err)
 			return
@@ -74,7 +74,7 @@ func (h *Harness) CleanBuilt() {
 				h.T.Errorf("removing built image %v: %v", img.RepoTags, err)
 			}
 		}
-		vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", "berth-"+h.App+"-"))})
+		vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", "berth-"+h.App+"_"))})
 		if err != nil {
 			h.T.Error(err)
 			return

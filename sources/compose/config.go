@@ -2,8 +2,13 @@
 package compose
 
 import (
+	"fmt"
+	"regexp"
+
 	"github.com/berthops/berth/sources"
 )
+
+var projectRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 // Config is the `source:` block of a compose workload.
 type Config struct {
@@ -28,6 +33,9 @@ func (c *Config) Validate() []sources.FieldError {
 	var errs []sources.FieldError
 	if c.File == "" {
 		errs = append(errs, sources.FieldError{Field: "source.file", Msg: "is required"})
+	}
+	if c.Project != "" && (!projectRe.MatchString(c.Project) || len(c.Project) > 63) {
+		errs = append(errs, sources.FieldError{Field: "source.project", Msg: fmt.Sprintf("%q must be lower-case letters, digits, '_' and '-', starting with a letter or digit (it names Docker objects and a folder in the state dir)", c.Project)})
 	}
 	if err := sources.ValidateStrategy(c.Kind(), c.DeployStrategy); err != nil {
 		errs = append(errs, sources.FieldError{Field: "source.deploy_strategy", Msg: err.Error()})

@@ -23,7 +23,7 @@ func ProjectName(w *sources.Workload, c *Config) string {
 	if c.Project != "" {
 		return c.Project
 	}
-	return "berth-" + w.App + "-" + w.Name
+	return "berth-" + sources.Slug(w)
 }
 
 // CheckFile parses a compose file well enough to find its services; the
@@ -108,12 +108,31 @@ func (s *Stack) Up(ctx context.Context, project, file string, labels map[string]
 	return s.run(ctx, filepath.Dir(file), "docker compose up", vars, args...)
 }
 
+// Rendered is the project as docker compose will run it (`docker compose
+// config --format json`: interpolated, with relative paths resolved), for
+// the policy check before an up.
+func (s *Stack) Rendered(ctx context.Context, project, file string, vars []string) ([]byte, error) {
+	file, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	err = s.runOut(ctx, filepath.Dir(file), "docker compose config", vars, &out, "compose", "-p", project, "-f", file, "config", "--format", "json")
+	return out.Bytes(), err
+}
+
 // Down removes the stack (`docker compose -p <project> down`).
 func (s *Stack) Down(ctx context.Context, project string) error {
 	return s.run(ctx, s.Dir, "docker compose down", nil, "compose", "-p", project, "down", "--remove-orphans")
 }
 
 func (s *Stack) run(ctx context.Context, dir, tool string, vars []string, args ...string) error {
+	return s.runOut(ctx, dir, tool, vars, nil, args...)
+}
+
+// runOut runs docker compose; stdout goes to stdout when it is not nil
+// (and is then kept out of the error's output).
+func (s *Stack) runOut(ctx context.Context, dir, tool string, vars []string, stdout *bytes.Buffer, args ...string) error {
 	bin := s.Docker
 	if bin == "" {
 		bin = "docker"
@@ -129,6 +148,9 @@ func (s *Stack) run(ctx context.Context, dir, tool string, vars []string, args .
 		cmd.WaitDelay = 5 * time.Second // after the kill, stop waiting for its output
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
+		if stdout != nil {
+			cmd.Stdout = stdout
+		}
 		if err := cmd.Run(); err != nil {
 			te := &sources.ToolError{Tool: tool, Output: out.String(), Err: err}
 			var ee *exec.ExitError

@@ -1,24 +1,23 @@
 package router
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
-	"time"
 )
 
-// Admin drives an external Caddy through its admin API: every change is a
-// POST /load of the whole config, which Caddy applies atomically.
+// Admin drives an external Caddy through its admin API. It owns only the
+// routes whose @id carries its agent's namespace (RouteID): each is added,
+// replaced or removed by its @id, one atomic admin call each, and the rest
+// of that Caddy's config (other sites, other agents' routes, TLS, logging,
+// the admin API itself) is never rewritten.
 type Admin struct {
-	base   string // http://127.0.0.1:2019
-	opts   ConfigOptions
-	client *http.Client
+	api  *adminAPI
+	opts ConfigOptions
 
 	mu      sync.Mutex
 	noDelay bool // the Caddy is too old for stream_close_delay
@@ -32,86 +31,227 @@ func NewAdmin(base string, opts ConfigOptions) (*Admin, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("--caddy-admin %q is not a URL such as http://127.0.0.1:2019", base)
 	}
-	opts.Admin = u.Host // loading a config must keep the admin API up
+	opts.Admin = u.Host
 	opts.StreamCloseDelay = true
-	return &Admin{base: strings.TrimRight(base, "/"), opts: opts, client: &http.Client{Timeout: 10 * time.Second}}, nil
+	return &Admin{api: newAdminAPI(base), opts: opts}, nil
 }
 
 // Ping reports whether the admin API answers.
 func (a *Admin) Ping(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/config/", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("caddy admin API %s: %w", a.base, err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("caddy admin API %s: %s", a.base, resp.Status)
-	}
-	return nil
+	_, err := a.api.config(ctx)
+	return err
 }
 
-// Load posts the whole config.
+// StartedByBerth reports whether the Caddy runs a config `berth proxy`
+// made (its server carries ProxyID).
+func (a *Admin) StartedByBerth(ctx context.Context) (bool, error) {
+	cfg, err := a.api.config(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, ok := findIDs(cfg)[ProxyID]
+	return ok, nil
+}
+
+// Load makes routes the agent's routes in the Caddy.
 func (a *Admin) Load(ctx context.Context, routes []Route) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	opts := a.opts
-	opts.StreamCloseDelay = !a.noDelay
-	err := a.post(ctx, routes, opts)
-	if err != nil && opts.StreamCloseDelay && strings.Contains(err.Error(), "stream_close_delay") {
+	err := a.sync(ctx, routes, !a.noDelay)
+	if err != nil && !a.noDelay && strings.Contains(err.Error(), "stream_close_delay") {
 		// An older Caddy (Debian's 2.6) does not know the field: streams
 		// then close on reload, which is what that Caddy can do.
 		a.noDelay = true
-		opts.StreamCloseDelay = false
-		err = a.post(ctx, routes, opts)
+		err = a.sync(ctx, routes, false)
 	}
 	return err
 }
 
-// post loads the config. Caddy may reset the connection of a /load that
-// restarts its admin endpoint even though the load took; loading the same
-// config again is harmless, so a transport error is retried (bounded).
-func (a *Admin) post(ctx context.Context, routes []Route, opts ConfigOptions) error {
-	cfg, err := BuildConfig(routes, opts)
+// sync reads the running config and changes only what differs: a route
+// swap is one PATCH of the route by its @id, so there is never a moment
+// without the route. A failure part way leaves some routes changed; the
+// next Load converges from what Caddy actually runs.
+func (a *Admin) sync(ctx context.Context, routes []Route, delay bool) error {
+	cfg, err := a.api.config(ctx)
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
-		err := a.postOnce(ctx, cfg)
-		var te *transportError
-		if err == nil || !errors.As(err, &te) || attempt == 3 {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+	ids := findIDs(cfg)
+	opts := a.opts
+	opts.StreamCloseDelay = delay
+	want := map[string]map[string]any{}
+	for _, r := range routes {
+		if rc := routeConfig(r, opts); rc != nil {
+			want[RouteID(opts.Agent, r.ID)] = rc
 		}
 	}
+	server := ""
+	for _, id := range sortedKeys(want) {
+		rc := want[id]
+		if have, ok := ids[id]; ok {
+			if sameJSON(have, rc) {
+				continue
+			}
+			if err := a.api.do(ctx, "PATCH", "/id/"+id, rc); err != nil {
+				return fmt.Errorf("replacing route %s: %w", id, err)
+			}
+			continue
+		}
+		if server == "" {
+			if server, err = a.server(ctx, cfg); err != nil {
+				return err
+			}
+		}
+		if err := a.api.do(ctx, "PUT", server+"/routes/0", rc); err != nil {
+			return fmt.Errorf("adding route %s: %w", id, err)
+		}
+	}
+	return a.removeStale(ctx, ids, want, routes)
 }
 
-type transportError struct{ err error }
-
-func (e *transportError) Error() string { return e.err.Error() }
-func (e *transportError) Unwrap() error { return e.err }
-
-func (a *Admin) postOnce(ctx context.Context, cfg []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/load", bytes.NewReader(cfg))
-	if err != nil {
-		return err
+// removeStale deletes the agent's routes that are no longer wanted, and
+// the un-namespaced ids older versions gave the same workloads.
+func (a *Admin) removeStale(ctx context.Context, ids map[string]any, want map[string]map[string]any, routes []Route) error {
+	prefix := RouteID(a.opts.Agent, "")
+	var stale []string
+	for id := range ids {
+		if _, ok := want[id]; !ok && strings.HasPrefix(id, prefix) {
+			stale = append(stale, id)
+		}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return &transportError{fmt.Errorf("loading the proxy config through %s: %w", a.base, err)}
+	for _, r := range routes {
+		if _, ok := ids[legacyRouteID(r.ID)]; ok {
+			stale = append(stale, legacyRouteID(r.ID))
+		}
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("loading the proxy config through %s: %s: %s", a.base, resp.Status, strings.TrimSpace(string(body)))
+	sort.Strings(stale)
+	for _, id := range stale {
+		if err := a.api.do(ctx, "DELETE", "/id/"+id, nil); err != nil {
+			return fmt.Errorf("removing route %s: %w", id, err)
+		}
 	}
 	return nil
+}
+
+// server is the config path of the HTTP server the agent's routes go in:
+// the one `berth proxy` marked, else the one listening on the --http
+// port, else a server of the agent's own, created (with any missing
+// parents) without touching anything else.
+func (a *Admin) server(ctx context.Context, cfg any) (string, error) {
+	servers := dig(cfg, "apps", "http", "servers")
+	names := sortedKeys(servers)
+	for _, name := range names {
+		if id, _ := dig(servers, name)["@id"].(string); id == ProxyID {
+			return a.ensureRoutes(ctx, servers, name)
+		}
+	}
+	for _, name := range names {
+		if listensOn(dig(servers, name)["listen"], a.opts.HTTP) {
+			return a.ensureRoutes(ctx, servers, name)
+		}
+	}
+	name := "berth_" + a.opts.Agent
+	srv := map[string]any{"listen": []string{a.opts.HTTP}, "routes": []any{notFound()}}
+	if a.opts.HTTPS == "" {
+		srv["automatic_https"] = map[string]any{"disable": true}
+	} else {
+		srv["listen"] = []string{a.opts.HTTP, a.opts.HTTPS}
+	}
+	path, value := "/config/apps/http/servers/"+name, any(srv)
+	switch {
+	case cfg == nil:
+		path, value = "/config/", map[string]any{"admin": map[string]any{"listen": a.opts.Admin},
+			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{name: srv}}}}
+	case dig(cfg, "apps") == nil:
+		path, value = "/config/apps", map[string]any{"http": map[string]any{"servers": map[string]any{name: srv}}}
+	case dig(cfg, "apps", "http") == nil:
+		path, value = "/config/apps/http", map[string]any{"servers": map[string]any{name: srv}}
+	case servers == nil:
+		path, value = "/config/apps/http/servers", map[string]any{name: srv}
+	}
+	if err := a.api.do(ctx, "POST", path, value); err != nil {
+		return "", fmt.Errorf("adding server %s for the agent's routes: %w", name, err)
+	}
+	return "/config/apps/http/servers/" + name, nil
+}
+
+func (a *Admin) ensureRoutes(ctx context.Context, servers map[string]any, name string) (string, error) {
+	path := "/config/apps/http/servers/" + url.PathEscape(name)
+	if _, ok := dig(servers, name)["routes"]; !ok {
+		if err := a.api.do(ctx, "POST", path+"/routes", []any{}); err != nil {
+			return "", fmt.Errorf("adding a route list to server %s: %w", name, err)
+		}
+	}
+	return path, nil
+}
+
+// listensOn reports whether a server's listen addresses include addr's
+// port (":80" matches ":80", "0.0.0.0:80" and "tcp/:80").
+func listensOn(listen any, addr string) bool {
+	want, err := port(addr)
+	if err != nil {
+		return false
+	}
+	list, _ := listen.([]any)
+	for _, l := range list {
+		s, _ := l.(string)
+		if i := strings.Index(s, "/"); i >= 0 {
+			s = s[i+1:]
+		}
+		if p, err := port(s); err == nil && p == want {
+			return true
+		}
+	}
+	return false
+}
+
+// findIDs collects every object in the config that has an @id.
+func findIDs(v any) map[string]any {
+	out := map[string]any{}
+	var walk func(any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			if id, ok := t["@id"].(string); ok {
+				out[id] = t
+			}
+			for _, c := range t {
+				walk(c)
+			}
+		case []any:
+			for _, c := range t {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// dig walks nested objects; it returns nil where the path ends.
+func dig(v any, keys ...string) map[string]any {
+	m, _ := v.(map[string]any)
+	for _, k := range keys {
+		if m == nil {
+			return nil
+		}
+		m, _ = m[k].(map[string]any)
+	}
+	return m
+}
+
+// sameJSON compares what Caddy holds with what Berth would write, both as
+// decoded JSON.
+func sameJSON(have any, want map[string]any) bool {
+	w, err := roundTrip(want)
+	return err == nil && reflect.DeepEqual(have, w)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Route sends requests for Hosts to Upstream (127.0.0.1:port).
@@ -47,18 +48,55 @@ type ConfigOptions struct {
 	// DynamicUpstreams leaves upstream addresses out of the config: the
 	// embedded proxy reads them from its live table per request.
 	DynamicUpstreams bool
+	// Agent namespaces the routes' @ids (see RouteID).
+	Agent string
 }
 
-// RouteID is the @id of a workload's route in the Caddy config.
-func RouteID(workload string) string {
-	b := []byte("berth-")
-	for _, c := range []byte(workload) {
-		if c == '/' {
-			c = '_'
-		}
-		b = append(b, c)
+// RouteID is the @id of a workload's route in the Caddy config:
+// "berth_<agent>_<app>_<name>". Agent names have no "_", so an agent's
+// prefix never matches another agent's routes, and the id maps back to one
+// workload.
+func RouteID(agent, workload string) string {
+	return "berth_" + agent + "_" + strings.ReplaceAll(workload, "/", "_")
+}
+
+// legacyRouteID is the @id routes had before ids were namespaced by agent.
+func legacyRouteID(workload string) string {
+	return "berth-" + strings.ReplaceAll(workload, "/", "_")
+}
+
+// ProxyID marks the server of a Caddy that Berth started (`berth proxy`):
+// `--router auto` only uses a Caddy whose config carries it.
+const ProxyID = "berth-proxy"
+
+// routeConfig renders one route, or nil for a route that serves nothing.
+func routeConfig(r Route, o ConfigOptions) map[string]any {
+	if r.Upstream == "" || len(r.Hosts) == 0 {
+		return nil
 	}
-	return string(b)
+	proxy := map[string]any{"handler": "reverse_proxy"}
+	if o.DynamicUpstreams {
+		proxy["dynamic_upstreams"] = map[string]any{"source": "berth", "route": r.ID}
+	} else {
+		proxy["upstreams"] = []any{map[string]any{"dial": r.Upstream}}
+	}
+	if o.StreamCloseDelay {
+		proxy["stream_close_delay"] = "5m"
+	}
+	return map[string]any{
+		"@id":      RouteID(o.Agent, r.ID),
+		"match":    []any{map[string]any{"host": r.Hosts}},
+		"handle":   []any{proxy},
+		"terminal": true,
+	}
+}
+
+// notFound answers hosts without a route with a clear 404, not Caddy's
+// empty 200.
+func notFound() map[string]any {
+	return map[string]any{
+		"handle": []any{map[string]any{"handler": "static_response", "status_code": 404, "body": "berth: no route for this host\n"}},
+	}
 }
 
 // BuildConfig renders the routes into a complete Caddy JSON config.
@@ -68,31 +106,13 @@ func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 	var rs []any
 	for _, r := range sorted {
-		if r.Upstream == "" || len(r.Hosts) == 0 {
-			continue
+		if rc := routeConfig(r, o); rc != nil {
+			rs = append(rs, rc)
 		}
-		proxy := map[string]any{"handler": "reverse_proxy"}
-		if o.DynamicUpstreams {
-			proxy["dynamic_upstreams"] = map[string]any{"source": "berth", "route": r.ID}
-		} else {
-			proxy["upstreams"] = []any{map[string]any{"dial": r.Upstream}}
-		}
-		if o.StreamCloseDelay {
-			proxy["stream_close_delay"] = "5m"
-		}
-		rs = append(rs, map[string]any{
-			"@id":      RouteID(r.ID),
-			"match":    []any{map[string]any{"host": r.Hosts}},
-			"handle":   []any{proxy},
-			"terminal": true,
-		})
 	}
-	// Hosts without a route get a clear 404, not Caddy's empty 200.
-	rs = append(rs, map[string]any{
-		"handle": []any{map[string]any{"handler": "static_response", "status_code": 404, "body": "berth: no route for this host\n"}},
-	})
+	rs = append(rs, notFound())
 	listen := []string{o.HTTP}
-	server := map[string]any{"routes": rs}
+	server := map[string]any{"@id": ProxyID, "routes": rs}
 	httpApp := map[string]any{"grace_period": "10s"}
 	if o.HTTPS == "" {
 		server["automatic_https"] = map[string]any{"disable": true}

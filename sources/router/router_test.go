@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,59 +84,6 @@ func TestTablePersistsAndRestores(t *testing.T) {
 	require.NoError(t, r2.Remove(context.Background(), "a/site"))
 	_, ok = r2.Get("a/site")
 	assert.False(t, ok)
-}
-
-// startCaddy runs Debian's caddy with its admin API on a free port.
-func startCaddy(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("caddy")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("caddy is required in CI (apt-get install caddy)")
-		}
-		t.Skip("no caddy binary (apt-get install caddy)")
-	}
-	admin := loopback.FreeAddr(t)
-	cfg := filepath.Join(t.TempDir(), "caddy.json")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`{"admin":{"listen":%q}}`, admin)), 0o644))
-	cmd := exec.Command(bin, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for range 100 {
-		if resp, err := http.Get("http://" + admin + "/config/"); err == nil {
-			resp.Body.Close()
-			return "http://" + admin
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("caddy admin API did not come up")
-	return ""
-}
-
-func TestAdminDriverWithExternalCaddy(t *testing.T) {
-	admin := startCaddy(t)
-	proxy := loopback.FreeAddr(t)
-	drv, err := router.NewAdmin(admin, router.ConfigOptions{HTTP: proxy})
-	require.NoError(t, err)
-	require.NoError(t, drv.Ping(context.Background()))
-	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
-	require.NoError(t, err)
-	blue, green := upstream(t, "blue"), upstream(t, "green")
-	c := &http.Client{Timeout: 5 * time.Second}
-	for _, up := range []string{blue, green} {
-		require.NoError(t, r.Upsert(context.Background(), router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: up}))
-		var body string
-		for range 50 { // the listener may take a moment after the first load
-			if body, err = loopback.Get(c, proxy, "shop.test"); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		require.NoError(t, err)
-		assert.Equal(t, map[string]string{blue: "blue", green: "green"}[up], body)
-	}
-	require.NoError(t, drv.Ping(context.Background()), "the admin API survives a load")
 }
 
 func TestProxyDownLeavesTableUnchanged(t *testing.T) {

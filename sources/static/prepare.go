@@ -108,5 +108,5 @@ func (c *Config) NamedVolumes(w *sources.Workload) map[string]string {
 	if c.Runtime != "deno" || c.Storage == "" {
 		return nil
 	}
-	return map[string]string{sources.VolumeName(w, "data"): c.Storage}
+	return map[string]string{"data": c.Storage}
 }

@@ -1,0 +1,77 @@
+package gitops
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// CredentialRule gives credentials to repos whose URL starts with Prefix
+// (--repo-credentials PREFIX=USER:FILE).
+type CredentialRule struct {
+	Prefix string
+	Credentials
+}
+
+// ParseCredentialRule reads PREFIX=USER:FILE.
+func ParseCredentialRule(s string) (CredentialRule, error) {
+	prefix, rest, ok := strings.Cut(s, "=")
+	user, file, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 || prefix == "" || user == "" || file == "" {
+		return CredentialRule{}, fmt.Errorf("--repo-credentials %q: want PREFIX=USER:FILE (https://git.example.com/team/=deploy:/etc/berth/token)", s)
+	}
+	if !strings.Contains(prefix, "://") {
+		return CredentialRule{}, fmt.Errorf("--repo-credentials %q: the prefix must be a URL prefix with its scheme (https://host/...)", s)
+	}
+	return CredentialRule{Prefix: prefix, Credentials: Credentials{Username: user, PasswordFile: file}}, nil
+}
+
+// CredentialsFor picks the credentials of a repo other than the config
+// repo: the longest --repo-credentials prefix that matches; else the
+// config repo's own, but only for a URL of the same origin (scheme, host
+// and port); else none. A commit that names a repo elsewhere never
+// receives the config repo's credentials.
+func CredentialsFor(repoURL, configURL string, config Credentials, rules []CredentialRule) Credentials {
+	best := -1
+	for i, r := range rules {
+		if strings.HasPrefix(repoURL, r.Prefix) && (best < 0 || len(r.Prefix) > len(rules[best].Prefix)) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return rules[best].Credentials
+	}
+	if origin(repoURL) != "" && origin(repoURL) == origin(configURL) {
+		return config
+	}
+	return Credentials{}
+}
+
+// origin is scheme://host:port of a URL ("" for a local path); scp-style
+// git@host:path is ssh://host:22.
+func origin(raw string) string {
+	if scpLike.MatchString(raw) && !strings.Contains(raw, "://") {
+		host := raw[strings.IndexByte(raw, '@')+1 : strings.IndexByte(raw, ':')]
+		return "ssh://" + host + ":22"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443", "ssh": "22", "git": "9418"}[u.Scheme]
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// loopback reports whether a URL's host is this machine.
+func loopback(u *url.URL) bool {
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
