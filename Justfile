@@ -1,8 +1,10 @@
 # Berth's tasks. `just` comes from npm: npm install -g rust-just
 
-# Build the berth binary into bin/.
+# Build berth and berth-site (the server inside static-site images) into
+# bin/, as shipped: static, -trimpath, stripped.
 build:
-    CGO_ENABLED=0 go build -o bin/berth ./cmd/berth
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/berth ./cmd/berth
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/berth-site ./cmd/berth-site
 
 # The whole test suite on real parts (starts Docker when missing).
 test:

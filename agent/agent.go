@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/sources/static"
 )
 
 // Options are the agent's settings; zero values take the defaults.
@@ -43,6 +43,9 @@ type Options struct {
 	HooksListen string
 	// WebhookSecret authenticates POST /hooks/git; "" turns it off.
 	WebhookSecret string
+	// Resync is how often the container view lists every container as a
+	// safety net beside Docker's event stream (default 10m).
+	Resync time.Duration
 	// ShutdownGrace is how long the tick in flight may run on after the
 	// agent is told to stop; default 2m.
 	ShutdownGrace time.Duration
@@ -136,8 +139,9 @@ type Agent struct {
 	metrics     *metrics
 	prunedAt    time.Time // when the event log was last pruned
 	sessions    sessions
-	streams     atomic.Int64 // open event streams
-	rejected    string       // the last config commit that failed signature verification
+	streams     atomic.Int64   // open event streams
+	rejected    string         // the last config commit that failed signature verification
+	view        *containerView // nil when the Docker client cannot stream events
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
@@ -172,6 +176,9 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		interval: interval(opts.Schedule, opts.Now()),
 		sessions: sessions{byID: map[string]time.Time{}},
 	}
+	if w, ok := d.(containerWatcher); ok {
+		a.view = newContainerView(w, opts.Name, opts.Resync, log)
+	}
 	a.metrics = newMetrics(a)
 	return a
 }
@@ -190,8 +197,11 @@ func withDefaults(opts Options) Options {
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 2 * time.Minute
 	}
+	if opts.Resync <= 0 {
+		opts.Resync = 10 * time.Minute
+	}
 	if opts.StaticServer == "" {
-		opts.StaticServer, _ = os.Executable()
+		opts.StaticServer = static.DefaultServer()
 	}
 	if opts.Redactor == nil {
 		opts.Redactor = secrets.NewRedactor()
@@ -256,6 +266,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		defer stop()
 	}
+	a.Watch(ctx)
 	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
 	a.loop(ctx)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Timeouts.Forge)
@@ -263,6 +274,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	cancel()
 	a.log.Info("agent stopped")
 	return nil
+}
+
+// Watch keeps the agent's containers in memory from Docker's event stream
+// until ctx ends, so idle ticks make no Docker call. Run calls it; a
+// one-shot sync does not (it lists once).
+func (a *Agent) Watch(ctx context.Context) {
+	if a.view != nil {
+		go a.view.run(ctx)
+	}
+}
+
+// containersChanged says that this agent changed containers itself: the
+// next snapshot lists instead of racing the events of those changes.
+func (a *Agent) containersChanged() {
+	if a.view != nil {
+		a.view.stale()
+	}
 }
 
 // loop runs ticks until ctx ends. The tick's context outlives ctx by

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 // static sites.
 func newHarness(t *testing.T) *agenttest.Harness {
 	t.Helper()
-	return agenttest.New(t).WithBerth()
+	return agenttest.New(t).WithSiteServer()
 }
 
 func TestFirstDeployThenIdleTick(t *testing.T) {

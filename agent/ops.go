@@ -79,6 +79,7 @@ func (a *Agent) Rollback(ctx context.Context, id, to string) (Outcome, error) {
 	}
 	d := deployment{w: w, release: &rel, row: row, hasRow: true, old: newSnapshot(nil, cs).containers[id], why: Why{Kind: WhyPinned, Commit: rel.Commit}}
 	o := a.deployOne(ctx, rel.Commit, d)
+	a.containersChanged()
 	if o.Result == Failed {
 		return o, fmt.Errorf("rolling %s back to %s failed: %s", id, shortSHA(rel.Commit), o.Reason)
 	}

@@ -30,6 +30,7 @@ func (a *Agent) reconcile(ctx context.Context, obs []observation) int {
 			}
 		}
 		for _, c := range ob.leftovers {
+			a.containersChanged()
 			a.log.Info("removing leftover container", "workload", ob.id, "container", c.Name)
 			if err := a.docker.Remove(ctx, c.ID, 0); err != nil {
 				a.log.Warn("removing leftover container failed", "workload", ob.id, "container", c.Name, "error", err)

@@ -26,13 +26,20 @@ func newSnapshot(rows []store.Runtime, cs []sources.Container) *snapshot {
 }
 
 // takeSnapshot reads every runtime row in one query and every owned
-// container in one Docker call. No per-workload reads follow.
+// container from the container view (no Docker call while the event
+// stream keeps it complete) or in one Docker call. No per-workload reads
+// follow.
 func (a *Agent) takeSnapshot(ctx context.Context) (*snapshot, error) {
 	rows, err := a.store.ListRuntime(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := a.docker.List(ctx, a.opts.Name)
+	var cs []sources.Container
+	if a.view != nil {
+		cs, err = a.view.containers(ctx)
+	} else {
+		cs, err = a.docker.List(ctx, a.opts.Name)
+	}
 	if err != nil {
 		return nil, err
 	}

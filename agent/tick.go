@@ -101,6 +101,9 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	start := a.now()
 	res = &TickResult{}
 	defer func() {
+		if !res.NoOp {
+			a.containersChanged()
+		}
 		res.Duration = a.now().Sub(start)
 		ran := err == nil || errors.Is(err, ErrDeployFailed) || errors.Is(err, ErrConfigInvalid)
 		if ran {
@@ -139,10 +142,26 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	a.prune(ctx, commit, p, res)
 	a.collect(ctx, append(res.Deployed, res.Pruned...))
 	a.finish(ctx, res, len(p.invalid) > 0, start)
-	if failed := append(append([]string{}, res.Failed...), res.Invalid...); len(failed) > 0 {
-		return res, fmt.Errorf("%w: %s", ErrDeployFailed, strings.Join(failed, ", "))
+	if failed := res.failures(); len(failed) > 0 {
+		return res, fmt.Errorf("%w: %s", ErrDeployFailed, strings.Join(failed, "; "))
 	}
 	return res, nil
+}
+
+// failures names each failed workload with its generic reason, and each
+// invalid one, for the error a tick returns.
+func (r *TickResult) failures() []string {
+	var out []string
+	for _, id := range r.Failed {
+		if o := r.outcome(id); o != nil && o.Reason != "" {
+			id += " (" + o.Reason + ")"
+		}
+		out = append(out, id)
+	}
+	for _, id := range r.Invalid {
+		out = append(out, id+" (invalid config)")
+	}
+	return out
 }
 
 // pull brings the config checkout to the branch tip, or keeps the last

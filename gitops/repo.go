@@ -12,12 +12,15 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/berthops/berth/internal/atomicfile"
 	"github.com/berthops/berth/internal/secretfile"
@@ -115,8 +118,19 @@ func (r *Repo) Pull(ctx context.Context) (string, error) {
 	return r.clone(ctx, auth)
 }
 
+// storage is a clone's object store with a small object cache, and blobs
+// over 1 MiB streamed from the packfile instead of read into memory: a big
+// file in the repo costs a copy buffer, not its size.
+func storage(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(filepath.Join(dir, ".git")), cache.NewObjectLRU(8*cache.MiByte),
+		filesystem.Options{LargeObjectThreshold: 1 << 20})
+}
+
 func (r *Repo) open() (*git.Repository, error) {
-	repo, err := git.PlainOpen(r.dir)
+	if _, err := os.Stat(filepath.Join(r.dir, ".git")); err != nil {
+		return nil, err
+	}
+	repo, err := git.Open(storage(r.dir), osfs.New(r.dir))
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +263,10 @@ func (r *Repo) clone(ctx context.Context, auth transport.AuthMethod) (string, er
 	if err := os.MkdirAll(filepath.Dir(r.dir), 0o755); err != nil {
 		return "", fmt.Errorf("creating %s: %w", filepath.Dir(r.dir), err)
 	}
-	repo, err := git.PlainCloneContext(ctx, tmp, false, &git.CloneOptions{
+	if err := os.MkdirAll(filepath.Join(tmp, ".git"), 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", tmp, err)
+	}
+	repo, err := git.CloneContext(ctx, storage(tmp), osfs.New(tmp), &git.CloneOptions{
 		URL:           r.url,
 		Auth:          auth,
 		RemoteName:    "origin",

@@ -55,64 +55,100 @@ func ContextTar(dir, dockerfile string) (io.ReadCloser, error) {
 	return rc, nil
 }
 
-// TarFile is one file of a generated build context.
+// TarFile is one file of a generated build context: Data, or the file at
+// Path (streamed from disk).
 type TarFile struct {
 	Name string
 	Mode int64
 	Data []byte
+	Path string
 }
 
-// TarDir packs files and the regular files under dir (placed under
-// prefix) into a build context. Modes are kept, times are fixed so the same
-// content gives the same layers.
-func TarDir(files []TarFile, dir, prefix string) (io.Reader, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+// TarDir streams files and the regular files under dir (placed under
+// prefix) as a build context: no more than a copy buffer is held in
+// memory, whatever the size of the site. Modes are kept, times are fixed
+// so the same content gives the same layers. Close the reader when done
+// (a build that stops early stops the writer); a read error names the
+// file.
+func TarDir(files []TarFile, dir, prefix string) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeTar(pw, files, dir, prefix)) }()
+	return pr
+}
+
+func writeTar(w io.Writer, files []TarFile, dir, prefix string) error {
+	tw := tar.NewWriter(w)
 	for _, f := range files {
+		if f.Path != "" {
+			if err := tarFile(tw, f.Name, f.Mode, func() (*os.File, error) { return os.Open(f.Path) }); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := tw.WriteHeader(&tar.Header{Name: f.Name, Mode: f.Mode, Size: int64(len(f.Data)), Typeflag: tar.TypeReg}); err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := tw.Write(f.Data); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if dir != "" {
-		root, err := os.OpenRoot(dir)
-		if err != nil {
-			return nil, fmt.Errorf("opening %s: %w", dir, err)
-		}
-		defer root.Close()
-		var names []string
-		err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type().IsRegular() {
-				names = append(names, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", dir, err)
-		}
-		sort.Strings(names)
-		for _, p := range names {
-			data, err := root.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", p, err)
-			}
-			if err := tw.WriteHeader(&tar.Header{Name: path.Join(prefix, p), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-				return nil, err
-			}
-			if _, err := tw.Write(data); err != nil {
-				return nil, err
-			}
+		if err := tarTree(tw, dir, prefix); err != nil {
+			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
+	return tw.Close()
+}
+
+// tarTree adds the regular files under dir, in name order, never leaving
+// dir (symlinks are not followed out of it).
+func tarTree(tw *tar.Writer, dir, prefix string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dir, err)
 	}
-	return &buf, nil
+	defer root.Close()
+	var names []string
+	err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			names = append(names, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", dir, err)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if err := tarFile(tw, path.Join(prefix, p), 0o644, func() (*os.File, error) { return root.Open(p) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tarFile copies one opened file into the tar, with the size it has when
+// opened.
+func tarFile(tw *tar.Writer, name string, mode int64, open func() (*os.File, error)) error {
+	f, err := open()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: info.Size(), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tw, f, info.Size()); err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	return nil
 }
 
 // Build builds an image from a context tar and tags it. Each line of build

@@ -61,20 +61,25 @@ func (d *Docker) List(ctx context.Context, agent string) ([]Container, error) {
 	}
 	out := make([]Container, 0, len(list))
 	for _, s := range list {
-		c := Container{ID: s.ID, Image: s.Image, ImageID: s.ImageID, State: string(s.State), Labels: s.Labels}
-		if len(s.Names) > 0 {
-			c.Name = strings.TrimPrefix(s.Names[0], "/")
-		}
-		for _, p := range s.Ports {
-			if localBinding(p.IP) && p.PublicPort != 0 {
-				c.HostPort = int(p.PublicPort)
-				break
-			}
-		}
-		c.Volumes = volumeMounts(s.Mounts)
-		out = append(out, c)
+		out = append(out, fromSummary(s))
 	}
 	return out, nil
+}
+
+// fromSummary is a listed container as Berth reads it.
+func fromSummary(s container.Summary) Container {
+	c := Container{ID: s.ID, Image: s.Image, ImageID: s.ImageID, State: string(s.State), Labels: s.Labels}
+	if len(s.Names) > 0 {
+		c.Name = strings.TrimPrefix(s.Names[0], "/")
+	}
+	for _, p := range s.Ports {
+		if localBinding(p.IP) && p.PublicPort != 0 {
+			c.HostPort = int(p.PublicPort)
+			break
+		}
+	}
+	c.Volumes = volumeMounts(s.Mounts)
+	return c
 }
 
 func volumeMounts(ms []container.MountPoint) []Mount {

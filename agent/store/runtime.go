@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -64,9 +66,41 @@ const runtimeColumns = `workload_id, container_id, container_name, upstream, ima
 	applied_hash, commit_sha, strategy, status, last_deploy, message, updated_at, kind, applied_spec,
 	image_id, release_id, failed_hash, failed_commit, failures, retry_at, pinned_release, suspended`
 
-// ListRuntime returns every workload's row, in one query, sorted by id.
+// runtimeCache keeps the last ListRuntime in memory. A connection of its
+// own asks SQLite's data_version, which changes whenever another
+// connection (of this process or any other) committed: an idle tick then
+// runs one tiny statement instead of reading every row.
+type runtimeCache struct {
+	watch   *sql.Conn
+	mu      sync.Mutex
+	rows    []Runtime
+	version int64
+	valid   bool
+}
+
+// ListRuntime returns every workload's row, sorted by id, in one query:
+// the rows themselves, or only the data version when nothing was written
+// since the last call.
 func (s *Store) ListRuntime(ctx context.Context) ([]Runtime, error) {
+	c := &s.runtime
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	s.count()
+	var version int64
+	if err := c.watch.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+		return nil, fmt.Errorf("listing runtime state: %w", err)
+	}
+	if !c.valid || version != c.version {
+		rows, err := s.listRuntime(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.rows, c.version, c.valid = rows, version, true
+	}
+	return slices.Clone(c.rows), nil
+}
+
+func (s *Store) listRuntime(ctx context.Context) ([]Runtime, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+runtimeColumns+" FROM runtime_state ORDER BY workload_id")
 	if err != nil {
 		return nil, fmt.Errorf("listing runtime state: %w", err)

@@ -24,6 +24,7 @@ var migrations embed.FS
 type Store struct {
 	db      *sql.DB
 	queries atomic.Int64
+	runtime runtimeCache
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -38,17 +39,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// One writer at a time is SQLite's model; a small pool lets the API
 	// read while a tick writes (WAL).
-	db.SetMaxOpenConns(4)
+	db.SetMaxOpenConns(5)
 	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
 	}
+	if s.runtime.watch, err = db.Conn(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	_ = s.runtime.watch.Close()
+	return s.db.Close()
+}
 
 // Queries is the number of SQL statements run so far, for benchmarks and
 // metrics.

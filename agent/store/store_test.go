@@ -131,3 +131,31 @@ func TestCountEventCoalescesRepeats(t *testing.T) {
 	assert.Equal(t, 1, evs[0].Count)
 	assert.Equal(t, 3, evs[1].Count, "three identical failures are one event with a count")
 }
+
+// TestListRuntimeSeesEveryWriter: ListRuntime answers from memory while
+// nothing was written, and sees at once what this store, or another one on
+// the same file (another process), wrote.
+func TestListRuntimeSeesEveryWriter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "berth.db")
+	a, b := open(t, path), open(t, path)
+	ids := func(s *store.Store) map[string]string {
+		rows, err := s.ListRuntime(ctx)
+		require.NoError(t, err)
+		out := map[string]string{}
+		for _, r := range rows {
+			out[r.WorkloadID] = r.Status
+		}
+		return out
+	}
+	assert.Empty(t, ids(a))
+	require.NoError(t, b.PutRuntime(ctx, store.Runtime{WorkloadID: "shop/web", Status: store.StatusRunning}))
+	assert.Equal(t, map[string]string{"shop/web": store.StatusRunning}, ids(a), "another store's write")
+	require.NoError(t, a.PutRuntime(ctx, store.Runtime{WorkloadID: "shop/web", Status: store.StatusMissing}))
+	assert.Equal(t, map[string]string{"shop/web": store.StatusMissing}, ids(a), "its own write")
+	q := a.Queries()
+	assert.Equal(t, map[string]string{"shop/web": store.StatusMissing}, ids(a))
+	assert.Equal(t, int64(1), a.Queries()-q, "an unchanged table costs one statement")
+	require.NoError(t, b.DeleteRuntime(ctx, "shop/web"))
+	assert.Empty(t, ids(a), "another store's delete")
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,7 @@ func newAgentCmd() *cobra.Command {
 	var f runFlags
 	var schedule, listen, tokenFile, webhookFile, hooksListen string
 	var apiHosts []string
+	var resync time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent --repo URL|PATH",
 		Short: "Run continuously: tick on a schedule, serve the HTTP API",
@@ -20,8 +22,11 @@ func newAgentCmd() *cobra.Command {
   berth agent --repo ./config --router embedded --http 127.0.0.1:8080 --https ""`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := agent.Options{Schedule: schedule, Listen: listen, APIHosts: apiHosts, HooksListen: hooksListen}
+			opts := agent.Options{Schedule: schedule, Listen: listen, APIHosts: apiHosts, HooksListen: hooksListen, Resync: resync}
 			var err error
+			if resync <= 0 {
+				return &exitError{code: 2, msg: "--resync must be positive"}
+			}
 			if listen != "" && !agent.Loopback(listen) && tokenFile == "" {
 				return &exitError{code: 2, msg: fmt.Sprintf("--listen %s accepts connections from other machines: set --api-token-file (or listen on 127.0.0.1)", listen)}
 			}
@@ -49,6 +54,7 @@ func newAgentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&tokenFile, "api-token-file", "", "file holding the bearer token the API requires")
 	cmd.Flags().StringVar(&webhookFile, "webhook-secret-file", "", "file holding the secret that signs push webhooks (POST /hooks/git)")
 	cmd.Flags().StringArrayVar(&apiHosts, "api-host", nil, "a name the API answers to besides localhost and IP addresses (repeatable; others are refused: DNS rebinding)")
+	cmd.Flags().DurationVar(&resync, "resync", 10*time.Minute, "list every container this often besides following Docker's event stream (idle ticks ask Docker nothing)")
 	cmd.Flags().StringVar(&hooksListen, "hooks-listen", "", "serve only POST /hooks/git on this address (the one endpoint to expose to a forge)")
 	return cmd
 }

@@ -7,10 +7,20 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is not set: the
+// garbage collector works harder as the heap nears it, so a burst (a big
+// build, a thousand workloads loading at once) gives memory back instead of
+// growing the agent for good. Idle, the agent is far below it.
+const defaultMemoryLimit = 96 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newRootCmd().ExecuteContext(ctx)

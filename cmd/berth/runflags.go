@@ -47,6 +47,7 @@ type runFlags struct {
 	repoCredentials           []string
 	credentialRules           []gitops.CredentialRule
 	trustedSigners            string
+	siteServer                string
 	signers                   *gitops.Signers
 	timeouts                  agent.Timeouts
 	composeTimeout            time.Duration
@@ -71,6 +72,7 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.StringVar(&f.gitPasswordFile, "git-password-file", "", "file holding the http(s) password or token")
 	fs.StringVar(&f.sshKeyFile, "ssh-key-file", "", "private key file for ssh git URLs")
 	fs.StringVar(&f.sshKnownHosts, "ssh-known-hosts", "", "known_hosts file for ssh git URLs (default ~/.ssh/known_hosts)")
+	fs.StringVar(&f.siteServer, "site-server", "", "the statically linked server static-site images run (default: berth-site beside berth, else berth itself)")
 	fs.StringVar(&f.dockerHost, "docker-host", os.Getenv("DOCKER_HOST"), "Docker daemon address (default: DOCKER_HOST or the local socket)")
 	f.router = addChoice(cmd, fs, "router", defaultRouter, "the proxy: embedded Caddy, an external Caddy's admin API, none (auto: caddy when --caddy-admin answers)",
 		"embedded", "caddy", "none", "auto")

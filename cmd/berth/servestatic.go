@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"net/http"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/berthops/berth/sources/static"
+	"github.com/berthops/berth/sources/static/site"
 )
 
-// newServeStaticCmd is the server inside static-site images (hidden: Berth
-// runs it in the containers it builds).
+// newServeStaticCmd is the site server (hidden: static-site images run
+// berth-site, which takes the same command line; this is the fallback when
+// berth-site is not installed beside berth).
 func newServeStaticCmd() *cobra.Command {
 	var dir, listen string
 	var spa bool
@@ -22,17 +18,7 @@ func newServeStaticCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			srv := &http.Server{Addr: listen, Handler: static.Handler(dir, spa), ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-cmd.Context().Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(ctx)
-			}()
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return site.Serve(cmd.Context(), dir, listen, spa)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "/site", "site folder")

@@ -137,6 +137,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	opts.Compose = &compose.Stack{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait, Timeout: f.composeTimeout}
 	opts.Timeouts, opts.EventsMaxAge = f.timeouts, f.eventsMaxAge
 	opts.RetryBackoff, opts.RetryMax, opts.KeepReleases, opts.PruneVolumes = f.retryBackoff, f.retryMax, f.keepReleases, f.pruneVolumes
+	opts.StaticServer = f.siteServer
 	if f.commitStatus.value != "" {
 		fc, err := forge.New(f.commitStatus.value, f.forgeURL, f.forgeRepo, f.forgeTokenFile)
 		if err != nil {

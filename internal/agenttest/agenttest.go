@@ -41,7 +41,7 @@ type Harness struct {
 	App      string // a unique app name: container names stay unique across tests
 	// Log overrides the default logger (discard, or stderr with -v).
 	Log *slog.Logger
-	// StaticServer is the static berth binary static-site images run.
+	// StaticServer is the binary static-site images run (berth-site).
 	StaticServer string
 	// Signers, when set, must sign the config commits the agent deploys.
 	Signers *gitops.Signers
@@ -50,9 +50,9 @@ type Harness struct {
 	StateID string
 }
 
-// WithBerth sets StaticServer to the test process's static berth binary.
-func (h *Harness) WithBerth() *Harness {
-	h.StaticServer = Berth(h.T)
+// WithSiteServer sets StaticServer to the test process's berth-site.
+func (h *Harness) WithSiteServer() *Harness {
+	h.StaticServer = SiteServer(h.T)
 	return h
 }
 
@@ -240,19 +240,29 @@ var (
 	berthErr  error
 )
 
-// Berth returns a statically linked berth binary (the server of
-// static-site images, and the CLI the tests run), built once per test
-// process on first use. RemoveBerth deletes it; call it from TestMain.
+// Berth returns a statically linked berth binary (the CLI the tests run),
+// with berth-site (the server of static-site images) beside it, as they
+// ship; built once per test process on first use. RemoveBerth deletes
+// them; call it from TestMain.
 func Berth(t testing.TB) string {
 	t.Helper()
-	berthOnce.Do(func() { berthPath, berthErr = dockertest.BuildStatic("./cmd/berth", "berth") })
+	berthOnce.Do(func() {
+		if berthPath, berthErr = dockertest.BuildStatic("./cmd/berth", "berth"); berthErr == nil {
+			berthErr = dockertest.BuildStaticInto("./cmd/berth-site", filepath.Join(filepath.Dir(berthPath), "berth-site"))
+		}
+	})
 	if berthErr != nil {
 		t.Fatal(berthErr)
 	}
 	return berthPath
 }
 
-// RemoveBerth deletes the binary Berth built.
+// SiteServer returns the berth-site binary built beside Berth's.
+func SiteServer(t testing.TB) string {
+	return filepath.Join(filepath.Dir(Berth(t)), "berth-site")
+}
+
+// RemoveBerth deletes the binaries Berth built.
 func RemoveBerth() {
 	if berthPath != "" {
 		_ = os.RemoveAll(filepath.Dir(berthPath))

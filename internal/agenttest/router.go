@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/filters"
@@ -70,8 +71,13 @@ func (h *Harness) CleanBuilt() {
 			return
 		}
 		for _, img := range imgs {
-			if _, err := cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil {
-				h.T.Errorf("removing built image %v: %v", img.RepoTags, err)
+			for _, tag := range img.RepoTags { // by tag: a FROM-only build shares its base image's ID
+				if !strings.HasPrefix(tag, "berth/"+h.App+"_") {
+					continue
+				}
+				if _, err := cli.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil {
+					h.T.Errorf("removing built image %s: %v", tag, err)
+				}
 			}
 		}
 		vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", "berth-"+h.App+"_"))})

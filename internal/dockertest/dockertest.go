@@ -113,21 +113,29 @@ func serverBinary() (string, error) {
 // binary (CGO off: FROM-scratch images have no libc) named name in a new
 // temporary folder, and returns its path. Remove the folder when done.
 func BuildStatic(pkg, name string) (string, error) {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
 	dir, err := os.MkdirTemp("", "berth-"+name+"-")
 	if err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", path, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if err := BuildStaticInto(pkg, path); err != nil {
 		_ = os.RemoveAll(dir)
-		return "", fmt.Errorf("building %s: %w\n%s", pkg, err, out)
+		return "", err
 	}
 	return path, nil
+}
+
+// BuildStaticInto builds pkg as BuildStatic does, to path, as shipped
+// (-trimpath, stripped).
+func BuildStaticInto(pkg, path string) error {
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, pkg)
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %w\n%s", pkg, err, out)
+	}
+	return nil
 }
 
 // Image builds (once per tag and process) a FROM-scratch image of the
@@ -148,7 +156,10 @@ func Image(t testing.TB, tag string, extra ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dockerfile := "FROM scratch\nCOPY hello-server /hello-server\nEXPOSE 8080\nLABEL berth.test=1\n"
+	// The pid label gives each process's images their own ids: identical
+	// builds would otherwise share one, and removing it by id at the end
+	// of one package would delete another package's tags with it.
+	dockerfile := fmt.Sprintf("FROM scratch\nCOPY hello-server /hello-server\nEXPOSE 8080\nLABEL berth.test=1 berth.test.pid=%d\n", os.Getpid())
 	for _, l := range extra {
 		dockerfile += l + "\n"
 	}

@@ -33,12 +33,10 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources
 	if err != nil {
 		return sources.Prepared{}, err
 	}
-	tar, err := sources.TarDir(files, filepath.Join(env.Root, filepath.FromSlash(c.site.Resolved)), "site")
-	if err != nil {
-		return sources.Prepared{}, err
-	}
 	env.Log.Info("building site image", "tag", out.Image, "runtime", runtimeName(c))
 	build := func(ctx context.Context) error {
+		tar := sources.TarDir(files, filepath.Join(env.Root, filepath.FromSlash(c.site.Resolved)), "site")
+		defer tar.Close()
 		return env.Docker.Build(ctx, tar, sources.BuildSpec{Tag: out.Image}, func(line string) { env.Log.Debug("build output", "line", line) })
 	}
 	if err := sources.Deadline(ctx, env.Timeouts.Build, "--build-timeout", build); err != nil {
@@ -63,17 +61,17 @@ func (c *Config) denoFiles(ctx context.Context, env sources.PrepareEnv, w *sourc
 }
 
 func (c *Config) builtinFiles(env sources.PrepareEnv, w *sources.Workload) ([]sources.TarFile, error) {
-	bin, err := staticBinary(env.StaticServer)
-	if err != nil {
+	if err := checkStatic(env.StaticServer); err != nil {
 		return nil, err
 	}
-	cmd := fmt.Sprintf(`["/berth", "serve-static", "--dir", "/site", "--listen", ":%d"`, w.Port)
+	// berth-site and `berth serve-static` take the same command line.
+	cmd := fmt.Sprintf(`["/server", "serve-static", "--dir", "/site", "--listen", ":%d"`, w.Port)
 	if c.SPA {
 		cmd += `, "--spa"`
 	}
 	return []sources.TarFile{
-		{Name: "Dockerfile", Mode: 0o644, Data: []byte("FROM scratch\nCOPY berth /berth\nCOPY site /site\nENTRYPOINT " + cmd + "]\n")},
-		{Name: "berth", Mode: 0o755, Data: bin},
+		{Name: "Dockerfile", Mode: 0o644, Data: []byte("FROM scratch\nCOPY server /server\nCOPY site /site\nENTRYPOINT " + cmd + "]\n")},
+		{Name: "server", Mode: 0o755, Path: env.StaticServer},
 	}, nil
 }
 
@@ -84,20 +82,20 @@ func runtimeName(c *Config) string {
 	return c.Runtime
 }
 
-// staticBinary reads the binary that serves sites and checks it is
-// statically linked: FROM scratch has no libc.
-func staticBinary(path string) ([]byte, error) {
+// checkStatic checks that the site server binary is statically linked:
+// FROM scratch has no libc.
+func checkStatic(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("static site server %s: %w", path, err)
+		return fmt.Errorf("static site server %s: %w", path, err)
 	}
 	defer func() { _ = f.Close() }()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return nil, fmt.Errorf("static sites need a statically linked server binary (build it with CGO_ENABLED=0); %s is dynamically linked", path)
+			return fmt.Errorf("static sites need a statically linked server binary (build it with CGO_ENABLED=0); %s is dynamically linked", path)
 		}
 	}
-	return os.ReadFile(path)
+	return nil
 }
 
 var _ sources.VolumeDeclarer = (*Config)(nil)
@@ -109,4 +107,24 @@ func (c *Config) NamedVolumes(w *sources.Workload) map[string]string {
 		return nil
 	}
 	return map[string]string{"data": c.Storage}
+}
+
+// DefaultServer is the site server static-site images run: berth-site
+// beside the running executable when it is there (a few MB), else the
+// executable itself (`berth serve-static`: the whole berth binary in every
+// site image).
+func DefaultServer() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if site := filepath.Join(filepath.Dir(exe), "berth-site"); fileExists(site) {
+		return site
+	}
+	return exe
+}
+
+func fileExists(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Mode().IsRegular()
 }
