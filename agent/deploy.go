@@ -121,7 +121,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	res, err := a.engine.Deploy(ctx, dep)
 	o.Timing = Timing{Strategy: o.Decision.Strategy, Started: res.Started, Ready: res.Ready, Swapped: res.Swapped,
 		Failed: res.FailedAt, Restored: res.RestoredAt}
-	o.Release = recorded
+	o.Release, o.Gate = recorded, res.Gate
 	if err == nil {
 		return o
 	}

@@ -75,6 +75,8 @@ type Outcome struct {
 	Err    error
 	Timing Timing
 	Took   time.Duration
+	// Gate says how the readiness gate decided, for the event.
+	Gate string
 
 	restored sources.Container // the old container a rollback started again
 }

@@ -61,6 +61,9 @@ func (r *reporter) deployFinished(ctx context.Context, o Outcome) {
 	r.log.Info("deployed", "workload", id, "image", o.Image, "took", o.Took.Round(time.Millisecond))
 	ev.Kind, ev.Severity = string(KindDeploySucceeded), store.SeverityInfo
 	ev.Message = fmt.Sprintf("deployed %s at %s via %s", id, shortSHA(o.Commit), o.Decision)
+	if o.Gate != "" {
+		ev.Metadata["gate"] = o.Gate
+	}
 	r.events.add(ctx, ev)
 	if o.Recovered {
 		r.recovered(ctx, id, o.Commit)

@@ -15,17 +15,23 @@ import (
 
 // BenchmarkRedeployUnderLoad redeploys one routed workload b.N times
 // (run it with -benchtime 20x) while 4 keep-alive clients send requests
-// through the embedded proxy, once per strategy. It prints total and
-// failed requests, p99 and max latency, the longest stretch without a
-// successful answer, and the time from the new container's start to the
-// route swap.
+// through the embedded proxy, once per strategy, and once for a server
+// without a healthcheck that boots for 7 s before it listens. It prints
+// total and failed requests, p99 and max latency, the longest stretch
+// without a successful answer, and the time from the new container's
+// start to the route swap.
 func BenchmarkRedeployUnderLoad(b *testing.B) {
-	for _, strategy := range []string{"blue-green", "recreate"} {
-		b.Run(strategy, func(b *testing.B) { redeployUnderLoad(b, strategy) })
+	const probe = "healthcheck:\n  path: /healthz\n  timeout: 10s\n"
+	for _, v := range []struct{ name, strategy, extra string }{
+		{"blue-green", "blue-green", probe},
+		{"recreate", "recreate", probe},
+		{"blue-green-no-healthcheck-listening-after-7s", "blue-green", "  LISTEN_DELAY: 7s\n"},
+	} {
+		b.Run(v.name, func(b *testing.B) { redeployUnderLoad(b, v.name, v.strategy, v.extra) })
 	}
 }
 
-func redeployUnderLoad(b *testing.B, strategy string) {
+func redeployUnderLoad(b *testing.B, name, strategy, extra string) {
 	ctx := context.Background()
 	h := agenttest.New(b)
 	rt, proxy := h.EmbeddedRouter()
@@ -37,14 +43,11 @@ func redeployUnderLoad(b *testing.B, strategy string) {
   deploy_strategy: %s
 env:
   MESSAGE: "v%d"
-port: 8080
+%sport: 8080
 route:
   hosts: [%s]
-healthcheck:
-  path: /healthz
-  timeout: 10s
 stop_grace_period: 2s
-`, h.Image, strategy, version, host))
+`, h.Image, strategy, version, extra, host))
 		h.Repo.Push(fmt.Sprintf("v%d", version))
 	}
 	write(0)
@@ -82,7 +85,7 @@ stop_grace_period: 2s
 	b.ReportMetric(ms(p99), "p99-ms")
 	b.ReportMetric(ms(gap), "longest-gap-ms")
 	fmt.Printf("%s: %d redeploys, %d requests, %d failed, p99 %.1f ms, max %.1f ms, longest gap %.0f ms, start→swap min %.0f / median %.0f / max %.0f ms\n",
-		strategy, b.N, len(samples), failed, ms(p99), ms(maxLat), ms(gap),
+		name, b.N, len(samples), failed, ms(p99), ms(maxLat), ms(gap),
 		ms(swaps[0]), ms(swaps[len(swaps)/2]), ms(swaps[len(swaps)-1]))
 }
 

@@ -34,10 +34,11 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 		}
 		return Result{Started: res.Started}, fmt.Errorf("%w: %w", ErrStillServing, err)
 	}
-	if err := e.gate(ctx, w, green); err != nil {
+	gate, err := e.gate(ctx, w, green)
+	if err != nil {
 		return abandon(err, false)
 	}
-	res.Ready = e.now()
+	res.Ready, res.Gate = e.now(), gate
 	e.failpoint(FailAfterGate)
 	if err := e.route(ctx, w, green); err != nil {
 		return abandon(err, false)

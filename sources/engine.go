@@ -110,6 +110,7 @@ type Result struct {
 	Container Container // the new container, serving (on success)
 	Started   time.Time // the new container started
 	Ready     time.Time // it passed the gate
+	Gate      string    // how the gate decided: "GET / answered 200 OK after 7.1s, then stayed up 5s"
 	Swapped   time.Time // the route points at it
 	// RolledBack is set when a failed recreate restored the previous
 	// container; Restored is that container, running again.

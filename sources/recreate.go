@@ -40,10 +40,11 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	}
 	res.Container, res.Started = c, e.now()
 	e.failpoint(FailAfterNewStart)
-	if err := e.gate(ctx, w, c); err != nil {
+	gate, err := e.gate(ctx, w, c)
+	if err != nil {
 		return e.rollback(ctx, d, c.ID, err)
 	}
-	res.Ready = e.now()
+	res.Ready, res.Gate = e.now(), gate
 	e.failpoint(FailAfterGate)
 	if err := e.route(ctx, w, c); err != nil {
 		return e.rollback(ctx, d, c.ID, err)
@@ -97,7 +98,7 @@ func (e *Engine) rollback(ctx context.Context, d Deployment, id string, cause er
 	res := Result{Restored: c, RolledBack: true, FailedAt: failedAt}
 	// The route goes back once the old version answers again, as a new
 	// one would: a rollback must not route to a server still starting.
-	if err := e.gate(bg, w, c); err != nil {
+	if err := e.answering(bg, w, c); err != nil {
 		e.log.Warn("the restored container is not ready yet", "workload", w.ID(), "error", err)
 	}
 	if err := e.route(bg, w, c); err != nil {

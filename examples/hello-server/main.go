@@ -4,6 +4,7 @@
 //	PORT          port to listen on (default 8080)
 //	MESSAGE       what / answers (default "hello from berth")
 //	READY_DELAY   how long /healthz answers 503 after start (e.g. "3s")
+//	LISTEN_DELAY  how long to wait before listening at all (a slow boot)
 //	NEVER_READY   "1": /healthz always answers 503
 //	EXIT_AFTER    exit with status 1 after this long (e.g. "1s")
 //	SHOW_ENV      "1": /env answers the process env as JSON (tests only)
@@ -68,6 +69,10 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	if d, err := time.ParseDuration(os.Getenv("LISTEN_DELAY")); err == nil {
+		log.Printf("booting for %s before listening", d)
+		time.Sleep(d)
+	}
 	log.Printf("listening on :%s", port)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
