@@ -65,3 +65,20 @@ func (a *Agent) markInvalid(ctx context.Context, commit string, marks []invalidM
 		a.report.invalid(ctx, commit, m)
 	}
 }
+
+// checkRoutes puts back the routes an external proxy lost (it restarted
+// without them): every tick, idle ones included, so a restarted proxy
+// serves every route again within one tick.
+func (a *Agent) checkRoutes(ctx context.Context) {
+	if a.opts.Router == nil {
+		return
+	}
+	n, err := a.opts.Router.Check(ctx)
+	if err != nil {
+		a.log.Warn("checking the proxy's routes failed; the next tick tries again", "error", err)
+		return
+	}
+	if n > 0 {
+		a.log.Warn("the proxy had lost routes: put back", "routes", n)
+	}
+}

@@ -131,6 +131,7 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	if !fresh && !drifted(snap, a.opts.SelfHeal, a.now()) {
 		res.NoOp = true
 		res.Observed = a.reconcile(ctx, decideObservations(snap, d.ByID(), nil, a.decideOptions(ctx, snap, false)))
+		a.checkRoutes(ctx)
 		a.finish(ctx, res, false, start)
 		return res, nil
 	}
@@ -141,6 +142,7 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	res.Observed = a.reconcile(ctx, p.observe)
 	a.prune(ctx, commit, p, res)
 	a.collect(ctx, append(res.Deployed, res.Pruned...))
+	a.checkRoutes(ctx)
 	a.finish(ctx, res, len(p.invalid) > 0, start)
 	if failed := res.failures(); len(failed) > 0 {
 		return res, fmt.Errorf("%w: %s", ErrDeployFailed, strings.Join(failed, "; "))

@@ -27,6 +27,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func TestMain(m *testing.M) {
 	code := m.Run()
 	dockertest.RemoveImages()
+	agenttest.RemoveBerth()
 	os.Exit(code)
 }
 

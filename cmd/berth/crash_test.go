@@ -26,21 +26,47 @@ import (
 // its own process, so it outlives the agent processes the test kills.
 func startProxy(t *testing.T) (httpAddr, admin string) {
 	t.Helper()
-	httpAddr, admin = loopback.FreeAddr(t), loopback.FreeAddr(t)
-	cmd := exec.Command(agenttest.Berth(t), "proxy", "--http", httpAddr, "--https", "", "--admin", admin, "--state-dir", t.TempDir())
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
+	p := newProxy(t, "")
+	p.start(t)
+	return p.http, "http://" + p.admin
+}
+
+// proxyProcess is a `berth proxy` the test can kill and start again on
+// the same flags and state dir.
+type proxyProcess struct {
+	http, https, admin, state string
+	cmd                       *exec.Cmd
+	stderr                    *syncBuffer
+}
+
+func newProxy(t *testing.T, https string) *proxyProcess {
+	return &proxyProcess{http: loopback.FreeAddr(t), https: https, admin: loopback.FreeAddr(t), state: t.TempDir()}
+}
+
+// start runs the proxy and returns once its admin API answers.
+func (p *proxyProcess) start(t *testing.T) {
+	t.Helper()
+	p.cmd = exec.Command(agenttest.Berth(t), "proxy", "--http", p.http, "--https", p.https, "--admin", p.admin, "--state-dir", p.state)
+	p.stderr = &syncBuffer{}
+	p.cmd.Stderr = p.stderr
+	require.NoError(t, p.cmd.Start())
+	cmd := p.cmd
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for range 100 {
-		if resp, err := http.Get("http://" + admin + "/config/"); err == nil {
+	for range 100 { // bounded: 10 s
+		if resp, err := http.Get("http://" + p.admin + "/config/"); err == nil {
 			resp.Body.Close()
-			return httpAddr, "http://" + admin
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("berth proxy did not start:\n%s", stderr.String())
-	return "", ""
+	t.Fatalf("berth proxy did not start:\n%s", p.stderr.String())
+}
+
+// kill ends the proxy as a crash or an OOM kill would: SIGKILL.
+func (p *proxyProcess) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Kill())
+	_ = p.cmd.Wait()
 }
 
 // crashWorld is what a crash drill runs against: a real `berth proxy`, a

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"path/filepath"
-
 	"github.com/spf13/cobra"
 
 	"github.com/berthops/berth/sources/router"
@@ -16,8 +14,9 @@ func newProxyCmd() *cobra.Command {
 		Use:   "proxy",
 		Short: "Run the embedded proxy on its own, with an admin API for agents (--router caddy)",
 		Long: "Runs Caddy inside berth with its admin API on --admin, so the proxy outlives agent restarts.\n" +
-			"Point agents at it with --router caddy --caddy-admin http://ADMIN. With --state-dir it starts\n" +
-			"from the route table an agent saved there.",
+			"Point agents at it with --router caddy --caddy-admin http://ADMIN. Agents may change routes\n" +
+			"only; the proxy saves them in --state-dir before it answers, and a restarted proxy serves\n" +
+			"them on its own listeners (the flags) before its admin API opens.",
 		Example: `  berth proxy --http :80 --https :443 --admin 127.0.0.1:2019 --state-dir /var/lib/berth-proxy`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -25,18 +24,14 @@ func newProxyCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, msg: err.Error()}
 			}
-			drv := router.NewEmbedded(router.ConfigOptions{HTTP: httpAddr, HTTPS: httpsAddr, Admin: admin, StorageDir: filepath.Join(state.dir, "caddy")})
-			r, err := router.New(drv, filepath.Join(state.dir, "routes.json"))
+			p, err := router.StartProxy(router.ProxyOptions{HTTP: httpAddr, HTTPS: httpsAddr, Admin: admin, StateDir: state.dir, Log: log})
 			if err != nil {
 				return err
 			}
-			if err := r.Apply(cmd.Context()); err != nil {
-				return err
-			}
-			log.Info("proxy running", "http", httpAddr, "https", httpsAddr, "admin", admin, "routes", len(r.Routes()))
+			log.Info("proxy running", "http", httpAddr, "https", httpsAddr, "admin", admin, "routes", p.Routes())
 			<-cmd.Context().Done()
 			log.Info("proxy stopping")
-			return drv.Stop()
+			return p.Stop()
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", ":80", "HTTP listen address")

@@ -55,26 +55,34 @@ func (a *Admin) StartedByBerth(ctx context.Context) (bool, error) {
 
 // Load makes routes the agent's routes in the Caddy.
 func (a *Admin) Load(ctx context.Context, routes []Route) error {
+	_, err := a.Repair(ctx, routes)
+	return err
+}
+
+// Repair is Load that counts the routes the Caddy lacked or served
+// differently (a proxy that restarted without them). When nothing is
+// missing it is one read of the Caddy's config.
+func (a *Admin) Repair(ctx context.Context, routes []Route) (int, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	err := a.sync(ctx, routes, !a.noDelay)
+	n, err := a.sync(ctx, routes, !a.noDelay)
 	if err != nil && !a.noDelay && strings.Contains(err.Error(), "stream_close_delay") {
 		// An older Caddy (Debian's 2.6) does not know the field: streams
 		// then close on reload, which is what that Caddy can do.
 		a.noDelay = true
-		err = a.sync(ctx, routes, false)
+		n, err = a.sync(ctx, routes, false)
 	}
-	return err
+	return n, err
 }
 
 // sync reads the running config and changes only what differs: a route
 // swap is one PATCH of the route by its @id, so there is never a moment
 // without the route. A failure part way leaves some routes changed; the
 // next Load converges from what Caddy actually runs.
-func (a *Admin) sync(ctx context.Context, routes []Route, delay bool) error {
+func (a *Admin) sync(ctx context.Context, routes []Route, delay bool) (int, error) {
 	cfg, err := a.api.config(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ids := findIDs(cfg)
 	opts := a.opts
@@ -85,7 +93,7 @@ func (a *Admin) sync(ctx context.Context, routes []Route, delay bool) error {
 			want[RouteID(opts.Agent, r.ID)] = rc
 		}
 	}
-	server := ""
+	server, changed := "", 0
 	for _, id := range sortedKeys(want) {
 		rc := want[id]
 		if have, ok := ids[id]; ok {
@@ -93,20 +101,22 @@ func (a *Admin) sync(ctx context.Context, routes []Route, delay bool) error {
 				continue
 			}
 			if err := a.api.do(ctx, "PATCH", "/id/"+id, rc); err != nil {
-				return fmt.Errorf("replacing route %s: %w", id, err)
+				return changed, fmt.Errorf("replacing route %s: %w", id, err)
 			}
+			changed++
 			continue
 		}
 		if server == "" {
 			if server, err = a.server(ctx, cfg); err != nil {
-				return err
+				return changed, err
 			}
 		}
 		if err := a.api.do(ctx, "PUT", server+"/routes/0", rc); err != nil {
-			return fmt.Errorf("adding route %s: %w", id, err)
+			return changed, fmt.Errorf("adding route %s: %w", id, err)
 		}
+		changed++
 	}
-	return a.removeStale(ctx, ids, want, routes)
+	return changed, a.removeStale(ctx, ids, want, routes)
 }
 
 // removeStale deletes the agent's routes that are no longer wanted, and

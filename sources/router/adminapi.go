@@ -18,8 +18,14 @@ type adminAPI struct {
 	client *http.Client
 }
 
+// newAdminAPI returns a client that opens a connection per call: Caddy
+// may replace its admin server on a config change, and a kept-alive
+// connection to the old one fails the next change with a reset that is
+// not safe to retry.
 func newAdminAPI(base string) *adminAPI {
-	return &adminAPI{base: strings.TrimRight(base, "/"), client: &http.Client{Timeout: 10 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	return &adminAPI{base: strings.TrimRight(base, "/"), client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}
 }
 
 // config reads the running config (nil when Caddy runs none).

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/caddyserver/certmagic"
 )
 
 // Route sends requests for Hosts to Upstream (127.0.0.1:port).
@@ -110,6 +112,14 @@ func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
 			rs = append(rs, rc)
 		}
 	}
+	return buildConfig(rs, o)
+}
+
+// buildConfig renders a complete Caddy JSON config around rendered routes:
+// one server on the listeners of o, the routes, then the 404 for unknown
+// hosts. Caddy never writes its config outside the state dir (no
+// autosave) and never installs its local CA into the host's trust store.
+func buildConfig(rs []any, o ConfigOptions) ([]byte, error) {
 	rs = append(rs, notFound())
 	listen := []string{o.HTTP}
 	server := map[string]any{"@id": ProxyID, "routes": rs}
@@ -117,6 +127,9 @@ func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
 	if o.HTTPS == "" {
 		server["automatic_https"] = map[string]any{"disable": true}
 	} else {
+		if local := localHosts(rs); len(local) > 0 {
+			server["automatic_https"] = map[string]any{"skip": local}
+		}
 		listen = append(listen, o.HTTPS)
 		if p, err := port(o.HTTP); err == nil {
 			httpApp["http_port"] = p
@@ -127,15 +140,23 @@ func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
 	}
 	server["listen"] = listen
 	httpApp["servers"] = map[string]any{"berth": server}
+	apps := map[string]any{"http": httpApp}
+	if o.HTTPS != "" {
+		// Local names get certificates from Caddy's own CA; it must not
+		// add that CA to what the host trusts.
+		apps["pki"] = map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}}
+	}
 	cfg := map[string]any{
 		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
-		"apps":    map[string]any{"http": httpApp},
+		"apps":    apps,
 	}
+	admin := map[string]any{"config": map[string]any{"persist": false}}
 	if o.Admin == "" {
-		cfg["admin"] = map[string]any{"disabled": true}
+		admin["disabled"] = true
 	} else {
-		cfg["admin"] = map[string]any{"listen": o.Admin}
+		admin["listen"] = o.Admin
 	}
+	cfg["admin"] = admin
 	if o.StorageDir != "" {
 		cfg["storage"] = map[string]any{"module": "file_system", "root": o.StorageDir}
 	}
@@ -144,6 +165,36 @@ func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
 		return nil, fmt.Errorf("rendering the Caddy config: %w", err)
 	}
 	return b, nil
+}
+
+// localHosts are the route hosts no public CA certifies (localhost,
+// *.localhost, *.local, *.internal, private IPs), sorted: they are served
+// on HTTP only, without a redirect and without a certificate from Caddy's
+// own CA, unless the operator configures TLS for them.
+func localHosts(rs []any) []string {
+	seen := map[string]bool{}
+	for _, rt := range rs {
+		match, _ := dig(rt)["match"].([]any)
+		for _, m := range match {
+			var hosts []string
+			switch h := dig(m)["host"].(type) {
+			case []string:
+				hosts = h
+			case []any:
+				for _, v := range h {
+					if s, ok := v.(string); ok {
+						hosts = append(hosts, s)
+					}
+				}
+			}
+			for _, h := range hosts {
+				if !certmagic.SubjectQualifiesForPublicCert(h) {
+					seen[h] = true
+				}
+			}
+		}
+	}
+	return sortedKeys(seen)
 }
 
 func port(addr string) (int, error) {

@@ -57,6 +57,26 @@ func (r *Router) Apply(ctx context.Context) error {
 	return r.driver.Load(ctx, r.list(r.routes))
 }
 
+// repairer is a driver whose proxy can lose routes behind the agent's
+// back: an external proxy that restarts.
+type repairer interface {
+	Repair(ctx context.Context, routes []Route) (int, error)
+}
+
+// Check makes sure the proxy serves the table and returns how many routes
+// it put back. With an external proxy that is one read of its config when
+// nothing is missing; the embedded proxy lives in this process and cannot
+// lose its table, so it is never asked.
+func (r *Router) Check(ctx context.Context) (int, error) {
+	rep, ok := r.driver.(repairer)
+	if !ok {
+		return 0, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rep.Repair(ctx, r.list(r.routes))
+}
+
 // Get returns a workload's route.
 func (r *Router) Get(id string) (Route, bool) {
 	r.mu.Lock()

@@ -1,0 +1,159 @@
+package main_test
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/internal/agenttest"
+	"github.com/berthops/berth/internal/loopback"
+)
+
+func routedYAML(img, host, msg string) string {
+	return fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  MESSAGE: %q\nport: 8080\nroute:\n  hosts: [%s]\nhealthcheck:\n  path: /healthz\n  timeout: 10s\n", img, msg, host)
+}
+
+// adminCall sends one request to the proxy's admin API and returns the
+// status.
+func adminCall(t *testing.T, p *proxyProcess, method, path, host, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+p.admin+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if host != "" {
+		req.Host = host
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func listeners(t *testing.T, p *proxyProcess) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + p.admin + "/config/apps/http/servers/berth/listen")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out []string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out
+}
+
+// servedWithin polls the proxy for host until it answers with want.
+func servedWithin(t *testing.T, proxy, host, want string, limit time.Duration) time.Duration {
+	t.Helper()
+	c := &http.Client{Timeout: 2 * time.Second}
+	start := time.Now()
+	for time.Since(start) < limit {
+		if body, err := loopback.Get(c, proxy, host); err == nil && strings.Contains(body, want) {
+			return time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not serve %q within %s", host, want, limit)
+	return 0
+}
+
+// TestProxyOutlivesItsRestarts: agents change only routes, never the
+// proxy's listeners; a proxy killed with SIGKILL serves its routes again
+// as soon as it is back, with no agent running; and a proxy that lost its
+// state gets every route back from the agent's next (idle) tick.
+func TestProxyOutlivesItsRestarts(t *testing.T) {
+	w := newCLIWorld(t)
+	p := newProxy(t, "")
+	p.start(t)
+	host := w.app + ".test"
+	w.src.Write("apps/"+w.app+"/web.yaml", routedYAML(w.img, host, "v0")).Push("v0")
+	state := t.TempDir()
+	common := []string{"--repo", w.src.URL, "--state-dir", state, "--agent-name", w.name, "--status-branch", "", "--router", "caddy", "--caddy-admin", "http://" + p.admin}
+
+	r := run(t, nil, append([]string{"sync"}, common...)...) // default --http and --https
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, []string{p.http}, listeners(t, p), "a sync with default flags leaves the proxy on its own listeners")
+	servedWithin(t, p.http, host, "v0", 5*time.Second)
+
+	// The admin API takes route changes only, from a loopback Host.
+	assert.Equal(t, 403, adminCall(t, p, http.MethodPost, "/load", "", `{}`))
+	assert.Equal(t, 403, adminCall(t, p, http.MethodPatch, "/config/apps/http/servers/berth/listen", "", `[":80"]`))
+	assert.Equal(t, 403, adminCall(t, p, http.MethodPost, "/stop", "", ``))
+	assert.Equal(t, 403, adminCall(t, p, http.MethodGet, "/config/", "evil.example", ""))
+	assert.Equal(t, []string{p.http}, listeners(t, p))
+
+	l := agenttest.StartLoad(p.http, host)
+	time.Sleep(300 * time.Millisecond)
+	p.kill(t)
+	p.start(t)
+	took := servedWithin(t, p.http, host, "v0", 2*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	l.Finish()
+	failed, gap, _ := l.Stats()
+	t.Logf("proxy SIGKILLed and started again: served %s after its admin API answered; %d requests failed, longest gap %s", took, failed, gap)
+
+	ag := startAgent(t, append(common, "--schedule", "@every 1s")...)
+	p.kill(t)
+	require.NoError(t, os.Remove(filepath.Join(p.state, "proxy-routes.json")))
+	p.start(t)
+	servedWithin(t, p.http, host, "v0", 5*time.Second)
+	assert.Eventually(t, func() bool { return strings.Contains(ag.stderr.String(), "the proxy had lost routes") },
+		5*time.Second, 100*time.Millisecond, "the agent says it put the route back")
+}
+
+// trustStore lists the host's trust store files with their sizes and
+// modification times.
+func trustStore(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, dir := range []string{"/usr/local/share/ca-certificates", "/etc/ssl/certs", "/usr/share/ca-certificates"} {
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if info, err := os.Lstat(path); err == nil {
+				out[path] = fmt.Sprintf("%d %s", info.Size(), info.ModTime())
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// TestProxyNeverTouchesTheTrustStore: with HTTPS on, a route for a local
+// name (no public CA certifies it) is served on HTTP without a redirect
+// and without a certificate from Caddy's own CA, and what the host trusts
+// stays exactly as it was.
+func TestProxyNeverTouchesTheTrustStore(t *testing.T) {
+	before := trustStore(t)
+	w := newCLIWorld(t)
+	p := newProxy(t, "")
+	p.https = loopback.FreeAddr(t)
+	p.start(t)
+	host := w.app + ".localhost"
+	w.src.Write("apps/"+w.app+"/web.yaml", routedYAML(w.img, host, "plain")).Push("plain")
+	r := run(t, nil, "sync", "--repo", w.src.URL, "--state-dir", t.TempDir(), "--agent-name", w.name, "--status-branch", "",
+		"--router", "caddy", "--caddy-admin", "http://"+p.admin)
+	require.Equal(t, 0, r.code, r.stderr)
+
+	noRedirect := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	servedWithin(t, p.http, host, "plain", 5*time.Second)
+	body, err := loopback.Get(noRedirect, p.http, host)
+	require.NoError(t, err, "HTTP answers, no redirect to HTTPS")
+	assert.Contains(t, body, "plain")
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", p.https, &tls.Config{ServerName: host, InsecureSkipVerify: true}) //nolint:gosec // any certificate at all would be wrong
+	if err == nil {
+		issuer := conn.ConnectionState().PeerCertificates[0].Issuer.CommonName
+		_ = conn.Close()
+		t.Fatalf("the proxy served a certificate for local name %s (issuer %q)", host, issuer)
+	}
+	assert.Equal(t, before, trustStore(t), "the host's trust store is unchanged")
+}

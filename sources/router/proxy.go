@@ -1,0 +1,266 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/berthops/berth/internal/atomicfile"
+)
+
+// ProxyOptions configure `berth proxy`.
+type ProxyOptions struct {
+	HTTP, HTTPS string // the listeners: the proxy's flags, never an agent's
+	Admin       string // the admin API agents use
+	StateDir    string // the route table and certificates
+	Log         *slog.Logger
+}
+
+// Proxy is `berth proxy`: Caddy in this process, serving the routes agents
+// put through its admin API. The admin API agents reach is a guard in
+// front of Caddy's own (on a private loopback port): it lets through reads
+// and changes to routes only, and saves the routes (atomically, in the
+// state dir) before it answers a change. A restarted proxy serves the
+// saved routes on its own listeners before its admin API opens.
+type Proxy struct {
+	opts  ProxyOptions
+	table string // proxy-routes.json
+	inner *url.URL
+	fwd   *httputil.ReverseProxy
+	api   *adminAPI
+	srv   *http.Server
+
+	mu     sync.Mutex // one change at a time: the saved table follows Caddy
+	routes int
+}
+
+// StartProxy loads the saved routes into Caddy and opens the admin API.
+func StartProxy(opts ProxyOptions) (*Proxy, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{opts: opts, table: proxyTablePath(opts.StateDir)}
+	routes, err := p.saved()
+	if err != nil {
+		return nil, err
+	}
+	inner, err := freeLoopback()
+	if err != nil {
+		return nil, err
+	}
+	p.inner = &url.URL{Scheme: "http", Host: inner}
+	p.api = newAdminAPI(p.inner.String())
+	p.fwd = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(p.inner)
+		r.Out.Host = p.inner.Host // Caddy's admin checks Host against its own address
+		r.Out.Header.Del("Origin")
+	}}
+	registerUpstreamSource() // a table saved by an embedded router names this source
+	cfg, err := buildConfig(routes, ConfigOptions{HTTP: opts.HTTP, HTTPS: opts.HTTPS, Admin: inner, StorageDir: storageDir(opts.StateDir)})
+	if err != nil {
+		return nil, err
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		return nil, fmt.Errorf("starting the proxy: %w", err)
+	}
+	p.routes = len(routes)
+	ln, err := net.Listen("tcp", opts.Admin)
+	if err != nil {
+		_ = caddy.Stop()
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+// Routes is how many routes the proxy serves as of its last change.
+func (p *Proxy) Routes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.routes
+}
+
+// Stop closes the admin API and stops Caddy.
+func (p *Proxy) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(p.srv.Shutdown(ctx), caddy.Stop())
+}
+
+// ServeHTTP is the guarded admin API.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !loopbackHost(r.Host, p.opts.Admin) {
+		http.Error(w, "berth proxy: host not allowed", http.StatusForbidden)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		p.fwd.ServeHTTP(w, r)
+		return
+	}
+	if !routeChange(r.URL.Path) {
+		http.Error(w, "berth proxy: only routes change through this API; the listeners and the rest of the config are its flags", http.StatusForbidden)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rec := &buffered{header: http.Header{}, code: http.StatusOK}
+	p.fwd.ServeHTTP(rec, r)
+	if rec.code < 300 {
+		if err := p.save(r.Context()); err != nil {
+			// Caddy serves the change; a restart would not. Say so: the
+			// agent keeps its route and puts it back after a restart.
+			p.opts.Log.Error("saving the route table failed", "error", err)
+			rec.code = http.StatusInternalServerError
+			rec.body.Reset()
+			fmt.Fprintf(&rec.body, "berth proxy: the change is live but saving the route table failed: %v\n", err)
+		}
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.code)
+	_, _ = w.Write(rec.body.Bytes())
+}
+
+// save writes the routes Caddy serves (those with an @id: agents' routes,
+// not the 404 for unknown hosts) to the table.
+func (p *Proxy) save(ctx context.Context) error {
+	cfg, err := p.api.config(ctx)
+	if err != nil {
+		return err
+	}
+	var routes []any
+	var skip []string
+	for _, s := range dig(cfg, "apps", "http", "servers") {
+		if id, _ := dig(s)["@id"].(string); id != ProxyID {
+			continue
+		}
+		list, _ := dig(s)["routes"].([]any)
+		for _, rt := range list {
+			if _, ok := dig(rt)["@id"]; ok {
+				routes = append(routes, rt)
+			}
+		}
+		had, _ := dig(s, "automatic_https")["skip"].([]any)
+		for _, h := range had {
+			skip = append(skip, fmt.Sprint(h))
+		}
+	}
+	b, err := json.MarshalIndent(map[string]any{"routes": routes}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(p.table, b, 0o600); err != nil {
+		return fmt.Errorf("saving %s: %w", p.table, err)
+	}
+	p.routes = len(routes)
+	if local := localHosts(routes); p.opts.HTTPS != "" && !slices.Equal(local, skip) {
+		// Local names stay on HTTP, as they do when the proxy starts.
+		if err := p.api.do(ctx, http.MethodPost, "/config/apps/http/servers/berth/automatic_https", map[string]any{"skip": local}); err != nil {
+			return fmt.Errorf("keeping local names on HTTP: %w", err)
+		}
+	}
+	return nil
+}
+
+// saved reads the route table; without one, the table an embedded router
+// saved in the same state dir (what `berth proxy` restored before).
+func (p *Proxy) saved() ([]any, error) {
+	b, err := os.ReadFile(p.table)
+	if errors.Is(err, fs.ErrNotExist) {
+		legacy, lerr := New(nil, legacyTablePath(p.opts.StateDir))
+		if lerr != nil {
+			return nil, lerr
+		}
+		var out []any
+		for _, r := range legacy.Routes() {
+			if rc := routeConfig(r, ConfigOptions{}); rc != nil {
+				out = append(out, rc)
+			}
+		}
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the route table: %w", err)
+	}
+	var t struct {
+		Routes []any `json:"routes"`
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("reading the route table %s: %w", p.table, err)
+	}
+	return t.Routes, nil
+}
+
+// routeChange reports whether an admin path changes routes only: a
+// server's route list, or an object by @id other than the server itself.
+func routeChange(path string) bool {
+	if rest, ok := strings.CutPrefix(path, "/id/"); ok {
+		id, _, _ := strings.Cut(rest, "/")
+		return id != "" && id != ProxyID
+	}
+	rest, ok := strings.CutPrefix(path, "/config/apps/http/servers/")
+	if !ok {
+		return false
+	}
+	_, sub, _ := strings.Cut(rest, "/")
+	return sub == "routes" || strings.HasPrefix(sub, "routes/")
+}
+
+// loopbackHost reports whether a request's Host names the admin address
+// (or its port on a loopback name): a page on another site that makes a
+// browser call this API (DNS rebinding) is refused.
+func loopbackHost(host, admin string) bool {
+	_, port, err := net.SplitHostPort(admin)
+	if err != nil {
+		return false
+	}
+	for _, h := range []string{admin, "localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port} {
+		if host == h {
+			return true
+		}
+	}
+	return false
+}
+
+func freeLoopback() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a port for the admin API: %w", err)
+	}
+	addr := l.Addr().String()
+	return addr, l.Close()
+}
+
+// buffered holds an admin answer until the change is saved.
+type buffered struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *buffered) Header() http.Header         { return b.header }
+func (b *buffered) WriteHeader(code int)        { b.code = code }
+func (b *buffered) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+func proxyTablePath(stateDir string) string  { return filepath.Join(stateDir, "proxy-routes.json") }
+func legacyTablePath(stateDir string) string { return filepath.Join(stateDir, "routes.json") }
+func storageDir(stateDir string) string      { return filepath.Join(stateDir, "caddy") }
