@@ -35,6 +35,7 @@ func startProxy(t *testing.T) (httpAddr, admin string) {
 // the same flags and state dir.
 type proxyProcess struct {
 	http, https, admin, state string
+	extra                     []string // more flags
 	cmd                       *exec.Cmd
 	stderr                    *syncBuffer
 }
@@ -46,7 +47,7 @@ func newProxy(t *testing.T, https string) *proxyProcess {
 // start runs the proxy and returns once its admin API answers.
 func (p *proxyProcess) start(t *testing.T) {
 	t.Helper()
-	p.cmd = exec.Command(agenttest.Berth(t), "proxy", "--http", p.http, "--https", p.https, "--admin", p.admin, "--state-dir", p.state)
+	p.cmd = exec.Command(agenttest.Berth(t), append([]string{"proxy", "--http", p.http, "--https", p.https, "--admin", p.admin, "--state-dir", p.state}, p.extra...)...)
 	p.stderr = &syncBuffer{}
 	p.cmd.Stderr = p.stderr
 	require.NoError(t, p.cmd.Start())

@@ -9,6 +9,7 @@ import (
 func newProxyCmd() *cobra.Command {
 	var httpAddr, httpsAddr, admin string
 	var state stateFlag
+	var acme acmeFlags
 	var logs logFlags
 	cmd := &cobra.Command{
 		Use:   "proxy",
@@ -24,7 +25,7 @@ func newProxyCmd() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, msg: err.Error()}
 			}
-			p, err := router.StartProxy(router.ProxyOptions{HTTP: httpAddr, HTTPS: httpsAddr, Admin: admin, StateDir: state.dir, Log: log})
+			p, err := router.StartProxy(router.ProxyOptions{HTTP: httpAddr, HTTPS: httpsAddr, Admin: admin, StateDir: state.dir, ACME: acme.options(), Log: log})
 			if err != nil {
 				return err
 			}
@@ -37,6 +38,7 @@ func newProxyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&httpAddr, "http", ":80", "HTTP listen address")
 	cmd.Flags().StringVar(&httpsAddr, "https", ":443", `HTTPS listen address ("" turns TLS off)`)
 	cmd.Flags().StringVar(&admin, "admin", "127.0.0.1:2019", "admin API listen address")
+	acme.register(cmd.Flags())
 	state.register(cmd.Flags())
 	logs.register(cmd, cmd.Flags())
 	return cmd

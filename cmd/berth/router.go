@@ -15,7 +15,8 @@ import (
 // started it; a Caddy someone else runs is used only with --router caddy.
 // It returns nil for none.
 func (f *runFlags) newRouter(ctx context.Context, log *slog.Logger) (*router.Router, func(), error) {
-	opts := router.ConfigOptions{HTTP: f.httpAddr, HTTPS: f.httpsAddr, StorageDir: filepath.Join(f.state.dir, "caddy"), Agent: f.agentName}
+	opts := router.ConfigOptions{HTTP: f.httpAddr, HTTPS: f.httpsAddr, StorageDir: filepath.Join(f.state.dir, "caddy"), Agent: f.agentName,
+		ACME: f.acme.options()}
 	path := filepath.Join(f.state.dir, "routes.json")
 	mode := f.router.value
 	if mode == "auto" {

@@ -33,6 +33,7 @@ type runFlags struct {
 	router                    *choice
 	caddyAdmin                string
 	httpAddr, httpsAddr       string
+	acme                      acmeFlags
 	livenessWindow, drain     time.Duration
 	identities                []string
 	statusBranch              string
@@ -81,6 +82,7 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.StringVar(&f.caddyAdmin, "caddy-admin", "http://127.0.0.1:2019", "Caddy admin API for --router caddy")
 	fs.StringVar(&f.httpAddr, "http", ":80", "where the embedded proxy listens for HTTP")
 	fs.StringVar(&f.httpsAddr, "https", ":443", `where the embedded proxy listens for HTTPS ("" turns TLS off)`)
+	f.acme.register(fs)
 	fs.StringVar(&f.statusBranch, "status-branch", "berth/status", `branch for status commits ("" turns them off)`)
 	f.commitStatus = addChoice(cmd, fs, "commit-status", "", "post forge commit statuses to this kind of forge", "", "gitea", "github", "gitlab")
 	fs.StringVar(&f.forgeURL, "forge-url", "", "the forge's API root (https://gitea.example.com, https://api.github.com, https://gitlab.com)")

@@ -52,6 +52,31 @@ type ConfigOptions struct {
 	DynamicUpstreams bool
 	// Agent namespaces the routes' @ids (see RouteID).
 	Agent string
+	// ACME points automatic HTTPS at another CA.
+	ACME ACMEOptions
+}
+
+// ACMEOptions name the ACME CA automatic HTTPS uses instead of Caddy's
+// defaults (Let's Encrypt, then ZeroSSL).
+type ACMEOptions struct {
+	CA    string   // the directory URL
+	Email string   // the account's contact
+	Roots []string // PEM files of roots to trust for the CA's own HTTPS
+}
+
+// tlsApp renders the issuer policy for a configured ACME CA, or nil.
+func (a ACMEOptions) tlsApp() map[string]any {
+	if a.CA == "" {
+		return nil
+	}
+	issuer := map[string]any{"module": "acme", "ca": a.CA}
+	if a.Email != "" {
+		issuer["email"] = a.Email
+	}
+	if len(a.Roots) > 0 {
+		issuer["trusted_roots_pem_files"] = a.Roots
+	}
+	return map[string]any{"automation": map[string]any{"policies": []any{map[string]any{"issuers": []any{issuer}}}}}
 }
 
 // RouteID is the @id of a workload's route in the Caddy config:
@@ -120,6 +145,11 @@ func BuildConfig(routes []Route, o ConfigOptions) ([]byte, error) {
 // hosts. Caddy never writes its config outside the state dir (no
 // autosave) and never installs its local CA into the host's trust store.
 func buildConfig(rs []any, o ConfigOptions) ([]byte, error) {
+	if o.HTTPS != "" {
+		if r := redirectRoute(rs, o.HTTPS); r != nil {
+			rs = append([]any{r}, rs...)
+		}
+	}
 	rs = append(rs, notFound())
 	listen := []string{o.HTTP}
 	server := map[string]any{"@id": ProxyID, "routes": rs}
@@ -145,6 +175,9 @@ func buildConfig(rs []any, o ConfigOptions) ([]byte, error) {
 		// Local names get certificates from Caddy's own CA; it must not
 		// add that CA to what the host trusts.
 		apps["pki"] = map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}}
+		if t := o.ACME.tlsApp(); t != nil {
+			apps["tls"] = t
+		}
 	}
 	cfg := map[string]any{
 		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
@@ -172,6 +205,12 @@ func buildConfig(rs []any, o ConfigOptions) ([]byte, error) {
 // on HTTP only, without a redirect and without a certificate from Caddy's
 // own CA, unless the operator configures TLS for them.
 func localHosts(rs []any) []string {
+	local, _ := splitHosts(rs)
+	return local
+}
+
+// splitHosts sorts the hosts of rendered routes into local and public.
+func splitHosts(rs []any) (local, public []string) {
 	seen := map[string]bool{}
 	for _, rt := range rs {
 		match, _ := dig(rt)["match"].([]any)
@@ -188,13 +227,43 @@ func localHosts(rs []any) []string {
 				}
 			}
 			for _, h := range hosts {
-				if !certmagic.SubjectQualifiesForPublicCert(h) {
-					seen[h] = true
-				}
+				seen[h] = certmagic.SubjectQualifiesForPublicCert(h)
 			}
 		}
 	}
-	return sortedKeys(seen)
+	for _, h := range sortedKeys(seen) {
+		if seen[h] {
+			public = append(public, h)
+		} else {
+			local = append(local, h)
+		}
+	}
+	return local, public
+}
+
+// redirectID is the @id of the route that sends plain HTTP to HTTPS.
+const redirectID = "berth-https-redirect"
+
+// redirectRoute sends plain-HTTP requests for the public hosts of rs to
+// HTTPS, or is nil when there are none. It goes first: the redirects
+// Caddy adds itself come after the routes with host matchers, which would
+// answer first on HTTP.
+func redirectRoute(rs []any, httpsAddr string) map[string]any {
+	_, public := splitHosts(rs)
+	if len(public) == 0 {
+		return nil
+	}
+	to := "https://{http.request.host}{http.request.uri}"
+	if p, err := port(httpsAddr); err == nil && p != 443 {
+		to = fmt.Sprintf("https://{http.request.host}:%d{http.request.uri}", p)
+	}
+	return map[string]any{
+		"@id":   redirectID,
+		"match": []any{map[string]any{"protocol": "http", "host": public}},
+		"handle": []any{map[string]any{"handler": "static_response", "status_code": 308,
+			"headers": map[string]any{"Location": []string{to}}}},
+		"terminal": true,
+	}
 }
 
 func port(addr string) (int, error) {

@@ -29,6 +29,7 @@ type ProxyOptions struct {
 	HTTP, HTTPS string // the listeners: the proxy's flags, never an agent's
 	Admin       string // the admin API agents use
 	StateDir    string // the route table and certificates
+	ACME        ACMEOptions
 	Log         *slog.Logger
 }
 
@@ -72,7 +73,7 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 		r.Out.Header.Del("Origin")
 	}}
 	registerUpstreamSource() // a table saved by an embedded router names this source
-	cfg, err := buildConfig(routes, ConfigOptions{HTTP: opts.HTTP, HTTPS: opts.HTTPS, Admin: inner, StorageDir: storageDir(opts.StateDir)})
+	cfg, err := buildConfig(routes, ConfigOptions{HTTP: opts.HTTP, HTTPS: opts.HTTPS, Admin: inner, StorageDir: storageDir(opts.StateDir), ACME: opts.ACME})
 	if err != nil {
 		return nil, err
 	}
@@ -141,27 +142,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // save writes the routes Caddy serves (those with an @id: agents' routes,
-// not the 404 for unknown hosts) to the table.
+// not the 404 for unknown hosts or the HTTPS redirect) to the table, then
+// keeps the HTTPS settings in step with the hosts.
 func (p *Proxy) save(ctx context.Context) error {
 	cfg, err := p.api.config(ctx)
 	if err != nil {
 		return err
 	}
 	var routes []any
-	var skip []string
+	var server map[string]any
 	for _, s := range dig(cfg, "apps", "http", "servers") {
-		if id, _ := dig(s)["@id"].(string); id != ProxyID {
-			continue
+		if id, _ := dig(s)["@id"].(string); id == ProxyID {
+			server = dig(s)
 		}
-		list, _ := dig(s)["routes"].([]any)
-		for _, rt := range list {
-			if _, ok := dig(rt)["@id"]; ok {
-				routes = append(routes, rt)
-			}
-		}
-		had, _ := dig(s, "automatic_https")["skip"].([]any)
-		for _, h := range had {
-			skip = append(skip, fmt.Sprint(h))
+	}
+	list, _ := server["routes"].([]any)
+	for _, rt := range list {
+		if id, ok := dig(rt)["@id"].(string); ok && id != redirectID {
+			routes = append(routes, rt)
 		}
 	}
 	b, err := json.MarshalIndent(map[string]any{"routes": routes}, "", "  ")
@@ -172,13 +170,36 @@ func (p *Proxy) save(ctx context.Context) error {
 		return fmt.Errorf("saving %s: %w", p.table, err)
 	}
 	p.routes = len(routes)
-	if local := localHosts(routes); p.opts.HTTPS != "" && !slices.Equal(local, skip) {
-		// Local names stay on HTTP, as they do when the proxy starts.
+	if p.opts.HTTPS == "" {
+		return nil
+	}
+	return p.https(ctx, server, routes)
+}
+
+// https keeps local names on HTTP (the skip list) and public ones
+// redirected to HTTPS, as a proxy started with these routes would have.
+func (p *Proxy) https(ctx context.Context, server map[string]any, routes []any) error {
+	var skip []string
+	had, _ := dig(server, "automatic_https")["skip"].([]any)
+	for _, h := range had {
+		skip = append(skip, fmt.Sprint(h))
+	}
+	if local := localHosts(routes); !slices.Equal(local, skip) {
 		if err := p.api.do(ctx, http.MethodPost, "/config/apps/http/servers/berth/automatic_https", map[string]any{"skip": local}); err != nil {
 			return fmt.Errorf("keeping local names on HTTP: %w", err)
 		}
 	}
-	return nil
+	want := redirectRoute(routes, p.opts.HTTPS)
+	have, ok := findIDs(server)[redirectID]
+	switch {
+	case want == nil && ok:
+		return p.api.do(ctx, http.MethodDelete, "/id/"+redirectID, nil)
+	case want == nil, ok && sameJSON(have, want):
+		return nil
+	case ok:
+		return p.api.do(ctx, http.MethodPatch, "/id/"+redirectID, want)
+	}
+	return p.api.do(ctx, http.MethodPut, "/config/apps/http/servers/berth/routes/0", want)
 }
 
 // saved reads the route table; without one, the table an embedded router

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/berthops/berth/sources/router"
+)
+
+// acmeFlags point automatic HTTPS at an ACME CA other than Let's Encrypt
+// (a private one, step-ca, pebble in tests): for the embedded proxy and
+// `berth proxy`.
+type acmeFlags struct {
+	ca, root, email string
+}
+
+func (a *acmeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&a.ca, "acme-ca", "", "ACME directory URL for automatic HTTPS (default: Let's Encrypt, then ZeroSSL)")
+	fs.StringVar(&a.root, "acme-ca-root", "", "PEM file of the root that signs the --acme-ca server's own TLS certificate (a private CA)")
+	fs.StringVar(&a.email, "acme-email", "", "contact email for the ACME account")
+}
+
+func (a *acmeFlags) options() router.ACMEOptions {
+	o := router.ACMEOptions{CA: a.ca, Email: a.email}
+	if a.root != "" {
+		o.Roots = []string{a.root}
+	}
+	return o
+}
