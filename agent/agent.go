@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/notify"
 	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
@@ -158,6 +159,8 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		resolver = secrets.NewResolver(nil, nil, opts.Redactor)
 	}
 	events := newEventLog(st, log, opts.Redactor)
+	events.notify = &notifications{sender: notify.NewSender(opts.Policy.Allows(policy.PrivateNotify)), agent: opts.Name,
+		events: events, timeout: 10 * time.Second, sent: map[string]bool{}}
 	a := &Agent{
 		opts:    opts,
 		repo:    repo,
@@ -183,9 +186,12 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 	return a
 }
 
-// Flush waits (until ctx ends) for the commit statuses still queued:
-// `berth sync` flushes before it exits.
-func (a *Agent) Flush(ctx context.Context) { a.report.statuses.flush(ctx) }
+// Flush waits (until ctx ends) for the commit statuses and notifications
+// still queued: `berth sync` flushes before it exits.
+func (a *Agent) Flush(ctx context.Context) {
+	a.report.statuses.flush(ctx)
+	a.events.notify.flush(ctx)
+}
 
 func withDefaults(opts Options) Options {
 	if opts.Parallel <= 0 {

@@ -44,6 +44,9 @@ type eventLog struct {
 	log    *slog.Logger
 	redact *secrets.Redactor
 
+	// notify hears every new event (not a repeat counted on an old one).
+	notify *notifications
+
 	mu   sync.Mutex
 	subs map[chan store.Event]struct{}
 }
@@ -70,6 +73,7 @@ func (e *eventLog) write(ctx context.Context, ev store.Event, put func(context.C
 		e.log.Error("writing event failed", "kind", ev.Kind, "workload", ev.WorkloadID, "error", err)
 		return
 	}
+	e.notify.event(ctx, ev)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for ch := range e.subs {

@@ -25,6 +25,7 @@ type sharedSecrets struct {
 	key      []byte // keys the HMAC of each layer
 
 	layers   map[string]map[string]string // by workload id
+	global   map[string]string            // the global secrets (notification URLs)
 	failures map[string]string            // workloads failed by secrets.on_error: fail
 	holds    map[string]string            // workloads with a secret that cannot be used: why
 	view     atomic.Pointer[[]SharedSecret]
@@ -43,7 +44,7 @@ type secretWarning struct {
 // cannot be used is a warning; with `secrets.on_error: fail` it fails the
 // workloads in its scope instead.
 func (s *sharedSecrets) apply(d *gitops.Desired) []secretWarning {
-	s.layers, s.failures, s.holds = map[string]map[string]string{}, map[string]string{}, map[string]string{}
+	s.layers, s.failures, s.holds, s.global = map[string]map[string]string{}, map[string]string{}, map[string]string{}, nil
 	var warns []secretWarning
 	for _, err := range d.SecretErrors {
 		warns = append(warns, secretWarning{msg: err.Error()})
@@ -58,6 +59,7 @@ func (s *sharedSecrets) apply(d *gitops.Desired) []secretWarning {
 	if len(d.Secrets) == 0 {
 		return warns
 	}
+	s.global = secrets.Layer(d.Secrets, values, "") // app names are never empty: globals only
 	badGlobal, badApp := "", map[string]string{}
 	for _, p := range problems {
 		warns = append(warns, secretWarning{

@@ -213,6 +213,9 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 	}
 	a.cache = loaded{commit: commit, desired: d}
 	a.report.secretWarnings(ctx, commit, a.secrets.apply(d))
+	for _, p := range a.events.notify.configure(d.Repo.Notifications, a.secrets.global) {
+		a.report.secretWarnings(ctx, commit, []secretWarning{{msg: p}})
+	}
 	a.apps.resolve(ctx, d)
 	a.log.Info("loaded config", "commit", shortSHA(commit), "workloads", len(d.Workloads), "invalid", len(d.Invalid))
 	return d, true, nil

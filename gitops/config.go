@@ -6,8 +6,18 @@ import (
 
 // RepoConfig is berth.yaml: repo-wide settings.
 type RepoConfig struct {
-	Secrets  SecretsConfig `yaml:"secrets"`
-	Defaults Defaults      `yaml:"defaults"`
+	Secrets       SecretsConfig  `yaml:"secrets"`
+	Defaults      Defaults       `yaml:"defaults"`
+	Notifications []Notification `yaml:"notifications"`
+}
+
+// Notification is one destination of the notifications block: a URL, or
+// the name of a global shared secret that holds one (a URL with a token),
+// and the event kinds it hears (default: notify.DefaultEvents).
+type Notification struct {
+	URL       string   `yaml:"url"`
+	URLSecret string   `yaml:"url_secret"`
+	Events    []string `yaml:"events"`
 }
 
 // SecretsConfig is the secrets block of berth.yaml.

@@ -89,8 +89,28 @@ func (d *decoder) decode(field string, n *yaml.Node, out reflect.Value) {
 	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
 		d.mapping(field, n, out)
 		return
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		d.sequence(field, n, out)
+		return
 	}
 	d.leaf(field, n, out)
+}
+
+// sequence decodes a list of structures item by item, each strictly and
+// with its own position (field.0, field.1, ...).
+func (d *decoder) sequence(field string, n *yaml.Node, out reflect.Value) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(field, nodePos(n), "expected a list, got %s", describe(n))
+		return
+	}
+	list := reflect.MakeSlice(out.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.decode(fmt.Sprintf("%s.%d", field, i), item, list.Index(i))
+	}
+	out.Set(list)
 }
 
 func isNull(n *yaml.Node) bool {

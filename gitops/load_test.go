@@ -108,6 +108,11 @@ func TestValidationErrors(t *testing.T) {
 			"apps/a/b-c.yaml":        "source:\n  type: compose\n  file: s/compose.yml\n  project: shared\n",
 			"apps/a/s/compose.yml":   "services:\n  web:\n    image: nginx\n",
 			"apps/a/escape.yaml":     "source:\n  type: compose\n  file: s/compose.yml\n  project: ../../x\n"}},
+		{name: "notifications", files: map[string]string{
+			"berth.yaml": "notifications:\n  - url: https://hooks.example.com/x\n    url_secret: ALSO\n  - {}\n  - url: \"not a url\"\n" +
+				"  - url: nosuchservice://x\n  - url_secret: lower-case\n  - url: https://hooks.example.com/y\n    events: [deploy.failed, notify.failed]\n" +
+				"  - url: https://hooks.example.com/z\n    evnets: [deploy.failed]\n  - just a string\n",
+			"apps/shop/web.yaml": okImage}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}

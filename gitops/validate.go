@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berthops/berth/notify"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
@@ -126,6 +127,22 @@ func validateRepoConfig(dec *decoder, rc *RepoConfig) {
 	}
 	if hc := rc.Defaults.Healthcheck; hc != nil && !strings.HasPrefix(hc.Path, "/") {
 		dec.errorf("defaults.healthcheck.path", dec.at("defaults.healthcheck.path"), "%q must start with '/'", hc.Path)
+	}
+	for i, n := range rc.Notifications {
+		field := fmt.Sprintf("notifications.%d", i)
+		switch {
+		case (n.URL == "") == (n.URLSecret == ""):
+			dec.errorf(field, dec.at(field), "set exactly one of url and url_secret")
+		case n.URL != "":
+			if err := notify.CheckURL(n.URL); err != nil {
+				dec.errorf(field+".url", dec.at(field+".url"), "%v", err)
+			}
+		case !secretNameRe.MatchString(n.URLSecret):
+			dec.errorf(field+".url_secret", dec.at(field+".url_secret"), "%q is not a shared secret name (A-Z, 0-9, _)", n.URLSecret)
+		}
+		if err := notify.CheckEvents(n.Events); err != nil {
+			dec.errorf(field+".events", dec.at(field+".events"), "%v", err)
+		}
 	}
 }
 

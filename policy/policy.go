@@ -25,10 +25,13 @@ const (
 	CapAdd       Permission = "cap-add"       // cap_add
 	DockerSocket Permission = "docker-socket" // a mount that reaches the Docker socket
 	LocalRepos   Permission = "local-repos"   // app repos from file:// URLs or host paths
+	// PrivateNotify lets notifications reach loopback, private and
+	// link-local addresses (services only the host can reach).
+	PrivateNotify Permission = "private-notify"
 )
 
 // All lists every permission, in the order help shows them.
-var All = []Permission{Privileged, HostMounts, HostNetwork, HostPID, Devices, CapAdd, DockerSocket, LocalRepos}
+var All = []Permission{Privileged, HostMounts, HostNetwork, HostPID, Devices, CapAdd, DockerSocket, LocalRepos, PrivateNotify}
 
 // Policy is the set of permissions the operator granted.
 type Policy map[Permission]bool
