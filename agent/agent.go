@@ -143,6 +143,8 @@ type Agent struct {
 	streams     atomic.Int64   // open event streams
 	rejected    string         // the last config commit that failed signature verification
 	view        *containerView // nil when the Docker client cannot stream events
+	loginSum    string         // the registry logins in use, hashed
+	retryNow    bool           // the logins changed: the next decide ends backoffs
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.

@@ -75,6 +75,9 @@ type decideOptions struct {
 	cleanup bool
 	// routes is the proxy's route table; nil when no proxy is managed.
 	routes map[string]router.Route
+	// retryNow ends every backoff: what failed deploys depend on changed
+	// (new registry logins).
+	retryNow bool
 }
 
 // decide works out a tick's actions after a config load.
@@ -181,7 +184,7 @@ func decideDeploys(ws []*sources.Workload, s *snapshot, o decideOptions) []deplo
 				d.why = Why{Kind: WhyPinned, Commit: r.rec.Commit}
 			}
 		}
-		if why.Kind == WhyRetry && o.now.Before(row.RetryAt) {
+		if why.Kind == WhyRetry && o.now.Before(row.RetryAt) && !o.retryNow {
 			// Backing off: only heal the serving version, if it is down.
 			r, known := o.releases[row.ReleaseID]
 			if !o.selfHeal || !known || row.AppliedHash == "" || serving(current(row, cs)) {

@@ -31,10 +31,12 @@ func TestDecideBackoff(t *testing.T) {
 		row      store.Runtime
 		cs       []sources.Container
 		releases map[int64]release
+		retryNow bool
 		want     []Why
 		release  bool
 	}{
 		{name: "backing off", desired: bad, row: failing, cs: running},
+		{name: "new registry logins end the backoff", desired: bad, row: failing, cs: running, retryNow: true, want: []Why{{Kind: WhyRetry}}},
 		{name: "retry due", desired: bad, row: due, cs: running, want: []Why{{Kind: WhyRetry}}},
 		{name: "a new desired state goes at once", desired: newer, row: failing, cs: running, want: []Why{{Kind: WhyChanged, Fields: []string{"source.image"}}}},
 		{name: "serving version vanished: heal it", desired: bad, row: failing, releases: rels, want: []Why{{Kind: WhyVanished}}, release: true},
@@ -43,7 +45,7 @@ func TestDecideBackoff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ds := decideDeploys([]*sources.Workload{tc.desired}, newSnapshot([]store.Runtime{tc.row}, tc.cs), decideOptions{now: now, selfHeal: true, releases: tc.releases})
+			ds := decideDeploys([]*sources.Workload{tc.desired}, newSnapshot([]store.Runtime{tc.row}, tc.cs), decideOptions{now: now, selfHeal: true, releases: tc.releases, retryNow: tc.retryNow})
 			var got []Why
 			for _, d := range ds {
 				got = append(got, d.why)

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync/atomic"
 
@@ -111,4 +113,42 @@ func (s *sharedSecrets) list() []SharedSecret {
 		return *v
 	}
 	return []SharedSecret{}
+}
+
+// registryUser is a Docker that logs in to private registries.
+type registryUser interface {
+	SetRegistries(creds []sources.Credential)
+}
+
+// registries hands berth.yaml's registry logins, their passwords from the
+// global shared secrets, to Docker for pulls and builds. It returns the
+// logins that cannot be used, for warnings.
+func (a *Agent) registries(list []gitops.Registry) []string {
+	ru, ok := a.docker.(registryUser)
+	if !ok {
+		return nil
+	}
+	var creds []sources.Credential
+	var problems []string
+	sum := sha256.New()
+	for i, r := range list {
+		pw, ok := a.secrets.global[r.PasswordSecret]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("registries.%d: shared secret %s has no value on this agent; pulls from %s go without a login", i, r.PasswordSecret, r.Host))
+			continue
+		}
+		creds = append(creds, sources.Credential{Host: r.Host, Username: r.Username, Password: pw})
+		pwSum := sha256.Sum256([]byte(pw))
+		fmt.Fprintf(sum, "%s\x00%s\x00%x\x00", r.Host, r.Username, pwSum)
+	}
+	ru.SetRegistries(creds)
+	if s := hex.EncodeToString(sum.Sum(nil)); len(creds) > 0 && s != a.loginSum || len(creds) == 0 && a.loginSum != "" {
+		// New logins: a deploy that failed to pull is tried again now,
+		// not after its backoff.
+		a.loginSum, a.retryNow = s, true
+		if len(creds) == 0 {
+			a.loginSum = ""
+		}
+	}
+	return problems
 }

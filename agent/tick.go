@@ -213,7 +213,9 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 	}
 	a.cache = loaded{commit: commit, desired: d}
 	a.report.secretWarnings(ctx, commit, a.secrets.apply(d))
-	for _, p := range a.events.notify.configure(d.Repo.Notifications, a.secrets.global) {
+	problems := a.events.notify.configure(d.Repo.Notifications, a.secrets.global)
+	problems = append(problems, a.registries(d.Repo.Registries)...)
+	for _, p := range problems {
 		a.report.secretWarnings(ctx, commit, []secretWarning{{msg: p}})
 	}
 	a.apps.resolve(ctx, d)
@@ -223,6 +225,9 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 
 func (a *Agent) decideOptions(ctx context.Context, snap *snapshot, cleanup bool) decideOptions {
 	o := decideOptions{now: a.now(), selfHeal: a.opts.SelfHeal, allowEmpty: a.opts.AllowEmpty, cleanup: cleanup, held: a.secrets.held()}
+	if cleanup {
+		o.retryNow, a.retryNow = a.retryNow, false
+	}
 	if a.opts.Router != nil {
 		o.routes = map[string]router.Route{}
 		for _, r := range a.opts.Router.Routes() {

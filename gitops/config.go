@@ -9,6 +9,15 @@ type RepoConfig struct {
 	Secrets       SecretsConfig  `yaml:"secrets"`
 	Defaults      Defaults       `yaml:"defaults"`
 	Notifications []Notification `yaml:"notifications"`
+	Registries    []Registry     `yaml:"registries"`
+}
+
+// Registry is a login for a private registry, for pulls and builds' base
+// images; the password is a global shared secret.
+type Registry struct {
+	Host           string `yaml:"host"`
+	Username       string `yaml:"username"`
+	PasswordSecret string `yaml:"password_secret"`
 }
 
 // Notification is one destination of the notifications block: a URL, or

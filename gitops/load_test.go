@@ -113,6 +113,10 @@ func TestValidationErrors(t *testing.T) {
 				"  - url: nosuchservice://x\n  - url_secret: lower-case\n  - url: https://hooks.example.com/y\n    events: [deploy.failed, notify.failed]\n" +
 				"  - url: https://hooks.example.com/z\n    evnets: [deploy.failed]\n  - just a string\n",
 			"apps/shop/web.yaml": okImage}},
+		{name: "registries", files: map[string]string{
+			"berth.yaml": "registries:\n  - host: registry.example.com\n    username: deploy\n    password_secret: TOKEN\n" +
+				"  - host: registry.example.com\n    username: again\n    password_secret: TOKEN\n  - host: \"https://x\"\n    password_secret: bad-name\n",
+			"apps/shop/web.yaml": okImage}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}

@@ -144,6 +144,29 @@ func validateRepoConfig(dec *decoder, rc *RepoConfig) {
 			dec.errorf(field+".events", dec.at(field+".events"), "%v", err)
 		}
 	}
+	validateRegistries(dec, rc.Registries)
+}
+
+var registryHostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
+
+func validateRegistries(dec *decoder, regs []Registry) {
+	seen := map[string]bool{}
+	for i, r := range regs {
+		field := fmt.Sprintf("registries.%d", i)
+		switch {
+		case !registryHostRe.MatchString(r.Host):
+			dec.errorf(field+".host", dec.at(field+".host"), "%q is not a registry host such as registry.example.com or 127.0.0.1:5000", r.Host)
+		case seen[r.Host]:
+			dec.errorf(field+".host", dec.at(field+".host"), "%q is listed twice", r.Host)
+		}
+		seen[r.Host] = true
+		if r.Username == "" {
+			dec.errorf(field+".username", dec.at(field), "a username is required")
+		}
+		if !secretNameRe.MatchString(r.PasswordSecret) {
+			dec.errorf(field+".password_secret", dec.at(field+".password_secret"), "%q is not a shared secret name (A-Z, 0-9, _)", r.PasswordSecret)
+		}
+	}
 }
 
 func mergeDefaults(base, over Defaults) Defaults {

@@ -167,6 +167,7 @@ func (d *Docker) Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, 
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,
+		AuthConfigs: d.buildAuths(),
 	})
 	if err != nil {
 		return fmt.Errorf("building %s: %w", spec.Tag, err)

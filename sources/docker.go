@@ -24,8 +24,9 @@ const (
 // API version with the daemon and counts the requests it makes, for
 // metrics and benchmarks.
 type Docker struct {
-	cli   *client.Client
-	calls atomic.Int64
+	cli        *client.Client
+	calls      atomic.Int64
+	registries atomic.Pointer[map[string]Credential] // by host
 	// CallTimeout bounds each API call that is not a pull or a build
 	// (those have their own flags); default 2m.
 	CallTimeout time.Duration

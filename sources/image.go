@@ -51,7 +51,7 @@ func (d *Docker) InspectImage(ctx context.Context, ref string) (img Image, ok bo
 // Pull pulls ref and waits for the pull to finish. Errors the daemon
 // reports inside the progress stream are returned too.
 func (d *Docker) Pull(ctx context.Context, ref string) error {
-	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
+	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: d.registryAuth(ref)})
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
