@@ -83,3 +83,24 @@ func workloadPath(id string) (string, error) {
 	}
 	return "/api/workloads/" + app + "/" + name, nil
 }
+
+// completeWorkloads completes APP/NAME from the running agent's workload
+// list (asked with a short deadline: a shell must not hang on a tab).
+func (c *agentClient) completeWorkloads(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	short := *c
+	short.timeout = 2 * time.Second
+	var list []struct {
+		ID string `json:"workload_id"`
+	}
+	if _, err := short.do(cmd.Context(), http.MethodGet, "/api/workloads", nil, &list); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+	}
+	ids := make([]string, 0, len(list))
+	for _, w := range list {
+		ids = append(ids, w.ID)
+	}
+	return ids, cobra.ShellCompDirectiveNoFileComp
+}

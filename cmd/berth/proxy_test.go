@@ -107,6 +107,11 @@ func TestProxyOutlivesItsRestarts(t *testing.T) {
 	servedWithin(t, p.http, host, "v0", 5*time.Second)
 	assert.Eventually(t, func() bool { return strings.Contains(ag.stderr.String(), "the proxy had lost routes") },
 		5*time.Second, 100*time.Millisecond, "the agent says it put the route back")
+
+	// Shell completion asks the running agent for workload ids.
+	r = run(t, nil, "__complete", "rollback", "--agent", "http://"+ag.addr, "")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, strings.Split(r.stdout, "\n"), w.app+"/web")
 }
 
 // trustStore lists the host's trust store files with their sizes and

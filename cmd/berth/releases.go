@@ -20,7 +20,8 @@ func newReleasesCmd() *cobra.Command {
 		Short: "List a workload's releases on the running agent, newest first",
 		Example: `  berth releases shop/web
   berth releases shop/web --json | jq '.[0].commit'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.completeWorkloads,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := workloadPath(args[0])
 			if err != nil {

@@ -21,7 +21,8 @@ func newRollbackCmd() *cobra.Command {
 			"the agent does not roll it forward until `berth resume APP/NAME`.",
 		Example: `  berth rollback shop/web
   berth rollback shop/web --to 3f2a9c1`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.completeWorkloads,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := workloadPath(args[0])
 			if err != nil {
@@ -57,10 +58,11 @@ func newSuspendCmd() *cobra.Command {
 func newWorkloadOpCmd(op, short, done, example string) *cobra.Command {
 	var c agentClient
 	cmd := &cobra.Command{
-		Use:     op + " APP/NAME",
-		Short:   short,
-		Example: example,
-		Args:    cobra.ExactArgs(1),
+		Use:               op + " APP/NAME",
+		Short:             short,
+		Example:           example,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: c.completeWorkloads,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := workloadPath(args[0])
 			if err != nil {
