@@ -1,9 +1,10 @@
 # Berth's tasks. `just` comes from npm: npm install -g rust-just
 
 # Build berth and berth-site (the server inside static-site images) into
-# bin/, as shipped: static, -trimpath, stripped.
+# bin/, as shipped: static, -trimpath, stripped; the tags leave out the
+# database drivers of Caddy's PKI (smallstep/nosql) Berth never uses.
 build:
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/berth ./cmd/berth
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -tags nobadger,nobbolt,nomysql,nopgx -o bin/berth ./cmd/berth
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/berth-site ./cmd/berth-site
 
 # The whole test suite on real parts (starts Docker when missing).
@@ -24,3 +25,8 @@ demo:
 bench:
     scripts/docker
     go test -run '^$' -bench . -benchtime 20x ./bench/
+
+# The agent image (packaging/Dockerfile, FROM scratch) as berth/agent:dev.
+image:
+    scripts/docker
+    scripts/image

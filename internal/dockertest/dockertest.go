@@ -125,11 +125,14 @@ func BuildStatic(pkg, name string) (string, error) {
 	return path, nil
 }
 
+// ShipTags are the build tags `just build` ships berth with.
+const ShipTags = "nobadger,nobbolt,nomysql,nopgx"
+
 // BuildStaticInto builds pkg as BuildStatic does, to path, as shipped
-// (-trimpath, stripped).
+// (-trimpath, stripped, ShipTags).
 func BuildStaticInto(pkg, path string) error {
 	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", path, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", ShipTags, "-o", path, pkg)
 	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -100,7 +100,7 @@ func (a *Admin) sync(ctx context.Context, routes []Route, delay bool) (int, erro
 			if sameJSON(have, rc) {
 				continue
 			}
-			if err := a.api.do(ctx, "PATCH", "/id/"+id, rc); err != nil {
+			if err := a.api.change(ctx, "PATCH", "/id/"+id, rc, hasRoute(id, rc)); err != nil {
 				return changed, fmt.Errorf("replacing route %s: %w", id, err)
 			}
 			changed++
@@ -111,7 +111,7 @@ func (a *Admin) sync(ctx context.Context, routes []Route, delay bool) (int, erro
 				return changed, err
 			}
 		}
-		if err := a.api.do(ctx, "PUT", server+"/routes/0", rc); err != nil {
+		if err := a.api.change(ctx, "PUT", server+"/routes/0", rc, hasRoute(id, rc)); err != nil {
 			return changed, fmt.Errorf("adding route %s: %w", id, err)
 		}
 		changed++
@@ -136,7 +136,7 @@ func (a *Admin) removeStale(ctx context.Context, ids map[string]any, want map[st
 	}
 	sort.Strings(stale)
 	for _, id := range stale {
-		if err := a.api.do(ctx, "DELETE", "/id/"+id, nil); err != nil {
+		if err := a.api.change(ctx, "DELETE", "/id/"+id, nil, func(cfg any) bool { _, ok := findIDs(cfg)[id]; return !ok }); err != nil {
 			return fmt.Errorf("removing route %s: %w", id, err)
 		}
 	}
@@ -179,7 +179,7 @@ func (a *Admin) server(ctx context.Context, cfg any) (string, error) {
 	case servers == nil:
 		path, value = "/config/apps/http/servers", map[string]any{name: srv}
 	}
-	if err := a.api.do(ctx, "POST", path, value); err != nil {
+	if err := a.api.change(ctx, "POST", path, value, func(cfg any) bool { return dig(cfg, "apps", "http", "servers", name) != nil }); err != nil {
 		return "", fmt.Errorf("adding server %s for the agent's routes: %w", name, err)
 	}
 	return "/config/apps/http/servers/" + name, nil
@@ -188,7 +188,10 @@ func (a *Admin) server(ctx context.Context, cfg any) (string, error) {
 func (a *Admin) ensureRoutes(ctx context.Context, servers map[string]any, name string) (string, error) {
 	path := "/config/apps/http/servers/" + url.PathEscape(name)
 	if _, ok := dig(servers, name)["routes"]; !ok {
-		if err := a.api.do(ctx, "POST", path+"/routes", []any{}); err != nil {
+		if err := a.api.change(ctx, "POST", path+"/routes", []any{}, func(cfg any) bool {
+			_, ok := dig(cfg, "apps", "http", "servers", name)["routes"]
+			return ok
+		}); err != nil {
 			return "", fmt.Errorf("adding a route list to server %s: %w", name, err)
 		}
 	}
@@ -213,6 +216,14 @@ func listensOn(listen any, addr string) bool {
 		}
 	}
 	return false
+}
+
+// hasRoute reports whether the config serves the route rc under id.
+func hasRoute(id string, rc map[string]any) func(cfg any) bool {
+	return func(cfg any) bool {
+		have, ok := findIDs(cfg)[id]
+		return ok && sameJSON(have, rc)
+	}
 }
 
 // findIDs collects every object in the config that has an @id.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,15 +29,42 @@ func newAdminAPI(base string) *adminAPI {
 	return &adminAPI{base: strings.TrimRight(base, "/"), client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}
 }
 
-// config reads the running config (nil when Caddy runs none).
-func (a *adminAPI) config(ctx context.Context) (any, error) {
+// errNoAnswer is a request that got no HTTP answer at all (refused, or
+// reset: Caddy restarts its admin server right after a change).
+var errNoAnswer = errors.New("no answer")
+
+// config reads the running config (nil when Caddy runs none), asking
+// again (it is a read) when the admin server was restarting.
+func (a *adminAPI) config(ctx context.Context) (cfg any, err error) {
+	for attempt := range 3 {
+		if attempt > 0 && !pause(ctx, time.Duration(attempt)*100*time.Millisecond) {
+			break
+		}
+		if cfg, err = a.read(ctx); !errors.Is(err, errNoAnswer) {
+			return cfg, err
+		}
+	}
+	return nil, err
+}
+
+// pause waits d unless ctx ends first.
+func pause(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+func (a *adminAPI) read(ctx context.Context) (any, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/config/", nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("caddy admin API %s: %w", a.base, err)
+		return nil, fmt.Errorf("caddy admin API %s: %w: %w", a.base, errNoAnswer, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -71,7 +99,7 @@ func (a *adminAPI) do(ctx context.Context, method, path string, body any) error 
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("caddy admin API %s: %w", a.base, err)
+		return fmt.Errorf("caddy admin API %s: %w: %w", a.base, errNoAnswer, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -79,6 +107,28 @@ func (a *adminAPI) do(ctx context.Context, method, path string, body any) error 
 		return fmt.Errorf("caddy admin API %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return nil
+}
+
+// change sends one change. Caddy restarts its admin server right after a
+// change, so the next request may meet the old one closing and get no
+// answer: then the running config says whether the change landed, and it
+// is sent again only when it did not (at most 3 tries).
+func (a *adminAPI) change(ctx context.Context, method, path string, body any, landed func(cfg any) bool) error {
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			if !pause(ctx, time.Duration(attempt)*100*time.Millisecond) {
+				return err
+			}
+			if cfg, cerr := a.config(ctx); cerr == nil && landed(cfg) {
+				return nil
+			}
+		}
+		if err = a.do(ctx, method, path, body); !errors.Is(err, errNoAnswer) {
+			return err
+		}
+	}
+	return err
 }
 
 func roundTrip(v any) (any, error) {

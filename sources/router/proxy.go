@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -71,6 +72,11 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 		r.SetURL(p.inner)
 		r.Out.Host = p.inner.Host // Caddy's admin checks Host against its own address
 		r.Out.Header.Del("Origin")
+	}, ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+		if b, ok := w.(*buffered); ok {
+			b.noAnswer = true
+		}
+		http.Error(w, "berth proxy: the admin API did not answer: "+err.Error(), http.StatusBadGateway)
 	}}
 	registerUpstreamSource() // a table saved by an embedded router names this source
 	cfg, err := buildConfig(routes, ConfigOptions{HTTP: opts.HTTP, HTTPS: opts.HTTPS, Admin: inner, StorageDir: storageDir(opts.StateDir), ACME: opts.ACME})
@@ -122,8 +128,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rec := &buffered{header: http.Header{}, code: http.StatusOK}
-	p.fwd.ServeHTTP(rec, r)
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		http.Error(w, "berth proxy: reading the request failed", http.StatusBadRequest)
+		return
+	}
+	var rec *buffered
+	for attempt := range 3 {
+		// Caddy restarts its admin server right after a change: a request
+		// that meets the old one closing got no answer and is sent again.
+		if attempt > 0 && !pause(r.Context(), time.Duration(attempt)*100*time.Millisecond) {
+			break
+		}
+		rec = &buffered{header: http.Header{}, code: http.StatusOK}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		p.fwd.ServeHTTP(rec, r)
+		if !rec.noAnswer {
+			break
+		}
+	}
 	if rec.code < 300 {
 		if err := p.save(r.Context()); err != nil {
 			// Caddy serves the change; a restart would not. Say so: the
@@ -185,7 +208,11 @@ func (p *Proxy) https(ctx context.Context, server map[string]any, routes []any) 
 		skip = append(skip, fmt.Sprint(h))
 	}
 	if local := localHosts(routes); !slices.Equal(local, skip) {
-		if err := p.api.do(ctx, http.MethodPost, "/config/apps/http/servers/berth/automatic_https", map[string]any{"skip": local}); err != nil {
+		skipped := func(cfg any) bool {
+			had, _ := dig(cfg, "apps", "http", "servers", "berth", "automatic_https")["skip"].([]any)
+			return len(had) == len(local)
+		}
+		if err := p.api.change(ctx, http.MethodPost, "/config/apps/http/servers/berth/automatic_https", map[string]any{"skip": local}, skipped); err != nil {
 			return fmt.Errorf("keeping local names on HTTP: %w", err)
 		}
 	}
@@ -193,13 +220,13 @@ func (p *Proxy) https(ctx context.Context, server map[string]any, routes []any) 
 	have, ok := findIDs(server)[redirectID]
 	switch {
 	case want == nil && ok:
-		return p.api.do(ctx, http.MethodDelete, "/id/"+redirectID, nil)
+		return p.api.change(ctx, http.MethodDelete, "/id/"+redirectID, nil, func(cfg any) bool { _, ok := findIDs(cfg)[redirectID]; return !ok })
 	case want == nil, ok && sameJSON(have, want):
 		return nil
 	case ok:
-		return p.api.do(ctx, http.MethodPatch, "/id/"+redirectID, want)
+		return p.api.change(ctx, http.MethodPatch, "/id/"+redirectID, want, hasRoute(redirectID, want))
 	}
-	return p.api.do(ctx, http.MethodPut, "/config/apps/http/servers/berth/routes/0", want)
+	return p.api.change(ctx, http.MethodPut, "/config/apps/http/servers/berth/routes/0", want, hasRoute(redirectID, want))
 }
 
 // saved reads the route table; without one, the table an embedded router
@@ -273,9 +300,10 @@ func freeLoopback() (string, error) {
 
 // buffered holds an admin answer until the change is saved.
 type buffered struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
+	header   http.Header
+	code     int
+	body     bytes.Buffer
+	noAnswer bool // the admin API gave no HTTP answer
 }
 
 func (b *buffered) Header() http.Header         { return b.header }
