@@ -57,6 +57,8 @@ func startPebble(t *testing.T) *pebble {
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress": listen, "managementListenAddress": mgmt, "certificate": certFile, "privateKey": keyFile,
 		"httpPort": 5002, "tlsPort": 5001, "externalAccountBindingRequired": false,
+		// Short-lived certificates, so a test sees a renewal.
+		"profiles": map[string]any{"default": map[string]any{"description": "short-lived", "validityPeriod": 30}},
 	}}
 	b, err := json.Marshal(cfg)
 	require.NoError(t, err)
@@ -175,7 +177,7 @@ func requireRedirect(t *testing.T, httpAddr, host string) {
 // against that CA), and redirect HTTP to HTTPS. Offline.
 func TestHTTPSFromAPrivateACMECA(t *testing.T) {
 	pb := startPebble(t)
-	acme := []string{"--acme-ca", pb.dir, "--acme-ca-root", pb.tlsPEM, "--acme-email", "ops@example.com"}
+	acme := []string{"--acme-ca", pb.dir, "--acme-ca-root", pb.tlsPEM, "--acme-email", "ops@example.com", "--acme-renew-interval", "2s"}
 
 	t.Run("berth proxy", func(t *testing.T) {
 		w := newCLIWorld(t)
@@ -190,6 +192,16 @@ func TestHTTPSFromAPrivateACMECA(t *testing.T) {
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Contains(t, requireHTTPS(t, pb, p.https, host), "over tls")
 		requireRedirect(t, p.http, host)
+
+		// Renewal: the 30 s certificate is replaced before it expires.
+		first, since := servedCert(t, p.https, host), time.Now()
+		require.NotNil(t, first)
+		require.Eventually(t, func() bool {
+			c := servedCert(t, p.https, host)
+			return c != nil && c.SerialNumber.Cmp(first.SerialNumber) != 0 && c.NotBefore.After(first.NotBefore.Add(-time.Second))
+		}, 40*time.Second, time.Second, "the certificate was renewed:\n%s", p.stderr.String())
+		t.Logf("a %s certificate was renewed %s after it was first served", first.NotAfter.Sub(first.NotBefore), time.Since(since).Round(time.Second))
+		assert.Contains(t, requireHTTPS(t, pb, p.https, host), "over tls", "the renewed certificate verifies")
 	})
 
 	t.Run("embedded", func(t *testing.T) {
@@ -202,4 +214,15 @@ func TestHTTPSFromAPrivateACMECA(t *testing.T) {
 		assert.Contains(t, requireHTTPS(t, pb, httpsAddr, host), "embedded tls")
 		requireRedirect(t, httpAddr, host)
 	})
+}
+
+// servedCert is the certificate served for host, nil when none.
+func servedCert(t *testing.T, httpsAddr, host string) *x509.Certificate {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", httpsAddr, &tls.Config{ServerName: host, InsecureSkipVerify: true}) //nolint:gosec // only the certificate is read
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = conn.Close() }()
+	return conn.ConnectionState().PeerCertificates[0]
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 )
@@ -62,6 +63,9 @@ type ACMEOptions struct {
 	CA    string   // the directory URL
 	Email string   // the account's contact
 	Roots []string // PEM files of roots to trust for the CA's own HTTPS
+	// RenewInterval is how often certificates are checked for renewal
+	// (0: Caddy's 10m); short-lived certificates of a private CA need less.
+	RenewInterval time.Duration
 }
 
 // tlsApp renders the issuer policy for a configured ACME CA, or nil.
@@ -76,7 +80,11 @@ func (a ACMEOptions) tlsApp() map[string]any {
 	if len(a.Roots) > 0 {
 		issuer["trusted_roots_pem_files"] = a.Roots
 	}
-	return map[string]any{"automation": map[string]any{"policies": []any{map[string]any{"issuers": []any{issuer}}}}}
+	automation := map[string]any{"policies": []any{map[string]any{"issuers": []any{issuer}}}}
+	if a.RenewInterval > 0 {
+		automation["renew_interval"] = a.RenewInterval.String()
+	}
+	return map[string]any{"automation": automation}
 }
 
 // RouteID is the @id of a workload's route in the Caddy config:
