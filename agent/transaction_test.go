@@ -97,7 +97,7 @@ func TestRecreateFailureRestoresTheOldVersion(t *testing.T) {
 			h.Workload("web", tc.next(h, host))
 			h.Repo.Push("a broken v2")
 			res, err := a.Tick(context.Background())
-			require.ErrorIs(t, err, agent.ErrDeployFailed)
+			require.ErrorIs(t, err, agent.ErrDeployFailed, "commit %s, no-op %v, deployed %v, timings %+v", res.Commit, res.NoOp, res.Deployed, res.Timings)
 			assert.Equal(t, []string{h.ID("web")}, res.Failed)
 			row := requireServes(t, h, st, proxy, host, "v1")
 			assert.Equal(t, before.ContainerID, row.ContainerID, "the old container itself serves again")

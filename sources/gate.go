@@ -31,6 +31,18 @@ var ErrNotReady = errors.New("not ready")
 //   - a worker without a port: it survives the liveness window.
 func (e *Engine) gate(ctx context.Context, w *Workload, c Container) (string, error) {
 	start := e.now()
+	if w.Port > 0 && c.HostPort == 0 {
+		// No published port when it was started: it was already down
+		// again (a crash at once, Docker restarting it).
+		cur, err := e.docker.Inspect(ctx, c.ID, w.Port)
+		if err != nil {
+			return "", err
+		}
+		if !cur.Running() || cur.HostPort == 0 {
+			return "", fmt.Errorf("%w: the container %s right after it started (%d restarts)", ErrNotReady, cur.State, cur.RestartCount)
+		}
+		c.HostPort = cur.HostPort // RestartCount stays the first one: a restart since is not ready
+	}
 	p, ok := readiness(w, c)
 	if !ok {
 		if err := e.liveness(ctx, c, w.Port); err != nil {
