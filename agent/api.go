@@ -49,6 +49,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST /logout", a.logout)
 	// The page holds no data: it reads the API like any client.
 	mux.HandleFunc("GET /{$}", a.page)
+	mux.HandleFunc("GET /w/{app}/{name}", a.page)
 	return a.guard(mux)
 }
 
@@ -62,11 +63,14 @@ func (a *Agent) HooksHandler() http.Handler {
 
 func (a *Agent) page(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(r) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		to := "/login"
+		if l := r.URL.Query().Get("lang"); known(l) {
+			to += "?lang=" + l
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(indexHTML)
+	servePage(w, r, indexHTML)
 }
 
 func (a *Agent) authed(h http.HandlerFunc) http.HandlerFunc {

@@ -75,8 +75,7 @@ func (a *Agent) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther) // nothing to log in to
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(loginHTML)
+	servePage(w, r, loginHTML)
 }
 
 // login exchanges the token (form field "token") for a session cookie.

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,9 +57,20 @@ func TestUIWithTokenInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#workloads tr")),
 		pageHas("#workloads", app+"/web"),
 		pageHas("#workloads", "running"),
-		chromedp.Click(chromedp.CSS("#workloads tr")),
-		pageHas("#events", "deploy.succeeded"),
+		pageHas("thead", "Workload"),
 	), ag.stderr.String())
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#workloads a").getAttribute("href")`))
+	require.NoError(t, err)
+	assert.Equal(t, "/w/"+app+"/web", href, "each workload links to its page")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+href),
+		pageHas("#events", "deploy.succeeded"),
+		pageHas("#facts", "running"),
+		pageHas("#workload", "Activity"),
+	), ag.stderr.String())
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, base+"/w/"+app+"/web", loc, "a workload has its own page")
 
 	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
 	require.NoError(t, err)
@@ -69,21 +81,72 @@ func TestUIWithTokenInBrowser(t *testing.T) {
 	assert.Equal(t, network.CookieSameSiteStrict, c.SameSite)
 	assert.NotContains(t, c.Value, token)
 
+	sync := func() {
+		req, err := http.NewRequest(http.MethodPost, base+"/api/sync", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	}
+	rows := func(text string) string {
+		return `[...document.querySelectorAll("#events tr")].filter(r => r.textContent.includes(` + quote(text) + `)).length`
+	}
 	// A deploy started elsewhere arrives in the open page through SSE.
 	src.Write("apps/"+app+"/web.yaml", web("two")).Push("two")
-	req, err := http.NewRequest(http.MethodPost, base+"/api/sync", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	sync()
 	require.NoError(t, chromedp.Do(ctx, pageHas("#events", "deploy.started")), ag.stderr.String())
-	// The second deploy finishes before the test ends: no container is left behind.
-	twice := `[...document.querySelectorAll("#events tr")].filter(r => r.textContent.includes("deploy.succeeded")).length >= 2`
-	require.NoError(t, chromedp.Do(ctx, chromedp.Poll[chromedp.Void](twice, chromedp.WithPollingTimeout(60*time.Second))), ag.stderr.String())
+	// The second deploy finishes before the test goes on: no container is left behind.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Poll[chromedp.Void](rows("deploy.succeeded")+` >= 2`, chromedp.WithPollingTimeout(60*time.Second))), ag.stderr.String())
 
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout button")), chromedp.WaitVisible(chromedp.CSS("#token"))))
+	// A failure arrives live; the Errors filter shows only errors.
+	src.Write("apps/"+app+"/web.yaml", "source:\n  type: image\n  image: 127.0.0.1:1/none:v9\nport: 8080\n").Push("broken")
+	sync()
+	require.NoError(t, chromedp.Do(ctx, pageHas("#events", "deploy.failed")), ag.stderr.String())
+	onlyErrors := `(() => { const rs = [...document.querySelectorAll("#events tr")]; return rs.length > 0 && rs.every(r => r.children[1].className === "error"); })()`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`nav button[data-sev="error"]`)),
+		chromedp.Poll[chromedp.Void](onlyErrors, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Click(chromedp.CSS(`nav button[data-sev=""]`)),
+		chromedp.Poll[chromedp.Void](rows("deploy.succeeded")+` >= 2`, chromedp.WithPollingTimeout(10*time.Second)),
+	))
+	screenshot(t, ctx, "ui-workload-en.png")
+
+	// Load more pages back by id.
+	count := `document.querySelectorAll("#events tr").length`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/w/"+app+"/web?limit=2"),
+		chromedp.Poll[chromedp.Void](count+` === 2`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.WaitVisible(chromedp.CSS("#more")),
+		chromedp.Click(chromedp.CSS("#more")),
+		chromedp.Poll[chromedp.Void](count+` === 4`, chromedp.WithPollingTimeout(10*time.Second)),
+	))
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll("#events tr")].map(r => Number(r.dataset.id))`))
+	require.NoError(t, err)
+	assert.IsDecreasing(t, ids, "newest first, and the next page is older")
+
+	// Russian, every string: the list and the workload page.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/?lang=ru"),
+		pageHas("thead", "Нагрузка"),
+		pageHas("#workloads", app+"/web"),
+		pageHas("#logout", "Выйти"),
+	))
+	screenshot(t, ctx, "ui-list-ru.png")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/w/"+app+"/web?lang=ru"),
+		pageHas("#workload", "Активность"),
+		pageHas("nav", "Ошибки"),
+		chromedp.Click(chromedp.CSS(`nav button[data-sev="error"]`)),
+		pageHas("#events", "ошибка"),
+	))
+	screenshot(t, ctx, "ui-workload-ru.png")
+	english, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`/Activity|Errors|Load more|Roll back|Workload/.test(document.body.innerText)`))
+	require.NoError(t, err)
+	assert.False(t, english, "no English string on the Russian page")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token"))))
 	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/workloads").then(r => r.status)`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusUnauthorized, status, "the session ended with the logout")
@@ -91,3 +154,15 @@ func TestUIWithTokenInBrowser(t *testing.T) {
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+
+// screenshot saves the page as name in $BERTH_UI_SCREENSHOTS, when set
+// (the README's screenshots are made so).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("BERTH_UI_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+}
