@@ -247,10 +247,14 @@ func TestRouteFix(t *testing.T) {
 		{"missing route", routed, "127.0.0.1:1", map[string]router.Route{}, &routeFix{route: cur}},
 		{"route block removed", unrouted, "127.0.0.1:1", map[string]router.Route{"shop/web": cur}, &routeFix{remove: true, route: cur}},
 		{"no upstream yet", routed, "", map[string]router.Route{}, nil},
+		{"invalid file, in step", nil, "127.0.0.1:1", map[string]router.Route{"shop/web": cur}, nil},
+		{"invalid file, new port after a Docker restart", nil, "127.0.0.1:2", map[string]router.Route{"shop/web": cur},
+			&routeFix{route: router.Route{ID: "shop/web", Hosts: []string{"a.test"}, Upstream: "127.0.0.1:2"}}},
+		{"invalid file, never routed", nil, "127.0.0.1:2", map[string]router.Route{}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, routeFixFor(tc.w, tc.upstream, tc.routes))
+			assert.Equal(t, tc.want, routeFollows("shop/web", tc.w, tc.upstream, tc.routes))
 		})
 	}
 }

@@ -44,8 +44,8 @@ func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled
 		ob := observe(s.rows[id], s.containers[id], valid[id])
 		if s.rows[id].Suspended {
 			ob.leftovers, ob.route = nil, nil // a suspended workload is watched, not touched
-		} else if w := valid[id]; w != nil && o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
-			ob.route = routeFixFor(w, ob.next.Upstream, o.routes)
+		} else if o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
+			ob.route = routeFollows(id, valid[id], ob.next.Upstream, o.routes)
 		}
 		if o.cleanup && valid[id] != nil && ob.next.Kind != string(sources.KindCompose) && !s.rows[id].Suspended {
 			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose removes its own orphans
@@ -55,6 +55,21 @@ func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled
 		}
 	}
 	return out
+}
+
+// routeFollows points a serving workload's route at its container. A
+// workload whose file is invalid now keeps serving its last good version,
+// so its route keeps its hosts and follows the container too (Docker
+// publishes a new port when it restarts one).
+func routeFollows(id string, w *sources.Workload, upstream string, routes map[string]router.Route) *routeFix {
+	if w != nil {
+		return routeFixFor(w, upstream, routes)
+	}
+	cur, ok := routes[id]
+	if !ok || upstream == "" || cur.Upstream == upstream {
+		return nil
+	}
+	return &routeFix{route: router.Route{ID: id, Hosts: cur.Hosts, Upstream: upstream}}
 }
 
 // observe is the status part of reconcile: what the row should say now.

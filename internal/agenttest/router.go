@@ -34,10 +34,15 @@ func (h *Harness) EmbeddedRouter() (*router.Router, string) {
 
 // Routed is an image workload behind the proxy with a healthcheck.
 func Routed(image, host, msg, strategy string, extraEnv ...string) string {
-	env := fmt.Sprintf("  MESSAGE: %q\n  READY_DELAY: 300ms\n", msg)
+	env := fmt.Sprintf("  MESSAGE: %q\n", msg)
+	readyDelay := "  READY_DELAY: 300ms\n"
 	for _, e := range extraEnv {
 		env += "  " + e + "\n"
+		if strings.HasPrefix(e, "READY_DELAY:") {
+			readyDelay = "" // the caller's wins: a key twice is an invalid file
+		}
 	}
+	env += readyDelay
 	return fmt.Sprintf(`source:
   type: image
   image: %s
