@@ -77,6 +77,12 @@ func TestAgentImageRunsTheDemo(t *testing.T) {
 			t.Logf("agent logs:\n%s", out)
 		}
 		_ = exec.Command("docker", "rm", "-f", name).Run()
+		// The workloads' containers before their images (an image in use,
+		// and its parent, cannot go), and before the test image's cleanup.
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=berth.agent="+w.name).Output()
+		for _, id := range strings.Fields(string(out)) {
+			_ = exec.Command("docker", "rm", "-f", "-v", id).Run()
+		}
 		for _, img := range []string{"berth/hello_api", "berth/hello_site"} {
 			out, _ := exec.Command("docker", "images", "-q", img).Output()
 			for _, id := range strings.Fields(string(out)) {
