@@ -29,7 +29,9 @@ import (
 
 // Options are the agent's settings; zero values take the defaults.
 type Options struct {
-	Name       string // agent name: owns containers labelled berth.agent=<Name>
+	Name string // agent name: owns containers labelled berth.agent=<Name>
+	// Labels place workloads on this agent (placement.labels).
+	Labels     map[string]string
 	Path       string // config sub-folder inside the repo
 	AllowEmpty bool   // allow pruning every workload when the repo renders none
 	SelfHeal   bool   // redeploy a workload whose container vanished

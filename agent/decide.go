@@ -94,7 +94,7 @@ func decide(d *gitops.Desired, s *snapshot, o decideOptions) plan {
 		handled[dp.w.ID()] = true
 	}
 	p.observe = decideObservations(s, byID(targets), handled, o)
-	p.prune, p.refused = decidePrune(d.IDs(), s, o.allowEmpty)
+	p.prune, p.refused = decidePrune(d.IDs(), s, o.allowEmpty || d.Elsewhere > 0)
 	return p
 }
 
@@ -244,9 +244,10 @@ func decideInvalid(invalid []*gitops.InvalidWorkload, s *snapshot) []invalidMark
 	return out
 }
 
-// decidePrune lists the workloads whose files left the repo. When the repo
-// declares none at all it refuses unless allowEmpty: an emptied checkout
-// is more often a mistake than a wish.
+// decidePrune lists the workloads whose files left the repo (or were
+// placed on other agents). When the repo declares none at all it refuses
+// unless allowEmpty: an emptied checkout is more often a mistake than a
+// wish (a repo whose workloads all run elsewhere is not empty).
 func decidePrune(declared map[string]bool, s *snapshot, allowEmpty bool) ([]pruning, int) {
 	gone := map[string]bool{}
 	for id, row := range s.rows {

@@ -211,6 +211,7 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 		a.configInvalid(ctx, commit, d.Errors)
 		return nil, false, fmt.Errorf("%w: at %s: %w", ErrConfigInvalid, shortSHA(commit), errors.Join(d.Errors...))
 	}
+	d.PlaceOn(a.opts.Name, a.opts.Labels) // a workload placed elsewhere is not this agent's: not deployed, pruned here, not reported
 	a.cache = loaded{commit: commit, desired: d}
 	a.report.secretWarnings(ctx, commit, a.secrets.apply(d))
 	problems := a.events.notify.configure(d.Repo.Notifications, a.secrets.global)

@@ -11,6 +11,9 @@ type Desired struct {
 	Repo RepoConfig
 	// Workloads are the valid workloads, sorted by id.
 	Workloads []*sources.Workload
+	// Elsewhere counts the valid workloads PlaceOn left to other agents:
+	// the repo is not empty when this agent runs none of them.
+	Elsewhere int
 	// Invalid are the workload files that failed to load; each fails alone.
 	Invalid []*InvalidWorkload
 	// Errors are repo-wide problems (berth.yaml, an app folder): while there

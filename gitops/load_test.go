@@ -117,6 +117,10 @@ func TestValidationErrors(t *testing.T) {
 			"berth.yaml": "registries:\n  - host: registry.example.com\n    username: deploy\n    password_secret: TOKEN\n" +
 				"  - host: registry.example.com\n    username: again\n    password_secret: TOKEN\n  - host: \"https://x\"\n    password_secret: bad-name\n",
 			"apps/shop/web.yaml": okImage}},
+		{name: "placement", files: map[string]string{
+			"apps/shop/a.yaml": okImage + "placement: {}\n",
+			"apps/shop/b.yaml": okImage + "placement:\n  agents: [Host_A, host-b]\n  labels: {role: \"\", Bad: x}\n",
+			"apps/shop/c.yaml": okImage + "placement:\n  agent: [host-a]\n"}},
 		{name: "too_large", files: map[string]string{
 			"apps/shop/web.yaml": okImage + "env:\n  BIG: \"" + strings.Repeat("x", gitops.MaxFileSize) + "\"\n"}},
 	}

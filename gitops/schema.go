@@ -27,6 +27,9 @@ func Schema(file string) ([]byte, error) {
 		s = r.Reflect(&sources.Spec{})
 		s.Title = "Berth workload (apps/<app>/<name>.yaml)"
 		s.Properties.Set("source", sourceSchema(r))
+		pl := r.Reflect(&sources.Placement{})
+		pl.Version, pl.ID, pl.Description = "", "", "which agents run it: by name, by labels (all must match), or both; omitted: every agent"
+		s.Properties.Set("placement", pl)
 		s.Required = []string{"source"}
 		if env, ok := s.Properties.Get("env"); ok {
 			env.AdditionalProperties = &jsonschema.Schema{AnyOf: []*jsonschema.Schema{{Type: "string"}, {Type: "number"}, {Type: "boolean"}}}

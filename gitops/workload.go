@@ -25,7 +25,8 @@ import (
 // struct of the kind its `type` names, so unknown fields are caught per
 // kind.
 type workloadFile struct {
-	SourceNode   yaml.Node `yaml:"source"`
+	SourceNode   yaml.Node          `yaml:"source"`
+	Placement    *sources.Placement `yaml:"placement"`
 	sources.Spec `yaml:",inline"`
 }
 
@@ -50,7 +51,8 @@ func (l *loader) loadWorkload(app, name, file string, defaults Defaults) (*sourc
 	if _, set := dec.pos["port"]; set && wf.Port == 0 && len(dec.errs) == 0 {
 		dec.errorf("port", dec.at("port"), "0 is not a port (1-65535): omit port for a worker")
 	}
-	w := &sources.Workload{App: app, Name: name, File: file, Dir: path.Dir(file), Spec: wf.Spec}
+	w := &sources.Workload{App: app, Name: name, File: file, Dir: path.Dir(file), Spec: wf.Spec, Placement: wf.Placement}
+	validatePlacement(dec, wf.Placement)
 	applyDefaults(w, defaults)
 	w.Source = decodeSource(dec, &wf.SourceNode)
 	if dp, ok := w.Source.(sources.DefaultPorter); ok && w.Port == 0 {

@@ -41,6 +41,10 @@ type Workload struct {
 	// Dir is the workload file's folder relative to the config root; source
 	// paths (contexts, site folders) resolve against it.
 	Dir string
+	// Placement says which agents run it (nil: every agent). It is not
+	// part of the spec: moving a workload between agents does not
+	// redeploy it on the agents that keep it.
+	Placement *Placement
 
 	Spec
 

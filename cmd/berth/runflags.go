@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 
 // agentNamePattern is what an agent name may be: it goes into labels,
 // route ids (where "_" separates it from the workload) and status folders.
-var agentNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
+var agentNamePattern = gitops.AgentNameRe
 
 // runFlags are the flags sync and agent share.
 type runFlags struct {
@@ -25,6 +24,8 @@ type runFlags struct {
 	logs                      logFlags
 	repo, branch, path        string
 	agentName                 string
+	agentLabels               string
+	labels                    map[string]string
 	allowEmpty, selfHeal      bool
 	parallel                  int
 	gitUser, gitPasswordFile  string
@@ -64,6 +65,7 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.StringVar(&f.branch, "branch", "main", "branch to watch")
 	fs.StringVar(&f.path, "path", "", "config folder inside the repo")
 	fs.StringVar(&f.agentName, "agent-name", "", "this agent's name (default: host name); it owns the containers it labels")
+	fs.StringVar(&f.agentLabels, "agent-labels", "", "this agent's labels for workload placement: role=web,zone=eu")
 	fs.BoolVar(&f.allowEmpty, "allow-empty", false, "allow pruning every workload when the repo renders none")
 	fs.BoolVar(&f.selfHeal, "self-heal", true, "redeploy a workload whose container vanished")
 	fs.IntVar(&f.parallel, "parallel", 4, "workloads deployed at once")
@@ -121,6 +123,11 @@ func (f *runFlags) validate() error {
 	if !agentNamePattern.MatchString(f.agentName) {
 		return usage("--agent-name %q: use lower-case letters, digits, '.' and '-' (at most 63, starting with a letter or digit)", f.agentName)
 	}
+	labels, err := gitops.ParseAgentLabels(f.agentLabels)
+	if err != nil {
+		return usage("%v", err)
+	}
+	f.labels = labels
 	if f.parallel < 1 {
 		return usage("--parallel must be at least 1")
 	}

@@ -123,6 +123,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	}
 	creds := f.credentials()
 	opts.Name, opts.Path, opts.AllowEmpty, opts.SelfHeal, opts.Parallel = f.agentName, f.path, f.allowEmpty, f.selfHeal, f.parallel
+	opts.Labels = f.labels
 	opts.Router = rt
 	opts.Engine = sources.EngineOptions{LivenessWindow: f.livenessWindow, Drain: f.drain, Failpoint: failpoint(log)}
 	opts.Policy = f.allow.policy
