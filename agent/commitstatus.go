@@ -102,8 +102,14 @@ func (c *commitStatuses) flush(ctx context.Context) {
 	if c == nil || c.forge == nil {
 		return
 	}
+	waitFor(ctx, &c.pending)
+}
+
+// waitFor waits until wg is done or ctx ends, whichever comes first: the
+// background queues (commit statuses, notifications) flush with it.
+func waitFor(ctx context.Context, wg *sync.WaitGroup) {
 	done := make(chan struct{})
-	go func() { c.pending.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -157,10 +157,5 @@ func (n *notifications) flush(ctx context.Context) {
 	if n == nil {
 		return
 	}
-	done := make(chan struct{})
-	go func() { n.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	waitFor(ctx, &n.pending)
 }

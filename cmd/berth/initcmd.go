@@ -12,7 +12,6 @@ import (
 
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/atomicfile"
-	"github.com/berthops/berth/secrets"
 )
 
 func newInitCmd() *cobra.Command {
@@ -62,21 +61,6 @@ func newInitCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&ageKey, "age-key", "", "also make an age identity at this file (mode 0600) and put its recipient in berth.yaml")
 	return cmd
-}
-
-// writeIdentity makes an age identity at path and returns its recipient.
-func writeIdentity(path string) (string, error) {
-	if _, err := os.Stat(path); err == nil {
-		return "", &exitError{code: 1, msg: fmt.Sprintf("%s exists; refusing to overwrite an identity", path)}
-	}
-	id, rcpt, err := secrets.Keygen()
-	if err != nil {
-		return "", err
-	}
-	if err := atomicfile.Write(path, []byte(id+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("writing the identity: %w", err)
-	}
-	return rcpt, nil
 }
 
 // starterFiles are the files of a new config repo, by path.

@@ -18,19 +18,17 @@ func newSecretsKeygenCmd() *cobra.Command {
 		Example: `  berth secrets keygen --out /etc/berth/age.key   # prints age1...: add it to berth.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, recipient, err := secrets.Keygen()
-			if err != nil {
-				return err
-			}
 			if out == "" {
+				id, recipient, err := secrets.Keygen()
+				if err != nil {
+					return err
+				}
 				fmt.Fprintln(cmd.OutOrStdout(), id)
 				fmt.Fprintln(cmd.ErrOrStderr(), "recipient:", recipient)
 				return nil
 			}
-			if _, err := os.Stat(out); err == nil {
-				return fmt.Errorf("%s exists; refusing to overwrite an identity", out)
-			}
-			if err := atomicfile.Write(out, []byte(id+"\n"), 0o600); err != nil {
+			recipient, err := writeIdentity(out)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), recipient)
@@ -40,4 +38,19 @@ func newSecretsKeygenCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&out, "out", "", "identity file to write (default: print it)")
 	return cmd
+}
+
+// writeIdentity makes an age identity at path and returns its recipient.
+func writeIdentity(path string) (string, error) {
+	if _, err := os.Stat(path); err == nil {
+		return "", &exitError{code: 1, msg: fmt.Sprintf("%s exists; refusing to overwrite an identity", path)}
+	}
+	id, rcpt, err := secrets.Keygen()
+	if err != nil {
+		return "", err
+	}
+	if err := atomicfile.Write(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the identity: %w", err)
+	}
+	return rcpt, nil
 }
