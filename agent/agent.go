@@ -49,6 +49,10 @@ type Options struct {
 	// Resync is how often the container view lists every container as a
 	// safety net beside Docker's event stream (default 10m).
 	Resync time.Duration
+	// Heartbeat is how often an idle agent rewrites its status report so
+	// that `berth fleet` can tell a quiet agent (default 10m; negative:
+	// never).
+	Heartbeat time.Duration
 	// ShutdownGrace is how long the tick in flight may run on after the
 	// agent is told to stop; default 2m.
 	ShutdownGrace time.Duration
@@ -66,6 +70,9 @@ type Options struct {
 	// Compose runs docker compose for compose workloads; nil makes them
 	// fail with a clear error.
 	Compose *compose.Stack
+	// Swarm deploys stack workloads; nil makes them fail with a clear
+	// error.
+	Swarm *compose.Swarm
 	// Secrets decrypts shared secrets; nil means no identity is
 	// configured (every secret is then skipped with a warning).
 	Secrets *secrets.Resolver
@@ -142,11 +149,13 @@ type Agent struct {
 	metrics     *metrics
 	prunedAt    time.Time // when the event log was last pruned
 	sessions    sessions
-	streams     atomic.Int64   // open event streams
-	rejected    string         // the last config commit that failed signature verification
-	view        *containerView // nil when the Docker client cannot stream events
-	loginSum    string         // the registry logins in use, hashed
-	retryNow    bool           // the logins changed: the next decide ends backoffs
+	streams     atomic.Int64    // open event streams
+	rejected    string          // the last config commit that failed signature verification
+	view        *containerView  // nil when the Docker client cannot stream events
+	loginSum    string          // the registry logins in use, hashed
+	retryNow    bool            // the logins changed: the next decide ends backoffs
+	fleet       fleetCache      // the status branch, read for /api/fleet and moves
+	moving      map[string]bool // workloads that moved away, kept until they serve elsewhere
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
@@ -178,6 +187,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		trigger: make(chan struct{}, 1),
 		report: &reporter{
 			agent: opts.Name, events: events, status: opts.Status, log: log, gitTimeout: opts.Timeouts.Git,
+			labels: opts.Labels, heartbeat: opts.Heartbeat, now: opts.Now, interval: interval(opts.Schedule, opts.Now()),
 			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}, timeout: opts.Timeouts.Forge},
 		},
 		interval: interval(opts.Schedule, opts.Now()),
@@ -206,6 +216,9 @@ func withDefaults(opts Options) Options {
 	}
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 2 * time.Minute
+	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = 10 * time.Minute
 	}
 	if opts.Resync <= 0 {
 		opts.Resync = 10 * time.Minute

@@ -36,6 +36,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", a.authed(a.operate(resumeOp)))
 	mux.HandleFunc("GET /api/events/stream", a.authed(a.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", a.authed(a.sharedSecrets))
+	mux.HandleFunc("GET /api/fleet", a.authed(a.fleetAPI))
 	mux.HandleFunc("POST /api/sync", a.authed(func(w http.ResponseWriter, _ *http.Request) {
 		a.Trigger()
 		w.WriteHeader(http.StatusAccepted)
@@ -50,6 +51,7 @@ func (a *Agent) Handler() http.Handler {
 	// The page holds no data: it reads the API like any client.
 	mux.HandleFunc("GET /{$}", a.page)
 	mux.HandleFunc("GET /w/{app}/{name}", a.page)
+	mux.HandleFunc("GET /fleet", a.page)
 	return a.guard(mux)
 }
 

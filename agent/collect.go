@@ -58,7 +58,7 @@ func (a *Agent) pruneReleases(ctx context.Context, id string) []string {
 			images = append(images, r.ImageID)
 		}
 	}
-	if row.Kind == string(sources.KindCompose) && a.opts.Compose != nil {
+	if sources.Kind(row.Kind).Managed() && a.opts.Compose != nil {
 		a.forgetStackCopies(ctx, id, row.ContainerName)
 	}
 	return images

@@ -59,6 +59,7 @@ type pruning struct {
 	id         string
 	containers []sources.Container
 	project    string // its compose project, "" for plain containers
+	stack      string // its Swarm stack, "" for others
 }
 
 type decideOptions struct {
@@ -94,7 +95,7 @@ func decide(d *gitops.Desired, s *snapshot, o decideOptions) plan {
 		handled[dp.w.ID()] = true
 	}
 	p.observe = decideObservations(s, byID(targets), handled, o)
-	p.prune, p.refused = decidePrune(d.IDs(), s, o.allowEmpty || d.Elsewhere > 0)
+	p.prune, p.refused = decidePrune(d.IDs(), s, o.allowEmpty || len(d.Elsewhere) > 0)
 	return p
 }
 
@@ -143,6 +144,9 @@ func drifted(s *snapshot, selfHeal bool, now time.Time) bool {
 }
 
 func rowDrifted(row store.Runtime, cs []sources.Container, selfHeal bool) bool {
+	if row.Kind == string(sources.KindStack) {
+		return false // Swarm heals its own tasks, on whichever node
+	}
 	if row.Kind == string(sources.KindCompose) {
 		for _, c := range cs {
 			if c.Hash() != row.AppliedHash {
@@ -215,6 +219,8 @@ func whyDeploy(w *sources.Workload, row store.Runtime, hasRow bool, cs []sources
 		return Why{Kind: WhyRetry}, true // a failure recorded before backoffs existed
 	case !selfHeal:
 		return Why{}, false
+	case row.Kind == string(sources.KindStack):
+		return Why{}, false
 	case row.Kind == string(sources.KindCompose):
 		return Why{Kind: WhyVanished}, len(cs) == 0
 	}
@@ -269,7 +275,12 @@ func decidePrune(declared map[string]bool, s *snapshot, allowEmpty bool) ([]prun
 	ids := slices.Sorted(maps.Keys(gone))
 	out := make([]pruning, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, pruning{id: id, containers: s.containers[id], project: stackProject(s.containers[id])})
+		pr := pruning{id: id, containers: s.containers[id], project: stackProject(s.containers[id])}
+		if row := s.rows[id]; row.Kind == string(sources.KindStack) {
+			// Swarm removes its own tasks, wherever they run.
+			pr = pruning{id: id, stack: row.ContainerName}
+		}
+		out = append(out, pr)
 	}
 	return out, 0
 }

@@ -62,7 +62,7 @@ func wasFailing(d deployment) bool {
 		return false
 	}
 	return d.row.FailedHash != "" || d.row.LastDeploy == store.DeployFailed || d.row.LastDeploy == store.DeployRolledBack ||
-		(d.row.Kind != string(sources.KindCompose) && !serving(current(d.row, d.old)))
+		(!sources.Kind(d.row.Kind).Managed() && !serving(current(d.row, d.old)))
 }
 
 // deploy deploys one workload with its effective strategy. The serving
@@ -76,6 +76,8 @@ func (a *Agent) deploy(ctx context.Context, commit string, d deployment, dec sou
 	switch src := d.w.Source.(type) {
 	case *compose.Config:
 		return a.deployStack(ctx, o, d, src)
+	case *compose.SwarmConfig:
+		return a.deploySwarm(ctx, o, d, src)
 	case sources.ImageSource:
 		return a.deployContainer(ctx, o, d, src)
 	}

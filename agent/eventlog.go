@@ -22,6 +22,7 @@ const (
 	KindWorkloadInvalid    EventKind = "workload.invalid"
 	KindWorkloadMissing    EventKind = "workload.missing"
 	KindWorkloadPruned     EventKind = "workload.pruned"
+	KindWorkloadMoving     EventKind = "workload.moving"
 	KindPruneRefused       EventKind = "prune.refused"
 	KindConfigInvalid      EventKind = "config.invalid"
 	KindSyncFailed         EventKind = "sync.failed"

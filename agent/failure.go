@@ -62,13 +62,16 @@ func causeOf(err error) string {
 // badges do not churn.
 func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
 	row := a.baseRow(d)
+	managed := o.Workload.Source != nil && o.Workload.Source.Kind().Managed()
 	switch {
-	case o.RolledBack:
-		setContainer(&row, o.restored)
 	case o.RestoreFailed:
 		row.Status = store.StatusExited
+	case managed && o.RolledBack && d.row.AppliedHash != "":
+		row.Status = store.StatusRunning // the tool (compose, Swarm) runs the last good version again
+	case o.RolledBack:
+		setContainer(&row, o.restored)
 	}
-	if row.ContainerID == "" {
+	if row.ContainerID == "" && (!managed || row.Status != store.StatusRunning) {
 		row.Status = store.StatusFailed
 	}
 	if d.release == nil { // a failed heal or pin does not move git's backoff

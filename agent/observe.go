@@ -47,8 +47,8 @@ func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled
 		} else if o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
 			ob.route = routeFollows(id, valid[id], ob.next.Upstream, o.routes)
 		}
-		if o.cleanup && valid[id] != nil && ob.next.Kind != string(sources.KindCompose) && !s.rows[id].Suspended {
-			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose removes its own orphans
+		if o.cleanup && valid[id] != nil && !sources.Kind(ob.next.Kind).Managed() && !s.rows[id].Suspended {
+			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose and Swarm remove their own
 		}
 		if ob.write || ob.route != nil || len(ob.leftovers) > 0 {
 			out = append(out, ob)
@@ -77,6 +77,9 @@ func observe(row store.Runtime, cs []sources.Container, w *sources.Workload) obs
 	next := row
 	c := current(row, cs)
 	switch {
+	case row.Kind == string(sources.KindStack):
+		// Swarm schedules the tasks (on any node) and heals them; the
+		// status is the last rollout's verdict.
 	case row.Kind == string(sources.KindCompose):
 		next.Status = stackStatus(cs)
 	case c != nil:

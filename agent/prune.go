@@ -23,7 +23,18 @@ func (a *Agent) prune(ctx context.Context, commit string, p plan, res *TickResul
 }
 
 func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
-	if pr.project != "" && a.opts.Compose != nil {
+	if pr.stack != "" {
+		if a.opts.Swarm == nil {
+			a.log.Warn("pruning the Swarm stack: stacks are not configured", "workload", pr.id, "stack", pr.stack)
+			return false
+		}
+		if err := a.opts.Swarm.Remove(ctx, pr.stack); err != nil {
+			a.log.Warn("pruning the Swarm stack failed", "workload", pr.id, "stack", pr.stack, "error", err)
+			return false
+		}
+		pr.project = pr.stack // its kept copies go below
+	}
+	if pr.project != "" && a.opts.Compose != nil && pr.stack == "" {
 		if err := a.opts.Compose.Down(ctx, pr.project); err != nil {
 			a.log.Warn("pruning the compose stack failed", "workload", pr.id, "project", pr.project, "error", err)
 			return false

@@ -28,6 +28,20 @@ type reporter struct {
 	log      *slog.Logger
 	// gitTimeout bounds a status push (--git-timeout).
 	gitTimeout time.Duration
+	// What every status report says of the agent itself: its labels (for
+	// placement in plans), its tick interval and heartbeat (for the fleet
+	// view's quiet check), and when it was written.
+	labels    map[string]string
+	interval  time.Duration
+	heartbeat time.Duration // an idle agent rewrites its report this often; <= 0 never
+	now       func() time.Time
+	pushedAt  time.Time // the last successful status push
+}
+
+// heartbeatDue reports whether an idle agent should rewrite its report
+// so the fleet view does not call it quiet.
+func (r *reporter) heartbeatDue() bool {
+	return r.status != nil && r.heartbeat > 0 && r.now().Sub(r.pushedAt) >= r.heartbeat
 }
 
 func (r *reporter) deployStarted(ctx context.Context, commit string, d deployment, dec sources.Decision) {
@@ -142,6 +156,8 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 		return
 	}
 	rep := statusReport(r.agent, res, rows)
+	rep.Labels, rep.Heartbeat = r.labels, r.now().UTC()
+	rep.IntervalSeconds, rep.HeartbeatSeconds = int(r.interval/time.Second), int(max(r.heartbeat, 0)/time.Second)
 	push := func(ctx context.Context) error { return r.status.Push(ctx, rep) }
 	if err := sources.Deadline(ctx, r.gitTimeout, "--git-timeout", push); err != nil {
 		r.log.Warn("status push failed", "error", err)
@@ -149,5 +165,6 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 			Message: "status branch not updated: " + err.Error()})
 		return
 	}
+	r.pushedAt = rep.Heartbeat
 	r.log.Info("status pushed", "message", rep.Message)
 }

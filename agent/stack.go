@@ -29,7 +29,7 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment, c *com
 	if err := a.ownProject(ctx, w, project); err != nil {
 		return a.fail(o, d, StageCompose, err)
 	}
-	file, err := a.stackFile(d, c, project)
+	file, err := a.stackFileOf(d, c.File, c.ResolvedFile(), project)
 	if err != nil {
 		return a.fail(o, d, StageCompose, err)
 	}
@@ -38,8 +38,28 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment, c *com
 	}
 	recreate := o.Decision.Strategy == sources.StrategyRecreate
 	if err := a.opts.Compose.Up(ctx, project, file, a.engine.Labels(w, o.Commit), a.secrets.env(w, nil), recreate); err != nil {
-		return a.fail(o, d, StageCompose, a.restoreStack(ctx, d, c, project, err))
+		up := func(ctx context.Context, file string, prev *sources.Workload, commit string) error {
+			return a.opts.Compose.Up(ctx, project, file, a.engine.Labels(prev, commit), a.secrets.env(prev, nil), false)
+		}
+		return a.fail(o, d, StageCompose, a.restoreStack(ctx, d, project, path.Base(c.File), up, err))
 	}
+	o, err = a.recordStack(ctx, o, d, project)
+	if err != nil {
+		return a.fail(o, d, StageRecorded, err)
+	}
+	if prev := d.row.ContainerName; d.hasRow && prev != "" && prev != project {
+		// The project was renamed (source.project, or names that became
+		// injective): the old one's containers go.
+		if err := a.opts.Compose.Down(ctx, prev); err != nil {
+			a.log.Warn("removing the previous compose project failed", "workload", w.ID(), "project", prev, "error", err)
+		}
+	}
+	return o
+}
+
+// recordStack records a stack a tool (compose, Swarm) brought up: the
+// row names the project, a new release keeps its spec.
+func (a *Agent) recordStack(ctx context.Context, o Outcome, d deployment, project string) (Outcome, error) {
 	row := a.baseRow(d)
 	row.ContainerID, row.ContainerName, row.Upstream, row.Image = "", project, "", ""
 	row.Status = store.StatusRunning
@@ -50,19 +70,9 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment, c *com
 	} else {
 		row.ReleaseID = d.release.ID
 	}
-	row, err = a.store.RecordDeploy(ctx, row, rel)
-	if err != nil {
-		return a.fail(o, d, StageRecorded, err)
-	}
+	row, err := a.store.RecordDeploy(ctx, row, rel)
 	o.Release = row.ReleaseID
-	if prev := d.row.ContainerName; d.hasRow && prev != "" && prev != project {
-		// The project was renamed (source.project, or names that became
-		// injective): the old one's containers go.
-		if err := a.opts.Compose.Down(ctx, prev); err != nil {
-			a.log.Warn("removing the previous compose project failed", "workload", w.ID(), "project", prev, "error", err)
-		}
-	}
-	return o
+	return o, err
 }
 
 // ownProject refuses a compose project that has containers Berth did not
@@ -83,22 +93,10 @@ func (a *Agent) ownProject(ctx context.Context, w *sources.Workload, project str
 	return nil
 }
 
-// stackFile is the compose file to up: a fresh copy of the folder in the
-// checkout, or the kept copy of a recorded release.
-func (a *Agent) stackFile(d deployment, c *compose.Config, project string) (string, error) {
-	if d.release != nil {
-		f := a.opts.Compose.SnapshotFile(project, d.release.Hash, path.Base(c.File))
-		if f == "" {
-			return "", fmt.Errorf("the compose files of the release at %s are no longer kept", shortSHA(d.release.Commit))
-		}
-		return f, nil
-	}
-	return a.opts.Compose.Snapshot(project, d.w.Hash, filepath.Join(a.configRoot(), filepath.FromSlash(c.ResolvedFile())))
-}
-
-// restoreStack brings the last good release of the stack up again after
-// a failed up. It returns the up's error marked with what serves now.
-func (a *Agent) restoreStack(ctx context.Context, d deployment, c *compose.Config, project string, upErr error) error {
+// restoreStack brings the last good release of a stack up again (with up,
+// from its kept copy of the file named base) after a failed deploy. It
+// returns the deploy's error marked with what serves now.
+func (a *Agent) restoreStack(ctx context.Context, d deployment, project, base string, up stackUp, upErr error) error {
 	if d.row.ReleaseID == 0 || d.row.AppliedHash == "" {
 		return upErr // nothing good ran before
 	}
@@ -110,17 +108,19 @@ func (a *Agent) restoreStack(ctx context.Context, d deployment, c *compose.Confi
 	if err != nil {
 		return errors.Join(upErr, fmt.Errorf("%w: %w", sources.ErrRestoreFailed, err))
 	}
-	file := a.opts.Compose.SnapshotFile(project, rel.Hash, path.Base(c.File))
+	file := a.opts.Compose.SnapshotFile(project, rel.Hash, base)
 	if file == "" {
 		return errors.Join(upErr, fmt.Errorf("%w: its compose files are no longer kept", sources.ErrRestoreFailed))
 	}
-	bg := context.WithoutCancel(ctx)
-	if err := a.opts.Compose.Up(bg, project, file, a.engine.Labels(prev, rel.Commit), a.secrets.env(prev, nil), false); err != nil {
+	if err := up(context.WithoutCancel(ctx), file, prev, rel.Commit); err != nil {
 		return errors.Join(upErr, fmt.Errorf("%w: %w", sources.ErrRestoreFailed, err))
 	}
-	a.log.Warn("rolled back: the previous compose project serves again", "workload", d.w.ID(), "commit", shortSHA(rel.Commit))
+	a.log.Warn("rolled back: the previous version of the stack serves again", "workload", d.w.ID(), "project", project, "commit", shortSHA(rel.Commit))
 	return fmt.Errorf("%w: %w", sources.ErrRolledBack, upErr)
 }
+
+// stackUp brings a kept copy of a stack's file up as prev, at commit.
+type stackUp func(ctx context.Context, file string, prev *sources.Workload, commit string) error
 
 // checkRendered holds the project, as docker compose renders it with
 // this workload's variables, to the operator's policy: what the file

@@ -128,7 +128,7 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	if !fresh && !drifted(snap, a.opts.SelfHeal, a.now()) {
+	if !fresh && !drifted(snap, a.opts.SelfHeal, a.now()) && len(a.moving) == 0 {
 		res.NoOp = true
 		res.Observed = a.reconcile(ctx, decideObservations(snap, d.ByID(), nil, a.decideOptions(ctx, snap, false)))
 		a.checkRoutes(ctx)
@@ -140,6 +140,7 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	res.Invalid = invalidIDs(d)
 	res.addOutcomes(a.act(ctx, commit, p.deploys))
 	res.Observed = a.reconcile(ctx, p.observe)
+	a.holdMoves(ctx, commit, d, &p)
 	a.prune(ctx, commit, p, res)
 	a.collect(ctx, append(res.Deployed, res.Pruned...))
 	a.checkRoutes(ctx)
@@ -289,8 +290,13 @@ func (a *Agent) configInvalid(ctx context.Context, commit string, errs []error) 
 // finish reports the tick: a status commit when something changed, the
 // last commit for `berth status`, readiness, and a log line.
 func (a *Agent) finish(ctx context.Context, res *TickResult, newlyInvalid bool, start time.Time) {
-	if res.Changed() || newlyInvalid || res.announce {
+	switch {
+	case res.Changed() || newlyInvalid || res.announce:
 		a.pushStatus(ctx, res)
+	case a.report.heartbeatDue():
+		hb := *res // nothing changed: the same report, a new heartbeat
+		hb.Note = "heartbeat at " + shortSHA(res.Commit)
+		a.pushStatus(ctx, &hb)
 	}
 	a.pruneEvents(ctx)
 	if !res.NoOp {

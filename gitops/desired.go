@@ -11,9 +11,10 @@ type Desired struct {
 	Repo RepoConfig
 	// Workloads are the valid workloads, sorted by id.
 	Workloads []*sources.Workload
-	// Elsewhere counts the valid workloads PlaceOn left to other agents:
-	// the repo is not empty when this agent runs none of them.
-	Elsewhere int
+	// Elsewhere are the valid workloads PlaceOn left to other agents, by
+	// id: the repo is not empty when this agent runs none of them, and a
+	// workload that moved away is pruned here once it serves there.
+	Elsewhere map[string]*sources.Workload
 	// Invalid are the workload files that failed to load; each fails alone.
 	Invalid []*InvalidWorkload
 	// Errors are repo-wide problems (berth.yaml, an app folder): while there

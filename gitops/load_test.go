@@ -108,6 +108,11 @@ func TestValidationErrors(t *testing.T) {
 			"apps/a/b-c.yaml":        "source:\n  type: compose\n  file: s/compose.yml\n  project: shared\n",
 			"apps/a/s/compose.yml":   "services:\n  web:\n    image: nginx\n",
 			"apps/a/escape.yaml":     "source:\n  type: compose\n  file: s/compose.yml\n  project: ../../x\n"}},
+		{name: "stack", files: map[string]string{
+			"apps/shop/a.yaml":        "source:\n  type: stack\n  file: a/compose.yml\n  deploy_strategy: blue-green\nroute:\n  hosts: [a.example.com]\nport: 80\n",
+			"apps/shop/a/compose.yml": "services:\n  web:\n    image: nginx\n    privileged: true\n",
+			"apps/shop/b.yaml":        "source:\n  type: stack\n  file: a/compose.yml\n  stack: berth-shop_a\nvolumes:\n  data: /data\n",
+			"apps/shop/c.yaml":        "source:\n  type: stack\n  file: c.yml\n  stack: Bad/Name\n  deploy_strategy: recreate\n"}},
 		{name: "notifications", files: map[string]string{
 			"berth.yaml": "notifications:\n  - url: https://hooks.example.com/x\n    url_secret: ALSO\n  - {}\n  - url: \"not a url\"\n" +
 				"  - url: nosuchservice://x\n  - url_secret: lower-case\n  - url: https://hooks.example.com/y\n    events: [deploy.failed, notify.failed]\n" +

@@ -62,7 +62,10 @@ func (d *Desired) PlaceOn(agent string, labels map[string]string) {
 		if w.Placement.Places(agent, labels) {
 			kept = append(kept, w)
 		} else {
-			d.Elsewhere++
+			if d.Elsewhere == nil {
+				d.Elsewhere = map[string]*sources.Workload{}
+			}
+			d.Elsewhere[w.ID()] = w
 		}
 	}
 	d.Workloads = kept

@@ -25,7 +25,7 @@ func TestPlaceOn(t *testing.T) {
 		got = append(got, w.Name)
 	}
 	assert.Equal(t, []string{"all", "web"}, got)
-	assert.Equal(t, 1, d.Elsewhere)
+	assert.Len(t, d.Elsewhere, 1)
 	assert.True(t, d.IDs()["a/broken"], "an invalid file keeps what runs, on every agent")
 }
 

@@ -17,6 +17,10 @@ type Plan struct {
 	// HeadSignature is set when the plan was asked to check signatures
 	// (--trusted-signers): an unverified head is never deployed.
 	HeadSignature *Signature `json:"head_signature,omitempty"`
+	// Fleet is the status branch the agents were read from
+	// ("berth/status@abc1234"); "" when they are unknown.
+	Fleet       string `json:"fleet,omitempty"`
+	KnownAgents int    `json:"known_agents,omitempty"`
 }
 
 // Changed reports whether the plan changes anything.
@@ -28,6 +32,8 @@ type WorkloadChange struct {
 	Change   string          `json:"change"` // added, removed, changed
 	Strategy *StrategyChange `json:"strategy,omitempty"`
 	Fields   []FieldChange   `json:"fields,omitempty"`
+	// Agents are the known agents it lands on (see Plan.Land).
+	Agents *AgentChange `json:"agents,omitempty"`
 }
 
 // StrategyChange is the effective strategy on each side.
@@ -88,6 +94,10 @@ func NewPlan(base, head *Desired, baseRev, headRev string) *Plan {
 				Strategy: &StrategyChange{From: DescribeStrategy(sources.Decide(bw))}})
 		default:
 			c := WorkloadChange{ID: id, Change: "changed", Fields: diffFields(bw, hw)}
+			if from, to := DescribePlacement(bw.Placement), DescribePlacement(hw.Placement); from != to {
+				// Not hashed: it moves the workload, it redeploys nothing where it stays.
+				c.Fields = append(c.Fields, FieldChange{Field: "placement", From: from, To: to})
+			}
 			from, to := DescribeStrategy(sources.Decide(bw)), DescribeStrategy(sources.Decide(hw))
 			if from != to {
 				c.Strategy = &StrategyChange{From: from, To: to}

@@ -51,6 +51,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(&b, "berth plan %s..%s: %d workload(s), %d secret(s) change\n", short(p.Base), short(p.Head), len(p.Workloads), len(p.Secrets))
+	if p.Fleet != "" {
+		fmt.Fprintf(&b, "agents: %d known from %s\n", p.KnownAgents, p.Fleet)
+	}
 	b.WriteString(p.signatureLine("head: "))
 	sign := map[string]string{"added": "+", "removed": "-", "changed": "~"}
 	for _, c := range p.Workloads {
@@ -67,6 +70,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 		for _, f := range c.Fields {
 			fmt.Fprintf(&b, "    %s: %s → %s\n", f.Field, orNone(f.From), orNone(f.To))
+		}
+		if line := c.agentsLine(); line != "" {
+			fmt.Fprintf(&b, "    %s\n", line)
 		}
 	}
 	if len(p.Secrets) > 0 {
@@ -116,6 +122,9 @@ func (p *Plan) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n")
 		for _, f := range c.Fields {
 			fmt.Fprintf(&b, "  - `%s`: `%s` → `%s`\n", f.Field, orNone(f.From), orNone(f.To))
+		}
+		if line := c.agentsLine(); line != "" {
+			fmt.Fprintf(&b, "  - %s\n", line)
 		}
 	}
 	if len(p.Secrets) > 0 {

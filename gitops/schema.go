@@ -50,7 +50,7 @@ func Schema(file string) ([]byte, error) {
 // sourceSchema is the source block: one of the kinds, told apart by type.
 func sourceSchema(r *jsonschema.Reflector) *jsonschema.Schema {
 	var kinds []*jsonschema.Schema
-	for _, k := range []sources.Kind{sources.KindImage, sources.KindDockerfile, sources.KindStatic, sources.KindCompose} {
+	for _, k := range sources.Kinds {
 		c, err := NewConfig(k)
 		if err != nil {
 			continue

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -41,6 +44,13 @@ type StatusReport struct {
 	Agent     string                    `json:"agent"`
 	Commit    string                    `json:"commit"` // the config commit of the tick
 	Workloads map[string]WorkloadStatus `json:"workloads"`
+	// Labels are the agent's --agent-labels, for placement in plans.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Heartbeat is when the report was written; an idle agent rewrites
+	// it every HeartbeatSeconds so the fleet view can tell quiet agents.
+	Heartbeat        time.Time `json:"heartbeat,omitzero"`
+	IntervalSeconds  int       `json:"interval_seconds,omitempty"`  // the schedule's tick interval
+	HeartbeatSeconds int       `json:"heartbeat_seconds,omitempty"` // --heartbeat
 	// Unverified is set while the branch tip is not signed by a trusted
 	// key: the workloads run an older, verified commit.
 	Unverified *Signature `json:"unverified,omitempty"`
@@ -59,8 +69,11 @@ type StatusWriter struct {
 	dir    string // a bare clone used to build and push commits
 	creds  Credentials
 	// Tries bounds the fetch-rebuild-push loop when another agent pushed
-	// first (default 5).
+	// first (default 12).
 	Tries int
+	// Log says when a push is retried (default: nowhere).
+	Log *slog.Logger
+	mu  sync.Mutex // one fetch or push at a time in dir
 }
 
 // NewStatusWriter writes agent's folder on branch of the repo at url.
@@ -78,7 +91,8 @@ func NewStatusWriter(url, branch, agent, dir string, creds Credentials) (*Status
 		}
 		url = abs
 	}
-	return &StatusWriter{url: url, branch: branch, agent: agent, dir: dir, creds: creds, Tries: 5}, nil
+	return &StatusWriter{url: url, branch: branch, agent: agent, dir: dir, creds: creds, Tries: 12,
+		Log: slog.New(slog.DiscardHandler)}, nil
 }
 
 // Push commits the report on top of the branch's tip and pushes it. When
@@ -86,6 +100,8 @@ func NewStatusWriter(url, branch, agent, dir string, creds Credentials) (*Status
 // retries with backoff. A report that changes nothing in the agent's
 // folder makes no commit.
 func (s *StatusWriter) Push(ctx context.Context, r StatusReport) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	repo, err := s.open()
 	if err != nil {
 		return err
@@ -94,21 +110,20 @@ func (s *StatusWriter) Push(ctx context.Context, r StatusReport) error {
 	if err != nil {
 		return err
 	}
-	remoteRef := plumbing.NewRemoteReferenceName("origin", s.branch)
+	remoteRef := s.remoteRef()
 	localRef := plumbing.NewBranchReferenceName("berth-status-" + s.agent)
 	var lastErr error
 	for attempt := range s.Tries {
 		if attempt > 0 {
+			wait := retryWait(attempt)
+			s.Log.Info("status push rejected, retrying", "attempt", attempt+1, "of", s.Tries, "wait", wait.Round(time.Millisecond), "error", lastErr)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(time.Duration(attempt*attempt) * 200 * time.Millisecond):
+			case <-time.After(wait):
 			}
 		}
-		err := repo.FetchContext(ctx, &git.FetchOptions{
-			RemoteName: "origin", Auth: auth, Force: true, Tags: git.NoTags,
-			RefSpecs: []config.RefSpec{config.RefSpec(fmt.Sprintf("+refs/heads/%s:%s", s.branch, remoteRef))},
-		})
+		err := s.fetch(ctx, repo, auth)
 		var parent *object.Commit
 		switch {
 		case err == nil || errors.Is(err, git.NoErrAlreadyUpToDate):
@@ -146,6 +161,26 @@ func (s *StatusWriter) Push(ctx context.Context, r StatusReport) error {
 		// ref as plain text): fetch, rebuild on the new tip, try again.
 	}
 	return fmt.Errorf("pushing the status branch: still rejected after %d tries: %w", s.Tries, lastErr)
+}
+
+func (s *StatusWriter) remoteRef() plumbing.ReferenceName {
+	return plumbing.NewRemoteReferenceName("origin", s.branch)
+}
+
+// fetch brings the status branch's tip into origin/<branch>.
+func (s *StatusWriter) fetch(ctx context.Context, repo *git.Repository, auth transport.AuthMethod) error {
+	return repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin", Auth: auth, Force: true, Tags: git.NoTags,
+		RefSpecs: []config.RefSpec{config.RefSpec(fmt.Sprintf("+refs/heads/%s:%s", s.branch, s.remoteRef()))},
+	})
+}
+
+// retryWait spaces the retries of a rejected push: growing, capped at
+// 5 s, and jittered so that agents which lost the same race do not meet
+// again at the next one.
+func retryWait(attempt int) time.Duration {
+	base := min(time.Duration(attempt*attempt)*200*time.Millisecond, 5*time.Second)
+	return base/2 + rand.N(base/2+1) //nolint:gosec // jitter, not a secret
 }
 
 func isNoSuchRef(err error) bool {

@@ -70,8 +70,8 @@ func validateRoute(fail failFunc, w *sources.Workload) {
 	if w.Route == nil {
 		return
 	}
-	if w.Source != nil && w.Source.Kind() == sources.KindCompose {
-		fail("route", "is not supported for compose workloads: publish the stack's ports in the compose file")
+	if w.Source != nil && w.Source.Kind().Managed() {
+		fail("route", "is not supported for %s workloads: publish the stack's ports in the compose file", w.Source.Kind())
 		return
 	}
 	if w.Port == 0 {
@@ -93,8 +93,8 @@ func validateVolumes(fail failFunc, w *sources.Workload) {
 	if len(w.Volumes) == 0 {
 		return
 	}
-	if w.Source != nil && w.Source.Kind() == sources.KindCompose {
-		fail("volumes", "is not supported for compose workloads: declare volumes in the compose file")
+	if w.Source != nil && w.Source.Kind().Managed() {
+		fail("volumes", "is not supported for %s workloads: declare volumes in the compose file", w.Source.Kind())
 		return
 	}
 	targets := map[string]string{}
@@ -207,8 +207,12 @@ func (d *Desired) checkHosts(hostPos map[string]map[string]Pos) {
 func (d *Desired) checkProjects(pos map[string]Pos) {
 	owners := map[string][]*sources.Workload{}
 	for _, w := range d.Workloads {
-		if c, ok := w.Source.(*compose.Config); ok {
+		switch c := w.Source.(type) {
+		case *compose.Config:
 			p := compose.ProjectName(w, c)
+			owners[p] = append(owners[p], w)
+		case *compose.SwarmConfig:
+			p := "stack " + compose.StackName(w, c)
 			owners[p] = append(owners[p], w)
 		}
 	}
@@ -218,6 +222,10 @@ func (d *Desired) checkProjects(pos map[string]Pos) {
 			ids = append(ids, o.ID())
 		}
 		p := pos[w.ID()]
+		if stack, ok := strings.CutPrefix(project, "stack "); ok {
+			return &ConfigError{File: w.File, Line: p.Line, Col: p.Col, Field: "source.stack",
+				Msg: fmt.Sprintf("Swarm stack %q is also the stack of %s", stack, strings.Join(ids, ", "))}
+		}
 		return &ConfigError{File: w.File, Line: p.Line, Col: p.Col, Field: "source.project",
 			Msg: fmt.Sprintf("compose project %q is also the project of %s", project, strings.Join(ids, ", "))}
 	}))
@@ -266,8 +274,8 @@ func (d *Desired) invalidate(bad map[*sources.Workload][]error) {
 // host.
 func (l *loader) checkPolicy(dec *decoder, w *sources.Workload) {
 	switch c := w.Source.(type) {
-	case *compose.Config:
-		file := c.ResolvedFile()
+	case *compose.Config, *compose.SwarmConfig:
+		file := c.(interface{ ResolvedFile() string }).ResolvedFile()
 		if file == "" {
 			return
 		}

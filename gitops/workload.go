@@ -141,6 +141,8 @@ func NewConfig(kind sources.Kind) (sources.Config, error) {
 		return &static.Config{}, nil
 	case sources.KindCompose:
 		return &compose.Config{}, nil
+	case sources.KindStack:
+		return &compose.SwarmConfig{}, nil
 	case "":
 		return nil, fmt.Errorf("is required (one of %s)", kindList())
 	default:

@@ -17,10 +17,16 @@ const (
 	KindDockerfile Kind = "dockerfile"
 	KindStatic     Kind = "static"
 	KindCompose    Kind = "compose"
+	KindStack      Kind = "stack"
 )
 
 // Kinds lists every source kind, in the order docs and errors show them.
-var Kinds = []Kind{KindImage, KindDockerfile, KindStatic, KindCompose}
+var Kinds = []Kind{KindImage, KindDockerfile, KindStatic, KindCompose, KindStack}
+
+// Managed reports whether a tool owns the kind's containers (docker
+// compose, Docker Swarm): Berth runs the tool and judges its outcome, but
+// neither names, routes nor reaps the containers itself.
+func (k Kind) Managed() bool { return k == KindCompose || k == KindStack }
 
 // Config is one source kind's part of a workload file (the `source:` block).
 type Config interface {

@@ -33,6 +33,9 @@ func (r Reason) String() string { return string(r) }
 // ValidateStrategy checks a deploy_strategy value for a source kind. The
 // empty value is always valid: it means the kind's historical default.
 func ValidateStrategy(kind Kind, value string) error {
+	if kind == KindStack && value != "" {
+		return fmt.Errorf("%q is not supported for stack: Docker Swarm rolls services out itself (deploy.update_config in the file: order: start-first, failure_action: rollback); leave it out", value)
+	}
 	switch Strategy(value) {
 	case "", StrategyRecreate:
 		return nil
@@ -52,7 +55,7 @@ func DefaultStrategy(kind Kind) Strategy {
 	switch kind {
 	case KindImage:
 		return StrategyBlueGreen
-	case KindCompose:
+	case KindCompose, KindStack:
 		return StrategyStack
 	default:
 		return StrategyRecreate

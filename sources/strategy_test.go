@@ -21,6 +21,7 @@ func TestValidateStrategyMatrix(t *testing.T) {
 		sources.KindDockerfile: {"": true, "recreate": true, "blue-green": true},
 		sources.KindStatic:     {"": true, "recreate": true, "blue-green": true},
 		sources.KindCompose:    {"": true, "recreate": true},
+		sources.KindStack:      {"": true},
 	}
 	for _, kind := range sources.Kinds {
 		for _, v := range values {
@@ -31,6 +32,10 @@ func TestValidateStrategyMatrix(t *testing.T) {
 					return
 				}
 				require.Error(t, err)
+				if kind == sources.KindStack {
+					assert.Contains(t, err.Error(), "Docker Swarm rolls services out itself")
+					return
+				}
 				if v == "blue-green" {
 					assert.Contains(t, err.Error(), "docker compose")
 				} else {

@@ -14,7 +14,7 @@ func newAgentCmd() *cobra.Command {
 	var f runFlags
 	var schedule, listen, tokenFile, webhookFile, hooksListen string
 	var apiHosts []string
-	var resync time.Duration
+	var resync, heartbeat time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent --repo URL|PATH",
 		Short: "Run continuously: tick on a schedule, serve the HTTP API",
@@ -22,7 +22,10 @@ func newAgentCmd() *cobra.Command {
   berth agent --repo ./config --router embedded --http 127.0.0.1:8080 --https ""`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := agent.Options{Schedule: schedule, Listen: listen, APIHosts: apiHosts, HooksListen: hooksListen, Resync: resync}
+			opts := agent.Options{Schedule: schedule, Listen: listen, APIHosts: apiHosts, HooksListen: hooksListen, Resync: resync, Heartbeat: heartbeat}
+			if heartbeat == 0 {
+				opts.Heartbeat = -1 // 0 means off on the command line, default in Options
+			}
 			var err error
 			if resync <= 0 {
 				return &exitError{code: 2, msg: "--resync must be positive"}
@@ -55,6 +58,7 @@ func newAgentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&webhookFile, "webhook-secret-file", "", "file holding the secret that signs push webhooks (POST /hooks/git)")
 	cmd.Flags().StringArrayVar(&apiHosts, "api-host", nil, "a name the API answers to besides localhost and IP addresses (repeatable; others are refused: DNS rebinding)")
 	cmd.Flags().DurationVar(&resync, "resync", 10*time.Minute, "list every container this often besides following Docker's event stream (idle ticks ask Docker nothing)")
+	cmd.Flags().DurationVar(&heartbeat, "heartbeat", 10*time.Minute, "rewrite the status report this often when idle, so `berth fleet` can tell a quiet agent (0: never; one commit each)")
 	cmd.Flags().StringVar(&hooksListen, "hooks-listen", "", "serve only POST /hooks/git on this address (the one endpoint to expose to a forge)")
 	return cmd
 }

@@ -20,7 +20,7 @@ func newRootCmd() *cobra.Command {
 			return envFallback(cmd)
 		},
 	}
-	root.AddCommand(newValidateCmd(), newSyncCmd(), newAgentCmd(), newStatusCmd(), newEventsCmd(), newProxyCmd(), newServeStaticCmd(), newSecretsCmd(), newPlanCmd(), newInitCmd(), newSchemaCmd(),
+	root.AddCommand(newValidateCmd(), newSyncCmd(), newAgentCmd(), newStatusCmd(), newEventsCmd(), newProxyCmd(), newServeStaticCmd(), newSecretsCmd(), newPlanCmd(), newFleetCmd(), newInitCmd(), newSchemaCmd(),
 		newReleasesCmd(), newRollbackCmd(), newResumeCmd(), newSuspendCmd())
 	return root
 }

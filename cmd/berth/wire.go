@@ -90,6 +90,7 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	if err := f.options(ctx, &opts, redactor, log, &cl); err != nil {
 		return nil, err
 	}
+	opts.Swarm = &compose.Swarm{Stack: opts.Compose, API: docker}
 	return &runtime{agent: agent.New(opts, repo, st, docker, log), log: log, close: cl.run}, nil
 }
 
@@ -151,6 +152,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 		if err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}
+		sw.Log = log
 		opts.Status = sw
 	}
 	return nil

@@ -122,6 +122,9 @@ func (h *Harness) build(opts agent.Options, repo *gitops.Repo, d agent.Docker) (
 		opts.StateID = h.StateID
 	}
 	opts.Compose = &compose.Stack{Dir: filepath.Join(h.StateDir, "compose"), Env: os.Environ(), Wait: 30 * time.Second}
+	if sd, ok := d.(compose.SwarmAPI); ok {
+		opts.Swarm = &compose.Swarm{Stack: opts.Compose, API: sd, Poll: 500 * time.Millisecond}
+	}
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
 		return gitops.NewRepo(url, branch, filepath.Join(h.StateDir, "apps", name), gitops.Credentials{})
 	}

@@ -80,19 +80,11 @@ type Stack struct {
 // never written to a file. A service that does not run (or is unhealthy)
 // within Wait fails the up. On failure the error is a *sources.ToolError.
 func (s *Stack) Up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
-	file, err := filepath.Abs(file) // compose runs in the file's folder
+	file, names, err := readServices(file)
 	if err != nil {
 		return err
 	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("reading the compose file: %w", err)
-	}
-	names, err := services(data)
-	if err != nil {
-		return err
-	}
-	override, err := s.writeOverride(project, names, labels)
+	override, err := s.writeOverride(project, names, labels, nil)
 	if err != nil {
 		return err
 	}
@@ -106,6 +98,21 @@ func (s *Stack) Up(ctx context.Context, project, file string, labels map[string]
 		args = append(args, "--force-recreate")
 	}
 	return s.run(ctx, filepath.Dir(file), "docker compose up", vars, args...)
+}
+
+// readServices makes file absolute (compose runs in the file's folder)
+// and lists its services.
+func readServices(file string) (string, []string, error) {
+	file, err := filepath.Abs(file)
+	if err != nil {
+		return "", nil, err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading the compose file: %w", err)
+	}
+	names, err := services(data)
+	return file, names, err
 }
 
 // Rendered is the project as docker compose will run it (`docker compose
@@ -163,11 +170,16 @@ func (s *Stack) runOut(ctx context.Context, dir, tool string, vars []string, std
 	})
 }
 
-// writeOverride writes the compose override that labels every service.
-func (s *Stack) writeOverride(project string, names []string, labels map[string]string) (string, error) {
+// writeOverride writes the compose override that labels every service's
+// containers (and, for Swarm, the services themselves: deployLabels).
+func (s *Stack) writeOverride(project string, names []string, labels, deployLabels map[string]string) (string, error) {
 	svcs := map[string]any{}
 	for _, n := range names {
-		svcs[n] = map[string]any{"labels": labels}
+		svc := map[string]any{"labels": labels}
+		if deployLabels != nil {
+			svc["deploy"] = map[string]any{"labels": deployLabels}
+		}
+		svcs[n] = svc
 	}
 	b, err := yaml.Marshal(map[string]any{"services": svcs})
 	if err != nil {

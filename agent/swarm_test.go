@@ -1,0 +1,172 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/agenttest"
+	"github.com/berthops/berth/internal/gitserver"
+)
+
+// requireSwarm makes this Docker host a single-node Swarm manager for the
+// test (on 127.0.0.1: no ingress ports are published) and leaves the swarm
+// when the test ends, if it was not in one before.
+func requireSwarm(t *testing.T) {
+	t.Helper()
+	requireCompose(t)
+	out, err := exec.Command("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").Output()
+	require.NoError(t, err)
+	if strings.TrimSpace(string(out)) == "active" {
+		return
+	}
+	if out, err := exec.Command("docker", "swarm", "init", "--advertise-addr", "127.0.0.1").CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("docker swarm init: %v\n%s", err, out)
+		}
+		t.Skipf("no single-node swarm here: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("docker", "swarm", "leave", "--force").CombinedOutput(); err != nil {
+			t.Errorf("docker swarm leave: %v\n%s", err, out)
+		}
+	})
+}
+
+// removeStack removes a stack and waits (bounded) until its containers
+// are gone.
+func removeStack(t *testing.T, stack string) {
+	_ = exec.Command("docker", "stack", "rm", stack).Run()
+	for range 60 {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=com.docker.stack.namespace="+stack).Output()
+		if strings.TrimSpace(string(out)) == "" {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Errorf("stack %s still has containers", stack)
+}
+
+const stackFile = `services:
+  web:
+    image: %s
+    environment:
+      MESSAGE: ${GREETING}
+      EXIT_AFTER: ${EXIT_AFTER:-}
+    deploy:
+      replicas: 2
+      update_config: {parallelism: 1, order: start-first, failure_action: rollback, monitor: 3s}
+      rollback_config: {parallelism: 2, monitor: 1s}
+      restart_policy: {condition: on-failure, delay: 1s}
+`
+
+// A stack with two replicas deploys to a real single-node swarm; an env
+// change rolls out to both; an update Swarm rolls back is a failure in
+// events, the runtime row and the status branch, and the old tasks serve
+// on; removing the file removes the stack.
+func TestSwarmStackRollsOutAndReportsRollbackAsFailure(t *testing.T) {
+	requireSwarm(t)
+	h := newHarness(t)
+	stack := "berth-" + h.App + "_shop"
+	t.Cleanup(func() { removeStack(t, stack) })
+	h.Repo.Write("apps/"+h.App+"/shop/compose.yml", fmt.Sprintf(stackFile, h.Image))
+	spec := func(env string) string { return "source:\n  type: stack\n  file: shop/compose.yml\nenv:\n" + env }
+	h.Workload("shop", spec("  GREETING: v1\n"))
+	h.Repo.Push("a stack")
+	sw, err := gitops.NewStatusWriter(h.Repo.URL, "berth/status", h.Name, filepath.Join(h.StateDir, "status.git"), gitops.Credentials{})
+	require.NoError(t, err)
+	a, st := h.Agent(agent.Options{Status: sw})
+	ctx := context.Background()
+	id := h.ID("shop")
+	// running lists the commits of the running tasks once they settle at
+	// two (an old task may still be stopping when Swarm calls the update
+	// complete).
+	running := func() (commits []string) {
+		t.Helper()
+		for range 40 {
+			commits = nil
+			for _, c := range h.Containers()[id] {
+				if c.Running() {
+					commits = append(commits, c.Labels["berth.commit"][:7])
+				}
+			}
+			if len(commits) == 2 {
+				return commits
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		return commits
+	}
+
+	res, err := a.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Deployed, "failed: %v", res.Failed)
+	first := agenttest.Rows(t, st)[id].Commit[:7]
+	assert.Equal(t, []string{first, first}, running(), "two replicas, labelled so the one snapshot sees the tasks")
+	row := agenttest.Rows(t, st)[id]
+	assert.Equal(t, "stack", row.Kind)
+	assert.Equal(t, stack, row.ContainerName)
+	assert.Equal(t, "stack-managed (default)", row.Strategy)
+
+	// Idle: nothing to do.
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.True(t, res.NoOp)
+
+	// An env change rolls out to both replicas.
+	h.Workload("shop", spec("  GREETING: v2\n"))
+	second := h.Repo.Push("v2")[:7]
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Deployed, "failed: %v", res.Failed)
+	assert.Equal(t, []string{second, second}, running())
+
+	// A version that exits a second after it starts: Swarm's monitor sees
+	// the task fail and rolls the update back. That is a failure.
+	h.Workload("shop", spec("  GREETING: v3\n  EXIT_AFTER: 1s\n"))
+	h.Repo.Push("v3 crashes")
+	res, err = a.Tick(ctx)
+	require.Error(t, err)
+	assert.Empty(t, res.Deployed)
+	assert.Equal(t, []string{id}, res.Failed)
+	ev := agenttest.Events(t, st, id)
+	last := ev[len(ev)-1]
+	assert.Equal(t, string(agent.KindDeployRolledBack), last.Kind)
+	assert.Contains(t, last.Message, "Swarm rolled back")
+	row = agenttest.Rows(t, st)[id]
+	assert.Equal(t, store.DeployRolledBack, row.LastDeploy)
+	assert.Equal(t, second, row.Commit[:7], "v2 serves")
+	assert.Equal(t, []string{second, second}, running(), "the old tasks serve on")
+	rep, err := gitops.ReadStatus(statusClone(t, h.Repo.URL), "origin/berth/status", h.Name)
+	require.NoError(t, err)
+	assert.Equal(t, "degraded", rep.Workloads[id].State, "the status branch says it failed, never running")
+
+	// Removing the file removes the stack.
+	h.Repo.Remove("apps/" + h.App + "/shop.yaml")
+	h.Workload("keep", agenttest.Web(h.Image, "keep"))
+	h.Repo.Push("remove the stack")
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{id}, res.Pruned)
+	out, _ := exec.Command("docker", "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+stack).Output()
+	assert.Empty(t, strings.TrimSpace(string(out)), "docker stack rm removed the services")
+}
+
+// statusClone clones the config repo (with its status branch) to read
+// status.json as a person would.
+func statusClone(t *testing.T, url string) string {
+	dir := t.TempDir()
+	gitserver.Git(t, "", "clone", "-q", url, dir)
+	return dir
+}

@@ -1,0 +1,168 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/berthops/berth/sources"
+)
+
+// SwarmAPI is what a stack deploy asks the Docker API directly.
+type SwarmAPI interface {
+	SwarmManager(ctx context.Context) error
+	StackServices(ctx context.Context, stack string) ([]sources.ServiceState, error)
+}
+
+// Swarm deploys stack workloads: `docker stack deploy --prune
+// --with-registry-auth` on a manager, then follows each service's update
+// until Swarm says it completed, rolled back or paused.
+type Swarm struct {
+	// Stack runs the docker CLI (its Docker, Dir, Env and Timeout); its
+	// Wait bounds how long a rollout may take (--compose-wait).
+	Stack *Stack
+	API   SwarmAPI
+	// Poll is how often the services are read during a rollout
+	// (default 1s).
+	Poll time.Duration
+}
+
+// Deploy deploys file as stack. labels go on every service's containers
+// (so the one snapshot sees the tasks); vars are the interpolation
+// variables, in the process environment only. It returns nil once every
+// service it changed has converged; an error wrapping
+// sources.ErrRolledBack when Swarm rolled an update back (after Berth
+// asked it to, when the update paused); any other error otherwise.
+func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[string]string, vars []string) error {
+	if err := s.API.SwarmManager(ctx); err != nil {
+		return err
+	}
+	file, names, err := readServices(file)
+	if err != nil {
+		return err
+	}
+	owner := map[string]string{sources.LabelAgent: labels[sources.LabelAgent], sources.LabelWorkload: labels[sources.LabelWorkload]}
+	before, err := s.API.StackServices(ctx, stack)
+	if err != nil {
+		return err
+	}
+	versions := map[string]uint64{}
+	for _, b := range before {
+		if b.Labels[sources.LabelAgent] != owner[sources.LabelAgent] || b.Labels[sources.LabelWorkload] != owner[sources.LabelWorkload] {
+			// --prune would remove someone else's services.
+			return fmt.Errorf("Swarm stack %q has services Berth does not own (%s): choose another source.stack", stack, b.Name)
+		}
+		versions[b.Name] = b.Version
+	}
+	override, err := s.Stack.writeOverride(stack, names, labels, owner)
+	if err != nil {
+		return err
+	}
+	since := time.Now().Add(-time.Second) // the daemon's clock, on this host
+	if err := s.Stack.run(ctx, filepath.Dir(file), "docker stack deploy", vars,
+		"stack", "deploy", "--prune", "--with-registry-auth", "-c", file, "-c", override, stack); err != nil {
+		return err
+	}
+	return s.await(ctx, stack, versions, since)
+}
+
+// Remove removes the stack (`docker stack rm`).
+func (s *Swarm) Remove(ctx context.Context, stack string) error {
+	return s.Stack.run(ctx, s.Stack.Dir, "docker stack rm", nil, "stack", "rm", stack)
+}
+
+// await polls the stack's services until every one this deploy changed
+// has converged, or one failed, or --compose-wait passed.
+func (s *Swarm) await(ctx context.Context, stack string, before map[string]uint64, since time.Time) error {
+	wait := s.Stack.Wait
+	if wait <= 0 {
+		wait = 2 * time.Minute
+	}
+	poll := s.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	start := time.Now()
+	asked := map[string]bool{} // services Berth asked Swarm to roll back
+	for {
+		svcs, err := s.API.StackServices(ctx, stack)
+		if err != nil {
+			return err
+		}
+		r := judgeRollout(svcs, before, since, time.Since(start))
+		for _, name := range r.paused {
+			if !asked[name] {
+				asked[name] = true
+				if err := s.Stack.run(ctx, s.Stack.Dir, "docker service rollback", nil, "service", "rollback", "--detach", name); err != nil {
+					return fmt.Errorf("Swarm paused the update of %s, and rolling it back failed: %w", name, err)
+				}
+			}
+		}
+		switch {
+		case r.failed != "":
+			return errors.New(r.failed)
+		case len(r.pending) == 0 && len(r.paused) == 0 && r.rolledBack != "":
+			return fmt.Errorf("%w: %s", sources.ErrRolledBack, r.rolledBack)
+		case len(r.pending) == 0 && len(r.paused) == 0:
+			return nil
+		case time.Since(start) > wait:
+			return fmt.Errorf("the stack did not converge within --compose-wait %s: %s", wait, strings.Join(r.pending, "; "))
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(poll):
+		}
+	}
+}
+
+// rollout is where a stack's update stands.
+type rollout struct {
+	pending    []string // "svc: 1/2 running, updating"
+	paused     []string // services whose update Swarm paused
+	rolledBack string   // "svc: <Swarm's message>", for the error
+	failed     string   // a rollback that paused too: nothing Berth can do
+}
+
+// settle is how long a service whose spec changed without Swarm starting
+// an update (a label-only change) is given before it is judged by its
+// running tasks alone.
+const settle = 5 * time.Second
+
+// judgeRollout judges the services of a stack after a deploy: a service
+// the deploy did not change (same version) is not this deploy's business;
+// a changed one is done when its update completed (or, new, when its
+// tasks run) and failed when Swarm rolled it back or paused.
+func judgeRollout(svcs []sources.ServiceState, before map[string]uint64, since time.Time, elapsed time.Duration) rollout {
+	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
+	var r rollout
+	var rolled []string
+	for _, s := range svcs {
+		prev, existed := before[s.Name]
+		if existed && prev == s.Version {
+			continue
+		}
+		fresh := !s.UpdateStarted.Before(since) && s.Update != ""
+		tasks := fmt.Sprintf("%s: %d/%d running", s.Name, s.Running, s.Desired)
+		switch {
+		case fresh && s.Update == "rollback_completed":
+			rolled = append(rolled, fmt.Sprintf("Swarm rolled back %s (%s)", s.Name, s.UpdateMessage))
+		case fresh && s.Update == "rollback_paused":
+			r.failed = fmt.Sprintf("Swarm paused the rollback of %s (%s): it needs a person", s.Name, s.UpdateMessage)
+		case fresh && s.Update == "paused":
+			r.paused = append(r.paused, s.Name)
+		case fresh && s.Update != "completed":
+			r.pending = append(r.pending, tasks+", "+strings.ReplaceAll(s.Update, "_", " "))
+		case existed && !fresh && elapsed < settle:
+			r.pending = append(r.pending, tasks+", waiting for Swarm to start the update")
+		case s.Running < s.Desired:
+			r.pending = append(r.pending, tasks)
+		}
+	}
+	r.rolledBack = strings.Join(rolled, "; ")
+	return r
+}
