@@ -31,6 +31,9 @@ func requireSwarm(t *testing.T) {
 	if strings.TrimSpace(string(out)) == "active" {
 		return
 	}
+	// swarm init also makes the docker_gwbridge network; it goes too,
+	// unless it was here before.
+	hadBridge := exec.Command("docker", "network", "inspect", "docker_gwbridge").Run() == nil
 	if out, err := exec.Command("docker", "swarm", "init", "--advertise-addr", "127.0.0.1").CombinedOutput(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("docker swarm init: %v\n%s", err, out)
@@ -40,6 +43,11 @@ func requireSwarm(t *testing.T) {
 	t.Cleanup(func() {
 		if out, err := exec.Command("docker", "swarm", "leave", "--force").CombinedOutput(); err != nil {
 			t.Errorf("docker swarm leave: %v\n%s", err, out)
+		}
+		if !hadBridge {
+			if out, err := exec.Command("docker", "network", "rm", "docker_gwbridge").CombinedOutput(); err != nil {
+				t.Errorf("removing docker_gwbridge: %v\n%s", err, out)
+			}
 		}
 	})
 }

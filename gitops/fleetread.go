@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -54,6 +55,24 @@ func OpenFleet(dir, branch string, now time.Time) (*Fleet, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w %q in %s (neither origin/%s nor %s; run git fetch origin %s)", ErrNoStatusBranch, branch, dir, branch, branch, branch)
+}
+
+// OriginURL is the URL of a local clone's origin remote, "" when it has
+// none (it is itself the repo agents push to).
+func OriginURL(dir string) string {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	remote, err := repo.Remote("origin")
+	if err != nil || len(remote.Config().URLs) == 0 {
+		return ""
+	}
+	u := remote.Config().URLs[0]
+	if isLocalPath(u) && !filepath.IsAbs(u) {
+		return "" // relative to a folder we do not know
+	}
+	return u
 }
 
 // ReadFleet reads every <agent>/status.json at ref. A folder whose

@@ -24,8 +24,8 @@ func newFleetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fleet [--repo URL|DIR]",
 		Short: "Show every agent and workload from the status branch, and the agents gone quiet",
-		Long: "Reads every agent's folder on the status branch (a shallow fetch of that branch alone\n" +
-			"for a URL; the clone's origin/<branch> for a folder, as of its last git fetch) and prints\n" +
+		Long: "Reads every agent's folder on the status branch (a shallow fetch of that branch alone,\n" +
+			"for a URL or a clone's origin; a folder without origin is read as it is) and prints\n" +
 			"the agents (labels, config commit, last report, quiet or not) and each workload on each\n" +
 			"agent. An agent is quiet when it has reported nothing for 3 × the longer of its\n" +
 			"schedule interval and its --heartbeat.",
@@ -36,7 +36,7 @@ func newFleetCmd() *cobra.Command {
 			if repo == "" {
 				repo = "."
 			}
-			f, err := readFleet(cmd.Context(), repo, branch, creds, timeout)
+			f, err := readFleet(cmd.Context(), cmd.ErrOrStderr(), repo, branch, creds, timeout)
 			if err != nil {
 				return &exitError{code: 2, msg: err.Error()}
 			}
@@ -61,12 +61,27 @@ func newFleetCmd() *cobra.Command {
 	return cmd
 }
 
-// readFleet reads a URL with a shallow fetch, a folder from its clone.
-func readFleet(ctx context.Context, repo, branch string, creds gitops.Credentials, timeout time.Duration) (*gitops.Fleet, error) {
-	now := time.Now()
+// readFleet reads a URL with a shallow fetch; a clone through its origin
+// (the same fetch), or from its own refs when origin cannot be reached or
+// it has none (it is the repo agents push to).
+func readFleet(ctx context.Context, stderr io.Writer, repo, branch string, creds gitops.Credentials, timeout time.Duration) (*gitops.Fleet, error) {
 	if st, err := os.Stat(repo); err == nil && st.IsDir() {
-		return gitops.OpenFleet(repo, branch, now)
+		origin := gitops.OriginURL(repo)
+		if origin == "" {
+			return gitops.OpenFleet(repo, branch, time.Now())
+		}
+		f, err := fetchFleet(ctx, origin, branch, creds, timeout)
+		if err == nil {
+			return f, nil
+		}
+		fmt.Fprintf(stderr, "warning: reading the status branch from origin failed, showing %s as of its last fetch: %v\n", repo, err)
+		return gitops.OpenFleet(repo, branch, time.Now())
 	}
+	return fetchFleet(ctx, repo, branch, creds, timeout)
+}
+
+func fetchFleet(ctx context.Context, repo, branch string, creds gitops.Credentials, timeout time.Duration) (*gitops.Fleet, error) {
+	now := time.Now()
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("reading the status branch took longer than --git-timeout %s", timeout))
 	defer cancel()
 	f, err := gitops.FetchFleet(ctx, repo, branch, creds, now)
