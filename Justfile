@@ -1,11 +1,9 @@
 # Berth's tasks. `just` comes from npm: npm install -g rust-just
 
 # Build berth and berth-site (the server inside static-site images) into
-# bin/, as shipped: static, -trimpath, stripped; the tags leave out the
-# database drivers of Caddy's PKI (smallstep/nosql) Berth never uses.
+# bin/, as shipped (the flags and why: scripts/build).
 build:
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -tags nobadger,nobbolt,nomysql,nopgx -o bin/berth ./cmd/berth
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/berth-site ./cmd/berth-site
+    scripts/build bin
 
 # The whole test suite on real parts (starts Docker when missing).
 test:

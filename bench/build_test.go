@@ -101,3 +101,20 @@ func imageMiB(b *testing.B, repo string) float64 {
 	}
 	return float64(imgs[0].Size) / (1 << 20)
 }
+
+// BenchmarkBinarySize prints the size of berth and berth-site as shipped
+// (scripts/build's flags, which the tests build with).
+func BenchmarkBinarySize(b *testing.B) {
+	size := func(path string) float64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return float64(st.Size()) / 1e6
+	}
+	berth, site := size(agenttest.Berth(b)), size(agenttest.SiteServer(b))
+	for b.Loop() {
+	}
+	b.ReportMetric(berth, "berth-MB")
+	fmt.Printf("berth %.1f MB, berth-site %.1f MB (as shipped: scripts/build)\n", berth, site)
+}

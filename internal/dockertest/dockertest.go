@@ -9,12 +9,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,15 +127,41 @@ func BuildStatic(pkg, name string) (string, error) {
 	return path, nil
 }
 
-// ShipTags are the build tags `just build` ships berth with.
-const ShipTags = "nobadger,nobbolt,nomysql,nopgx"
+// ShipFlags are the go build flags berth ships with: the flags=( ... )
+// line after "# ship-flags:" in scripts/build, the one place they are
+// written down.
+func ShipFlags(root string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "scripts", "build"))
+	if err != nil {
+		return nil, err
+	}
+	_, rest, ok := strings.Cut(string(data), "# ship-flags:\nflags=(")
+	line, _, ok2 := strings.Cut(rest, ")\n")
+	if !ok || !ok2 {
+		return nil, errors.New("scripts/build: no flags=( ... ) line after # ship-flags:")
+	}
+	var out []string
+	for i, part := range strings.Split(line, `"`) {
+		if i%2 == 1 {
+			out = append(out, part) // a quoted argument
+			continue
+		}
+		out = append(out, strings.Fields(part)...)
+	}
+	return out, nil
+}
 
 // BuildStaticInto builds pkg as BuildStatic does, to path, as shipped
-// (-trimpath, stripped, ShipTags).
+// (ShipFlags).
 func BuildStaticInto(pkg, path string) error {
 	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", ShipTags, "-o", path, pkg)
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	flags, err := ShipFlags(root)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", path, pkg)...)
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s: %w\n%s", pkg, err, out)
