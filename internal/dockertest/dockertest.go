@@ -138,7 +138,7 @@ func ShipFlags(root string) ([]string, error) {
 	_, rest, ok := strings.Cut(string(data), "# ship-flags:\nflags=(")
 	line, _, ok2 := strings.Cut(rest, ")\n")
 	if !ok || !ok2 {
-		return nil, errors.New("scripts/build: no flags=( ... ) line after # ship-flags:")
+		return nil, errors.New("scripts/build: no flags=( ... ) line after the ship-flags comment")
 	}
 	var out []string
 	for i, part := range strings.Split(line, `"`) {
