@@ -74,7 +74,7 @@ const stackFile = `services:
       EXIT_AFTER: ${EXIT_AFTER:-}
     deploy:
       replicas: 2
-      update_config: {parallelism: 1, order: start-first, failure_action: rollback, monitor: 3s}
+      update_config: {parallelism: 1, order: start-first, failure_action: %s, monitor: 3s}
       rollback_config: {parallelism: 2, monitor: 1s}
       restart_policy: {condition: on-failure, delay: 1s}
 `
@@ -88,7 +88,7 @@ func TestSwarmStackRollsOutAndReportsRollbackAsFailure(t *testing.T) {
 	h := newHarness(t)
 	stack := "berth-" + h.App + "_shop"
 	t.Cleanup(func() { removeStack(t, stack) })
-	h.Repo.Write("apps/"+h.App+"/shop/compose.yml", fmt.Sprintf(stackFile, h.Image))
+	h.Repo.Write("apps/"+h.App+"/shop/compose.yml", fmt.Sprintf(stackFile, h.Image, "rollback"))
 	spec := func(env string) string { return "source:\n  type: stack\n  file: shop/compose.yml\nenv:\n" + env }
 	h.Workload("shop", spec("  GREETING: v1\n"))
 	h.Repo.Push("a stack")
@@ -159,6 +159,19 @@ func TestSwarmStackRollsOutAndReportsRollbackAsFailure(t *testing.T) {
 	rep, err := gitops.ReadStatus(statusClone(t, h.Repo.URL), "origin/berth/status", h.Name)
 	require.NoError(t, err)
 	assert.Equal(t, "degraded", rep.Workloads[id].State, "the status branch says it failed, never running")
+
+	// Swarm's default failure action pauses the update half done: Berth
+	// asks Swarm to roll it back, and reports the failure the same way.
+	h.Repo.Write("apps/"+h.App+"/shop/compose.yml", fmt.Sprintf(stackFile, h.Image, "pause"))
+	h.Workload("shop", spec("  GREETING: v4\n  EXIT_AFTER: 1s\n"))
+	h.Repo.Push("v4 crashes, and Swarm pauses")
+	res, err = a.Tick(ctx)
+	require.Error(t, err)
+	assert.Equal(t, []string{id}, res.Failed)
+	ev = agenttest.Events(t, st, id)
+	assert.Equal(t, string(agent.KindDeployRolledBack), ev[len(ev)-1].Kind, ev[len(ev)-1].Message)
+	assert.Contains(t, ev[len(ev)-1].Message, "Swarm paused the update of "+stack+"_web and Berth asked for a rollback")
+	assert.Equal(t, []string{second, second}, running(), "v2 serves again")
 
 	// Removing the file removes the stack.
 	h.Repo.Remove("apps/" + h.App + "/shop.yaml")

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -93,6 +94,17 @@ func TestUIWithTokenInBrowser(t *testing.T) {
 	rows := func(text string) string {
 		return `[...document.querySelectorAll("#events tr")].filter(r => r.textContent.includes(` + quote(text) + `)).length`
 	}
+	// Without a status branch there is no fleet: the API says why.
+	req, err := http.NewRequest(http.MethodGet, base+"/api/fleet", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Contains(t, string(body), "status push-back is off")
+
 	// A deploy started elsewhere arrives in the open page through SSE.
 	src.Write("apps/"+app+"/web.yaml", web("two")).Push("two")
 	sync()

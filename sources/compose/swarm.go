@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -106,6 +108,10 @@ func (s *Swarm) await(ctx context.Context, stack string, before map[string]uint6
 		case r.failed != "":
 			return errors.New(r.failed)
 		case len(r.pending) == 0 && len(r.paused) == 0 && r.rolledBack != "":
+			if len(asked) > 0 {
+				return fmt.Errorf("%w: Swarm paused the update of %s and Berth asked for a rollback: %s",
+					sources.ErrRolledBack, strings.Join(slices.Sorted(maps.Keys(asked)), ", "), r.rolledBack)
+			}
 			return fmt.Errorf("%w: %s", sources.ErrRolledBack, r.rolledBack)
 		case len(r.pending) == 0 && len(r.paused) == 0:
 			return nil
