@@ -35,7 +35,7 @@ type reporter struct {
 	interval  time.Duration
 	heartbeat time.Duration // an idle agent rewrites its report this often; <= 0 never
 	now       func() time.Time
-	pushedAt  time.Time // the last successful status push
+	pushedAt  time.Time // the last status push tried (a failing branch is not retried every idle tick)
 }
 
 // heartbeatDue reports whether an idle agent should rewrite its report
@@ -158,6 +158,7 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 	rep := statusReport(r.agent, res, rows)
 	rep.Labels, rep.Heartbeat = r.labels, r.now().UTC()
 	rep.IntervalSeconds, rep.HeartbeatSeconds = int(r.interval/time.Second), int(max(r.heartbeat, 0)/time.Second)
+	r.pushedAt = rep.Heartbeat
 	push := func(ctx context.Context) error { return r.status.Push(ctx, rep) }
 	if err := sources.Deadline(ctx, r.gitTimeout, "--git-timeout", push); err != nil {
 		r.log.Warn("status push failed", "error", err)
@@ -165,6 +166,5 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 			Message: "status branch not updated: " + err.Error()})
 		return
 	}
-	r.pushedAt = rep.Heartbeat
 	r.log.Info("status pushed", "message", rep.Message)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,4 +88,42 @@ func TestStatusPushFailureDoesNotFailDeploys(t *testing.T) {
 	require.Len(t, warns, 1)
 	assert.Equal(t, string(agent.KindStatusPushFailed), warns[0].Kind)
 	assert.Contains(t, warns[0].Message, "git password file")
+}
+
+// TestHeartbeatWhenIdle: an idle agent rewrites its report once per
+// --heartbeat, never on every tick, so `berth fleet` tells a quiet agent
+// from an idle one.
+func TestHeartbeatWhenIdle(t *testing.T) {
+	h := newHarness(t)
+	h.Workload("web", agenttest.Web(h.Image, "v1"))
+	h.Repo.Push("web")
+	sw, err := gitops.NewStatusWriter(h.Repo.URL, "berth/status", h.Name, filepath.Join(h.StateDir, "status.git"), gitops.Credentials{})
+	require.NoError(t, err)
+	clk := newClock()
+	a, _ := h.Agent(agent.Options{Status: sw, Now: clk.Now, Heartbeat: 10 * time.Minute, Labels: map[string]string{"role": "web"}})
+	ctx := context.Background()
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	for range 3 { // idle ticks within the heartbeat push nothing
+		clk.Add(3 * time.Minute)
+		res, err := a.Tick(ctx)
+		require.NoError(t, err)
+		require.True(t, res.NoOp)
+	}
+	require.Len(t, statusLog(t, h.Repo.URL), 1)
+	clk.Add(2 * time.Minute) // 11 minutes after the first report
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	log := statusLog(t, h.Repo.URL)
+	require.Len(t, log, 2)
+	assert.True(t, strings.HasPrefix(log[0], fmt.Sprintf("berth(%s): heartbeat at ", h.Name)), log[0])
+	f, err := gitops.FetchFleet(ctx, h.Repo.URL, "berth/status", gitops.Credentials{}, clk.Now())
+	require.NoError(t, err)
+	require.Len(t, f.Agents, 1)
+	assert.Equal(t, map[string]string{"role": "web"}, f.Agents[0].Labels)
+	assert.Equal(t, 600, f.Agents[0].HeartbeatSeconds)
+	assert.False(t, f.Agents[0].Quiet)
+	later, err := gitops.FetchFleet(ctx, h.Repo.URL, "berth/status", gitops.Credentials{}, clk.Now().Add(31*time.Minute))
+	require.NoError(t, err)
+	assert.True(t, later.Agents[0].Quiet, "31 minutes without a report: 3 heartbeats missed")
 }
