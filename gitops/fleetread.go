@@ -44,6 +44,9 @@ func FetchFleet(ctx context.Context, url, branch string, creds Credentials, now 
 // else a local branch of that name.
 func OpenFleet(dir, branch string, now time.Time) (*Fleet, error) {
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, fmt.Errorf("%s is not a git repository: give the config repo's URL, or a clone of it", dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}

@@ -21,6 +21,7 @@ var workloadSeeds = []string{
 	"source:\n  type: dockerfile\n  git:\n    url: https://git.example.com/a.git\n    ref: main\nport: 8080\n",
 	"source:\n  type: static\n  dir: site\nroute:\n  hosts: [s.test]\n",
 	"source:\n  type: compose\n  file: stack/compose.yml\n  project: shop\n",
+	"source:\n  type: stack\n  file: stack/compose.yml\n  stack: shop\nplacement:\n  agents: [host-a]\n  labels: {role: web}\n",
 	"port: 8080\nport: 9090\nsource:\n  type: image\n  image: x:1\n",
 	"port: 0\nsource: {type: image, image: 'x:1'}\n",
 	"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",

@@ -69,7 +69,7 @@ type StatusWriter struct {
 	dir    string // a bare clone used to build and push commits
 	creds  Credentials
 	// Tries bounds the fetch-rebuild-push loop when another agent pushed
-	// first (default 12).
+	// first (default 16).
 	Tries int
 	// Log says when a push is retried (default: nowhere).
 	Log *slog.Logger
@@ -91,7 +91,7 @@ func NewStatusWriter(url, branch, agent, dir string, creds Credentials) (*Status
 		}
 		url = abs
 	}
-	return &StatusWriter{url: url, branch: branch, agent: agent, dir: dir, creds: creds, Tries: 12,
+	return &StatusWriter{url: url, branch: branch, agent: agent, dir: dir, creds: creds, Tries: 16,
 		Log: slog.New(slog.DiscardHandler)}, nil
 }
 

@@ -153,6 +153,6 @@ func TestTwentyAgentsPushStatusAtOnce(t *testing.T) {
 	for _, r := range retries {
 		total += r
 	}
-	t.Logf("%d agents: the first done %s after the start, the last %s; retries per agent median %d, max %d (limit 11), %d in all",
+	t.Logf("%d agents: the first done %s after the start, the last %s; retries per agent median %d, max %d (limit 15), %d in all",
 		n, fastest.Round(time.Millisecond), slowest.Round(time.Millisecond), retries[n/2], retries[n-1], total)
 }
