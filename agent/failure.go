@@ -19,7 +19,9 @@ func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 	o.Result, o.Stage = Failed, stage
 	o.RolledBack = errors.Is(err, sources.ErrRolledBack)
 	o.RestoreFailed = errors.Is(err, sources.ErrRestoreFailed)
-	o.StillServing = !o.RolledBack && !o.RestoreFailed &&
+	// Only a version that was applied before can still serve: a first
+	// deploy refused before it touched anything serves nothing.
+	o.StillServing = !o.RolledBack && !o.RestoreFailed && d.row.AppliedHash != "" &&
 		(errors.Is(err, sources.ErrStillServing) || serving(current(d.row, d.old)) && stage != StageStart && stage != StageGate)
 	where := string(stage)
 	switch {

@@ -64,10 +64,15 @@ func TestFailedOutcomeIsGenericAndRedacted(t *testing.T) {
 		{"tool output", "docker compose: docker compose up failed (exit status 1); see the agent's debug log", tool, StageCompose},
 		{"first line, redacted", "preparing the image: pulling x: token hunter2-hunter2 → ***", errors.New("pulling x: token hunter2-hunter2 → ***\nmore detail"), StagePrepare},
 		{"blue still serving", "readiness gate (the running version is still serving): not ready", fmt.Errorf("%w: %w", sources.ErrStillServing, sources.ErrNotReady), StageGate},
+		{"first deploy: nothing serves", "readiness gate: not ready", fmt.Errorf("%w: %w", sources.ErrStillServing, sources.ErrNotReady), StageGate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := a.fail(o, deployment{w: w}, tc.stage, tc.err)
+			d := deployment{w: w, hasRow: true, row: store.Runtime{WorkloadID: "shop/web", AppliedHash: "h0"}}
+			if tc.name == "first deploy: nothing serves" {
+				d = deployment{w: w}
+			}
+			f := a.fail(o, d, tc.stage, tc.err)
 			assert.Equal(t, Failed, f.Result)
 			assert.NotContains(t, f.Reason, "hunter2")
 			assert.NotContains(t, f.Err.Error(), "hunter2", "the full error is redacted too")
@@ -78,6 +83,11 @@ func TestFailedOutcomeIsGenericAndRedacted(t *testing.T) {
 			if tc.name == "blue still serving" {
 				assert.True(t, f.StillServing)
 				assert.Contains(t, f.Reason, "still serving")
+				return
+			}
+			if tc.name == "first deploy: nothing serves" {
+				assert.False(t, f.StillServing)
+				assert.Equal(t, tc.reason, f.Reason)
 				return
 			}
 			assert.Equal(t, tc.reason, f.Reason)

@@ -173,15 +173,34 @@ func TestSwarmStackRollsOutAndReportsRollbackAsFailure(t *testing.T) {
 	assert.Contains(t, ev[len(ev)-1].Message, "Swarm paused the update of "+stack+"_web and Berth asked for a rollback")
 	assert.Equal(t, []string{second, second}, running(), "v2 serves again")
 
-	// Removing the file removes the stack.
+	// A stack Berth did not make is refused, not taken over: --prune
+	// would remove its services.
+	foreign := "berth-" + h.App + "-foreign"
+	t.Cleanup(func() { removeStack(t, foreign) })
+	foreignFile := filepath.Join(t.TempDir(), "compose.yml")
+	require.NoError(t, os.WriteFile(foreignFile, []byte(fmt.Sprintf(stackFile, h.Image, "rollback")), 0o644))
+	out, err := exec.Command("docker", "stack", "deploy", "-c", foreignFile, foreign).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	h.Workload("grab", "source:\n  type: stack\n  file: shop/compose.yml\n  stack: "+foreign+"\nenv:\n  GREETING: mine\n")
+	h.Repo.Push("a workload naming someone else's stack")
+	res, err = a.Tick(ctx)
+	require.Error(t, err)
+	assert.Equal(t, []string{h.ID("grab")}, res.Failed)
+	ev = agenttest.Events(t, st, h.ID("grab"))
+	assert.Contains(t, ev[len(ev)-1].Message, "has services Berth does not own")
+
+	// Removing the files removes Berth's stack, and only Berth's.
+	h.Repo.Remove("apps/" + h.App + "/grab.yaml")
 	h.Repo.Remove("apps/" + h.App + "/shop.yaml")
 	h.Workload("keep", agenttest.Web(h.Image, "keep"))
 	h.Repo.Push("remove the stack")
 	res, err = a.Tick(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []string{id}, res.Pruned)
-	out, _ := exec.Command("docker", "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+stack).Output()
+	assert.Equal(t, []string{h.ID("grab"), id}, res.Pruned)
+	out, _ = exec.Command("docker", "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+stack).Output()
 	assert.Empty(t, strings.TrimSpace(string(out)), "docker stack rm removed the services")
+	out, _ = exec.Command("docker", "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+foreign).Output()
+	assert.NotEmpty(t, strings.TrimSpace(string(out)), "the stack Berth does not own is still there")
 }
 
 // statusClone clones the config repo (with its status branch) to read

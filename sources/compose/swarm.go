@@ -56,7 +56,7 @@ func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[strin
 	for _, b := range before {
 		if b.Labels[sources.LabelAgent] != owner[sources.LabelAgent] || b.Labels[sources.LabelWorkload] != owner[sources.LabelWorkload] {
 			// --prune would remove someone else's services.
-			return fmt.Errorf("Swarm stack %q has services Berth does not own (%s): choose another source.stack", stack, b.Name)
+			return fmt.Errorf("%w: Swarm stack %q has services Berth does not own (%s): choose another source.stack", sources.ErrStillServing, stack, b.Name)
 		}
 		versions[b.Name] = b.Version
 	}
