@@ -38,7 +38,7 @@ const fleetAPIMaxAge = 15 * time.Second
 // or answers from a read younger than maxAge.
 func (a *Agent) readFleet(ctx context.Context, maxAge time.Duration) (*gitops.Fleet, error) {
 	fr, ok := a.report.status.(fleetReader)
-	if !ok || a.report.status == nil {
+	if !ok {
 		return nil, errNoFleet
 	}
 	a.fleet.mu.Lock()

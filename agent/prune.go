@@ -33,8 +33,7 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 			return false
 		}
 		pr.project = pr.stack // its kept copies go below
-	}
-	if pr.project != "" && a.opts.Compose != nil && pr.stack == "" {
+	} else if pr.project != "" && a.opts.Compose != nil {
 		if err := a.opts.Compose.Down(ctx, pr.project); err != nil {
 			a.log.Warn("pruning the compose stack failed", "workload", pr.id, "project", pr.project, "error", err)
 			return false
