@@ -14,9 +14,9 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 func TestBlueGreenRedeploysDropNoRequest(t *testing.T) {

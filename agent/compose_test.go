@@ -13,7 +13,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/internal/agenttest"
+	"github.com/berthops/berth/testkit/agenttest"
 )
 
 func requireCompose(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/testkit/agenttest"
 )
 
 // untilTick ticks (bounded: 10 s) until done says the result is what the

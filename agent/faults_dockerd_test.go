@@ -15,7 +15,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/internal/agenttest"
+	"github.com/berthops/berth/testkit/agenttest"
 )
 
 // TestDockerdRestartMidDeploy stops dockerd while a blue-green deploy

@@ -20,8 +20,8 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/forge"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 func readyz(t *testing.T, a *agent.Agent) (int, string) {

@@ -13,9 +13,9 @@ import (
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/forge"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/giteatest"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/giteatest"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 // TestCommitStatusesOnRealGitea: the config repo lives on a real Gitea;

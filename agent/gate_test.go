@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // slowBoot is a routed blue-green workload without a healthcheck whose

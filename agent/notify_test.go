@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/notify"
 	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/secrets"
+	"github.com/berthops/berth/testkit/agenttest"
 )
 
 // receiver records what a notification destination got.

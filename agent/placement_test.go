@@ -14,8 +14,8 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // TestPlacementTwoAgentsOneRepo: two agents with labels on one config

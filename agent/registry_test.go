@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/secrets"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
 )
 
 // TestPrivateRegistryLoginFromASharedSecret: berth.yaml's registries

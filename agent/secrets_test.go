@@ -20,10 +20,10 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/secrets"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 // berthCLI runs the static berth binary with stdin.

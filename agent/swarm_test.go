@@ -16,8 +16,8 @@ import (
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 // requireSwarm makes this Docker host a single-node Swarm manager for the

@@ -16,9 +16,9 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // clock is a test clock the agent reads; tests move it to skip backoffs.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 func TestUnsignedConfigCommitIsNotDeployed(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
-	"github.com/berthops/berth/internal/agenttest"
+	"github.com/berthops/berth/testkit/agenttest"
 )
 
 // siteMiB is the size of the site and of the build context: big enough

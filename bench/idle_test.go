@@ -17,9 +17,9 @@ import (
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/dockertest"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
 )
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

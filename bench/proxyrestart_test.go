@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // BenchmarkProxyRestartUnderLoad SIGKILLs a real `berth proxy` b.N times

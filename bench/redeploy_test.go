@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/internal/agenttest"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/testkit/agenttest"
 )
 
 // BenchmarkRedeployUnderLoad redeploys one routed workload b.N times

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // BenchmarkAgentRSS runs `berth agent` (the static binary, as shipped:

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 // planRepo makes a local repo with a base and a head commit. Dates and

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 func TestPullOverSmartHTTP(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 func writeSigners(t *testing.T, text string) string {

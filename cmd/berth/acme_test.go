@@ -25,7 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // pebble is Let's Encrypt's ACME test server on 127.0.0.1, with every

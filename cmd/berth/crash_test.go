@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
-	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
+	"github.com/berthops/berth/testkit/gitserver"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // startProxy runs `berth proxy`: the embedded Caddy with an admin API, in

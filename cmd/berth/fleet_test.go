@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 // Two agents with labels share one repo on a real git server: each syncs

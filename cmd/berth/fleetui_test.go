@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/browsertest"
-	"github.com/berthops/berth/internal/dockertest"
+	"github.com/berthops/berth/testkit/browsertest"
+	"github.com/berthops/berth/testkit/dockertest"
 )
 
 // TestFleetViewInBrowser: an agent serves the status branch's fleet at

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/agenttest"
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 func routedYAML(img, host, msg string) string {

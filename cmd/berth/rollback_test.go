@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // TestRollbackCommands drives `berth releases`, `rollback`, `suspend`

@@ -19,10 +19,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/caddytest"
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/caddytest"
+	"github.com/berthops/berth/testkit/dockertest"
+	"github.com/berthops/berth/testkit/gitserver"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // TestConfigRepoCredentialsStayHome: the config repo needs a password; a

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/browsertest"
+	"github.com/berthops/berth/testkit/browsertest"
 )
 
 // TestUIWithTokenInBrowser: with an API token the web UI works end to end

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
-	"github.com/berthops/berth/internal/giteatest"
+	"github.com/berthops/berth/testkit/giteatest"
 )
 
 type workflow struct {

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/caddytest"
-	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/testkit/caddytest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // serves waits until the proxy answers host with want: for a moment after a

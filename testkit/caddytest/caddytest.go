@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // Start runs caddy with its admin API on a free port and the config cfg

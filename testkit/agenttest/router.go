@@ -13,10 +13,10 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/loopback"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/testkit/dockertest"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // EmbeddedRouter starts the in-process Caddy on a free port, with its

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/berthops/berth/internal/loopback"
+	"github.com/berthops/berth/testkit/loopback"
 )
 
 // Sample is one request of a Load.

@@ -22,11 +22,11 @@ import (
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/internal/dockertest"
-	"github.com/berthops/berth/internal/gitserver"
 	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
+	"github.com/berthops/berth/testkit/dockertest"
+	"github.com/berthops/berth/testkit/gitserver"
 )
 
 // Harness is one agent's world.
