@@ -23,7 +23,7 @@ import (
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/sources/static"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 )
 
 // The decisions of a tick are pure functions of plain values: the desired

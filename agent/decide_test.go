@@ -12,7 +12,7 @@ import (
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/image"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 )
 
 // workload is a valid image workload with a computed hash.

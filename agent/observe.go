@@ -6,7 +6,7 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/sources"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 )
 
 // observation brings one row in line with what runs.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 )
 
 // ErrDeployFailed is returned (wrapped) by Tick when any workload failed to

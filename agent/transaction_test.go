@@ -16,7 +16,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/loopback"
 )

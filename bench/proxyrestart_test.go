@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/loopback"
 )

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 )
 
 // Engine defaults.

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 )
 
 // acmeFlags point automatic HTTPS at an ACME CA other than Let's Encrypt

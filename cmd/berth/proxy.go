@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 )
 
 func newProxyCmd() *cobra.Command {

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/sources"
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/loopback"
 )

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/sources/router"
+	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/testkit/caddytest"
 	"github.com/berthops/berth/testkit/loopback"
 )
