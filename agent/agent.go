@@ -18,12 +18,14 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/notify"
 	"github.com/berthops/berth/policy"
+	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
-	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/sources/static"
 )
 
@@ -60,7 +62,7 @@ type Options struct {
 	Router *router.Router
 	// Engine are the deploy engine's settings (liveness window, drain,
 	// failpoint hook); its Router is set from Router.
-	Engine sources.EngineOptions
+	Engine engine.Options
 	// StaticServer is a statically linked binary that static-site images
 	// run; default: this executable.
 	StaticServer string
@@ -118,13 +120,13 @@ type puller interface {
 // Docker is what the agent needs from the Docker daemon: the snapshot,
 // image preparation, and the container calls of the deploy engine.
 type Docker interface {
-	sources.ContainerRunner
+	engine.ContainerRunner
 	sources.ImageStore
 	imageCollector
-	List(ctx context.Context, agent string) ([]sources.Container, error)
+	List(ctx context.Context, agent string) ([]docker.Container, error)
 	Purge(ctx context.Context, id string, grace time.Duration) error
 	VolumeLabels(ctx context.Context, name string) (map[string]string, bool, error)
-	ProjectContainers(ctx context.Context, project string) ([]sources.Container, error)
+	ProjectContainers(ctx context.Context, project string) ([]docker.Container, error)
 	RemoveWorkloadVolumes(ctx context.Context, agent, workload string) error
 }
 
@@ -134,7 +136,7 @@ type Agent struct {
 	repo    puller
 	store   *store.Store
 	docker  Docker
-	engine  *sources.Engine
+	engine  *engine.Engine
 	events  *eventLog
 	report  *reporter
 	secrets *sharedSecrets
@@ -179,7 +181,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		repo:    repo,
 		store:   st,
 		docker:  d,
-		engine:  sources.NewEngine(d, opts.Name, log, eo),
+		engine:  engine.New(d, opts.Name, log, eo),
 		events:  events,
 		secrets: &sharedSecrets{resolver: resolver, key: opts.SecretKey},
 		apps:    &appRepos{open: opts.AppRepo, log: log, states: map[string]appState{}, timeout: opts.Timeouts.Git},

@@ -13,8 +13,8 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/dockertest"
 )
@@ -49,15 +49,15 @@ func TestFirstDeployThenIdleTick(t *testing.T) {
 	c := cs[0]
 	assert.True(t, c.Running())
 	assert.Equal(t, "berth-"+h.App+"_web", c.Name)
-	assert.Equal(t, commit, c.Labels[sources.LabelCommit])
-	assert.NotEmpty(t, c.Labels[sources.LabelHash])
+	assert.Equal(t, commit, c.Labels[docker.LabelCommit])
+	assert.NotEmpty(t, c.Labels[docker.LabelHash])
 	assert.NotZero(t, c.HostPort, "port published on 127.0.0.1")
 
 	row := agenttest.Rows(t, st)[h.ID("web")]
 	assert.Equal(t, c.ID, row.ContainerID)
 	assert.Equal(t, store.StatusRunning, row.Status)
 	assert.Equal(t, fmt.Sprintf("127.0.0.1:%d", c.HostPort), row.Upstream)
-	assert.Equal(t, c.Labels[sources.LabelHash], row.AppliedHash)
+	assert.Equal(t, c.Labels[docker.LabelHash], row.AppliedHash)
 	assert.Contains(t, agenttest.Get(t, row.Upstream), "hello v1")
 	assert.Equal(t, []agent.EventKind{agent.KindDeployStarted, agent.KindDeploySucceeded}, agenttest.Kinds(agenttest.Events(t, st, h.ID("web"))))
 	ev := agenttest.Events(t, st, h.ID("web"))[1]
@@ -198,7 +198,7 @@ func TestVanishedContainer(t *testing.T) {
 	id := h.Containers()[h.ID("web")][0].ID
 
 	// When the snapshot cannot be taken, nothing is marked missing.
-	broken, err := sources.NewDocker("unix://" + filepath.Join(t.TempDir(), "no-docker.sock"))
+	broken, err := docker.New("unix://" + filepath.Join(t.TempDir(), "no-docker.sock"))
 	require.NoError(t, err)
 	b, _ := h.AgentWith(agent.Options{}, broken)
 	require.NoError(t, h.Docker.Remove(context.Background(), id, 0))

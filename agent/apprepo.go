@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/dockerfile"
 )
@@ -69,7 +70,7 @@ func (r *appRepos) fetch(ctx context.Context, w *sources.Workload, git *dockerfi
 		return appState{err: err}
 	}
 	var sha string
-	err = sources.Deadline(ctx, r.timeout, "--git-timeout", func(ctx context.Context) (err error) {
+	err = fault.Deadline(ctx, r.timeout, "--git-timeout", func(ctx context.Context) (err error) {
 		sha, err = repo.Pull(ctx)
 		return err
 	})

@@ -8,14 +8,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
 )
 
 // containerWatcher is what the container view needs from Docker.
 type containerWatcher interface {
-	List(ctx context.Context, agent string) ([]sources.Container, error)
-	Get(ctx context.Context, agent, id string) (sources.Container, bool, error)
-	WatchContainers(ctx context.Context, agent string) (<-chan sources.ContainerEvent, <-chan error)
+	List(ctx context.Context, agent string) ([]docker.Container, error)
+	Get(ctx context.Context, agent, id string) (docker.Container, bool, error)
+	WatchContainers(ctx context.Context, agent string) (<-chan docker.ContainerEvent, <-chan error)
 }
 
 // containerView keeps the agent's containers in memory, fed by Docker's
@@ -33,7 +33,7 @@ type containerView struct {
 	listMu sync.Mutex // one list at a time: see install
 
 	mu      sync.Mutex
-	byID    map[string]sources.Container
+	byID    map[string]docker.Container
 	stream  uint64            // the connected stream's number; 0 while none is
 	streams uint64            // streams opened so far
 	fresh   bool              // byID is complete
@@ -44,12 +44,12 @@ type containerView struct {
 
 func newContainerView(d containerWatcher, agent string, resync time.Duration, log *slog.Logger) *containerView {
 	return &containerView{docker: d, agent: agent, resync: resync, log: log,
-		byID: map[string]sources.Container{}, touched: map[string]uint64{}, gone: map[string]bool{}}
+		byID: map[string]docker.Container{}, touched: map[string]uint64{}, gone: map[string]bool{}}
 }
 
 // containers returns every container the agent owns: from memory when
 // the view is complete (no Docker call), else from a fresh list.
-func (v *containerView) containers(ctx context.Context) ([]sources.Container, error) {
+func (v *containerView) containers(ctx context.Context) ([]docker.Container, error) {
 	v.mu.Lock()
 	if v.fresh {
 		cs := slices.Collect(maps.Values(v.byID))
@@ -70,7 +70,7 @@ func (v *containerView) stale() {
 
 // list reads every container and, when a stream was connected for the
 // whole list, makes the view complete with it.
-func (v *containerView) list(ctx context.Context) ([]sources.Container, error) {
+func (v *containerView) list(ctx context.Context) ([]docker.Container, error) {
 	v.listMu.Lock()
 	defer v.listMu.Unlock()
 	v.mu.Lock()
@@ -91,8 +91,8 @@ func (v *containerView) list(ctx context.Context) ([]sources.Container, error) {
 // install replaces the view with a list that started after event seq.
 // An event applied while the list ran is newer than what the list saw of
 // that container, so it wins.
-func (v *containerView) install(cs []sources.Container, seq uint64) {
-	next := make(map[string]sources.Container, len(cs))
+func (v *containerView) install(cs []docker.Container, seq uint64) {
+	next := make(map[string]docker.Container, len(cs))
 	for _, c := range cs {
 		next[c.ID] = c
 	}
@@ -112,8 +112,8 @@ func (v *containerView) install(cs []sources.Container, seq uint64) {
 
 // apply reads the container an event is about as it is now (events say
 // what happened, not what is), or forgets it when it is gone.
-func (v *containerView) apply(ctx context.Context, ev sources.ContainerEvent) {
-	var c sources.Container
+func (v *containerView) apply(ctx context.Context, ev docker.ContainerEvent) {
+	var c docker.Container
 	ok := false
 	if ev.Action != "destroy" {
 		var err error

@@ -12,7 +12,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/testkit/agenttest"
 )
 
@@ -64,13 +64,13 @@ func TestIdleTicksAskDockerNothing(t *testing.T) {
 // cuttable is the real Docker client whose event stream the test can cut
 // (as a dockerd restart or a dropped socket would) and keep down.
 type cuttable struct {
-	*sources.Docker
+	*docker.Client
 	mu     sync.Mutex
 	down   bool
 	cancel context.CancelFunc
 }
 
-func (c *cuttable) WatchContainers(ctx context.Context, agent string) (<-chan sources.ContainerEvent, <-chan error) {
+func (c *cuttable) WatchContainers(ctx context.Context, agent string) (<-chan docker.ContainerEvent, <-chan error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.down {
@@ -79,7 +79,7 @@ func (c *cuttable) WatchContainers(ctx context.Context, agent string) (<-chan so
 		return nil, errs
 	}
 	ctx, c.cancel = context.WithCancel(ctx)
-	return c.Docker.WatchContainers(ctx, agent)
+	return c.Client.WatchContainers(ctx, agent)
 }
 
 func (c *cuttable) cut(down bool) {
@@ -100,7 +100,7 @@ func TestBrokenStreamNeverHidesAMissingContainer(t *testing.T) {
 	h.Workload("web", agenttest.Web(h.Image, "v1"))
 	h.Workload("api", agenttest.Web(h.Image, "v1"))
 	h.Repo.Push("web and api")
-	d := &cuttable{Docker: h.Docker}
+	d := &cuttable{Client: h.Docker}
 	a, st := h.AgentWith(agent.Options{SelfHeal: false}, d)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/router"
+	"github.com/berthops/berth/sources"
 )
 
 // The decisions of a tick are pure functions of plain values: the desired
@@ -36,7 +37,7 @@ type deployment struct {
 	release *store.Release
 	row     store.Runtime
 	hasRow  bool
-	old     []sources.Container // the workload's containers before the deploy
+	old     []docker.Container // the workload's containers before the deploy
 	why     Why
 }
 
@@ -57,7 +58,7 @@ type invalidMark struct {
 // pruning is a workload whose file left the repo.
 type pruning struct {
 	id         string
-	containers []sources.Container
+	containers []docker.Container
 	project    string // its compose project, "" for plain containers
 	stack      string // its Swarm stack, "" for others
 }
@@ -143,7 +144,7 @@ func drifted(s *snapshot, selfHeal bool, now time.Time) bool {
 	return false
 }
 
-func rowDrifted(row store.Runtime, cs []sources.Container, selfHeal bool) bool {
+func rowDrifted(row store.Runtime, cs []docker.Container, selfHeal bool) bool {
 	if row.Kind == string(sources.KindStack) {
 		return false // Swarm heals its own tasks, on whichever node
 	}
@@ -165,7 +166,7 @@ func rowDrifted(row store.Runtime, cs []sources.Container, selfHeal bool) bool {
 
 // serving reports whether a container serves (or is being restarted by
 // Docker's restart policy, which Berth leaves to Docker).
-func serving(c *sources.Container) bool {
+func serving(c *docker.Container) bool {
 	return c != nil && (c.Running() || c.State == "restarting")
 }
 
@@ -201,7 +202,7 @@ func decideDeploys(ws []*sources.Workload, s *snapshot, o decideOptions) []deplo
 	return out
 }
 
-func whyDeploy(w *sources.Workload, row store.Runtime, hasRow bool, cs []sources.Container, selfHeal bool) (Why, bool) {
+func whyDeploy(w *sources.Workload, row store.Runtime, hasRow bool, cs []docker.Container, selfHeal bool) (Why, bool) {
 	switch {
 	case !hasRow || row.AppliedHash == "" && row.FailedHash == "":
 		return Why{Kind: WhyNew}, true

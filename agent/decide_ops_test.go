@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
 )
@@ -23,13 +24,13 @@ func TestDecideBackoff(t *testing.T) {
 	failing.LastDeploy, failing.FailedHash, failing.Failures, failing.RetryAt, failing.ReleaseID = store.DeployRolledBack, bad.Hash, 2, now.Add(2*time.Minute), 7
 	due := failing
 	due.RetryAt = now.Add(-time.Second)
-	running := []sources.Container{container("c1", "a/w", "running", 1000)}
+	running := []docker.Container{container("c1", "a/w", "running", 1000)}
 	rels := map[int64]release{7: {rec: store.Release{ID: 7, Hash: good.Hash, Commit: "good"}, w: good}}
 	tests := []struct {
 		name     string
 		desired  *sources.Workload
 		row      store.Runtime
-		cs       []sources.Container
+		cs       []docker.Container
 		releases map[int64]release
 		retryNow bool
 		want     []Why
@@ -79,13 +80,13 @@ func TestDecidePinnedAndSuspended(t *testing.T) {
 	d := &gitops.Desired{Workloads: []*sources.Workload{git}}
 	o := decideOptions{now: now, selfHeal: true, cleanup: true, releases: rels}
 
-	p := decide(d, newSnapshot([]store.Runtime{pinned}, []sources.Container{container("c1", "a/w", "running", 1)}), o)
+	p := decide(d, newSnapshot([]store.Runtime{pinned}, []docker.Container{container("c1", "a/w", "running", 1)}), o)
 	require.Len(t, p.deploys, 1, "a rollback pins the older release")
 	assert.Equal(t, Why{Kind: WhyPinned, Commit: "c0ffee0"}, p.deploys[0].why)
 	assert.Equal(t, int64(3), p.deploys[0].release.ID)
 	assert.Equal(t, old.Hash, p.deploys[0].w.Hash)
 
-	p = decide(d, newSnapshot([]store.Runtime{atPin}, []sources.Container{container("c1", "a/w", "running", 1)}), o)
+	p = decide(d, newSnapshot([]store.Runtime{atPin}, []docker.Container{container("c1", "a/w", "running", 1)}), o)
 	assert.Empty(t, p.deploys, "git moved, the pin holds")
 
 	p = decide(d, newSnapshot([]store.Runtime{atPin}, nil), o)
@@ -93,7 +94,7 @@ func TestDecidePinnedAndSuspended(t *testing.T) {
 	assert.Equal(t, int64(3), p.deploys[0].release.ID)
 
 	leftover := container("c9", "a/w", "exited", 0)
-	p = decide(d, newSnapshot([]store.Runtime{suspended}, []sources.Container{leftover}), o)
+	p = decide(d, newSnapshot([]store.Runtime{suspended}, []docker.Container{leftover}), o)
 	assert.Empty(t, p.deploys, "suspended: no deploy, no self-heal")
 	for _, ob := range p.observe {
 		assert.Empty(t, ob.leftovers, "suspended: nothing removed")
@@ -110,7 +111,7 @@ func TestDecideHoldsWhenSecretsCannotBeDecrypted(t *testing.T) {
 	now := time.Now()
 	old, changed := workload("a/w", "img:1", nil), workload("a/w", "img:1", map[string]string{"X": "1"})
 	held := map[string]string{"a/w": "shared secret TOKEN (global) cannot be used"}
-	running := []sources.Container{container("c1", "a/w", "running", 1)}
+	running := []docker.Container{container("c1", "a/w", "running", 1)}
 	ds := decideDeploys([]*sources.Workload{changed}, newSnapshot([]store.Runtime{applied(old, "c1")}, running), decideOptions{now: now, held: held})
 	assert.Empty(t, ds, "held: what runs keeps running")
 	ds = decideDeploys([]*sources.Workload{changed}, newSnapshot(nil, nil), decideOptions{now: now, held: held})

@@ -8,11 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/image"
-	"github.com/berthops/berth/router"
 )
 
 // workload is a valid image workload with a computed hash.
@@ -32,9 +33,9 @@ func splitID(id string) (string, string) {
 	return id, ""
 }
 
-func container(id, workload, state string, port int) sources.Container {
-	return sources.Container{ID: id, Name: "berth-" + id, State: state, HostPort: port,
-		Labels: map[string]string{sources.LabelWorkload: workload}}
+func container(id, workload, state string, port int) docker.Container {
+	return docker.Container{ID: id, Name: "berth-" + id, State: state, HostPort: port,
+		Labels: map[string]string{docker.LabelWorkload: workload}}
 }
 
 // applied is the row of a workload that serves w in container cid.
@@ -46,7 +47,7 @@ func applied(w *sources.Workload, cid string) store.Runtime {
 func TestWhyDeploy(t *testing.T) {
 	v1 := workload("shop/web", "nginx:1", map[string]string{"A": "1"})
 	v2 := workload("shop/web", "nginx:2", map[string]string{"A": "2"})
-	running := []sources.Container{container("c1", "shop/web", "running", 1000)}
+	running := []docker.Container{container("c1", "shop/web", "running", 1000)}
 	stack := &sources.Workload{App: "shop", Name: "stack", Spec: sources.Spec{Source: &compose.Config{File: "c.yml"}}}
 	stack.Hash = gitops.Hash(stack)
 	stackRow := store.Runtime{WorkloadID: "shop/stack", Kind: "compose", AppliedHash: stack.Hash, LastDeploy: store.DeploySucceeded}
@@ -61,7 +62,7 @@ func TestWhyDeploy(t *testing.T) {
 		w        *sources.Workload
 		row      store.Runtime
 		hasRow   bool
-		cs       []sources.Container
+		cs       []docker.Container
 		selfHeal bool
 		want     Why
 		deploy   bool
@@ -77,7 +78,7 @@ func TestWhyDeploy(t *testing.T) {
 		{name: "vanished, no self-heal", w: v1, row: applied(v1, "c1"), hasRow: true},
 		{name: "another container than the row's", w: v1, row: applied(v1, "c9"), hasRow: true, cs: running, selfHeal: true, want: Why{Kind: WhyVanished}, deploy: true},
 		{name: "stack gone, self-heal", w: stack, row: stackRow, hasRow: true, selfHeal: true, want: Why{Kind: WhyVanished}, deploy: true},
-		{name: "stack running", w: stack, row: stackRow, hasRow: true, cs: []sources.Container{container("s1", "shop/stack", "running", 0)}, selfHeal: true},
+		{name: "stack running", w: stack, row: stackRow, hasRow: true, cs: []docker.Container{container("s1", "shop/stack", "running", 0)}, selfHeal: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,28 +125,28 @@ func TestDrifted(t *testing.T) {
 	suspended.Suspended = true
 	stackRow := store.Runtime{WorkloadID: "shop/stack", Kind: "compose", AppliedHash: "h1"}
 	stackC := container("s1", "shop/stack", "running", 0)
-	stackC.Labels[sources.LabelHash] = "h1"
+	stackC.Labels[docker.LabelHash] = "h1"
 	oldStackC := container("s2", "shop/stack", "running", 0)
-	oldStackC.Labels[sources.LabelHash] = "h0"
+	oldStackC.Labels[docker.LabelHash] = "h0"
 	tests := []struct {
 		name     string
 		rows     []store.Runtime
-		cs       []sources.Container
+		cs       []docker.Container
 		selfHeal bool
 		want     bool
 	}{
-		{"in step", []store.Runtime{row}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, false},
-		{"failed deploy to retry", []store.Runtime{failed}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, true},
-		{"backing off: idle", []store.Runtime{backingOff}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, false},
-		{"retry due", []store.Runtime{due}, []sources.Container{container("c1", "shop/web", "running", 1)}, true, true},
-		{"serving container stopped", []store.Runtime{row}, []sources.Container{stopped}, true, true},
+		{"in step", []store.Runtime{row}, []docker.Container{container("c1", "shop/web", "running", 1)}, true, false},
+		{"failed deploy to retry", []store.Runtime{failed}, []docker.Container{container("c1", "shop/web", "running", 1)}, true, true},
+		{"backing off: idle", []store.Runtime{backingOff}, []docker.Container{container("c1", "shop/web", "running", 1)}, true, false},
+		{"retry due", []store.Runtime{due}, []docker.Container{container("c1", "shop/web", "running", 1)}, true, true},
+		{"serving container stopped", []store.Runtime{row}, []docker.Container{stopped}, true, true},
 		{"suspended and gone", []store.Runtime{suspended}, nil, true, false},
 		{"vanished with self-heal", []store.Runtime{row}, nil, true, true},
 		{"vanished without self-heal", []store.Runtime{row}, nil, false, false},
-		{"leftover copy", []store.Runtime{row}, []sources.Container{container("c1", "shop/web", "running", 1), container("c2", "shop/web", "running", 2)}, false, true},
-		{"container without a row", nil, []sources.Container{container("c1", "shop/web", "running", 1)}, false, true},
-		{"stack in step", []store.Runtime{stackRow}, []sources.Container{stackC}, true, false},
-		{"stack with an old container", []store.Runtime{stackRow}, []sources.Container{oldStackC}, true, true},
+		{"leftover copy", []store.Runtime{row}, []docker.Container{container("c1", "shop/web", "running", 1), container("c2", "shop/web", "running", 2)}, false, true},
+		{"container without a row", nil, []docker.Container{container("c1", "shop/web", "running", 1)}, false, true},
+		{"stack in step", []store.Runtime{stackRow}, []docker.Container{stackC}, true, false},
+		{"stack with an old container", []store.Runtime{stackRow}, []docker.Container{oldStackC}, true, true},
 		{"stack gone with self-heal", []store.Runtime{stackRow}, nil, true, true},
 	}
 	for _, tc := range tests {
@@ -165,24 +166,24 @@ func TestObserve(t *testing.T) {
 	tests := []struct {
 		name                  string
 		row                   store.Runtime
-		cs                    []sources.Container
+		cs                    []docker.Container
 		valid                 *sources.Workload
 		wantStatus, wantLast  string
 		wantUp                string
 		write, changed, gone  bool
 		stackRowKindIsCompose bool
 	}{
-		{name: "running, unchanged", row: row, cs: []sources.Container{container("c1", "shop/web", "running", 1000)}, valid: w,
+		{name: "running, unchanged", row: row, cs: []docker.Container{container("c1", "shop/web", "running", 1000)}, valid: w,
 			wantStatus: "running", wantLast: "succeeded", wantUp: "127.0.0.1:1000"},
-		{name: "new port after a restart", row: row, cs: []sources.Container{container("c1", "shop/web", "running", 2000)}, valid: w,
+		{name: "new port after a restart", row: row, cs: []docker.Container{container("c1", "shop/web", "running", 2000)}, valid: w,
 			wantStatus: "running", wantLast: "succeeded", wantUp: "127.0.0.1:2000", write: true},
-		{name: "exited", row: row, cs: []sources.Container{container("c1", "shop/web", "exited", 0)}, valid: w,
+		{name: "exited", row: row, cs: []docker.Container{container("c1", "shop/web", "exited", 0)}, valid: w,
 			wantStatus: "exited", wantLast: "succeeded", wantUp: "127.0.0.1:1000", write: true, changed: true},
 		{name: "vanished", row: row, valid: w, wantStatus: "missing", wantLast: "succeeded", wantUp: "127.0.0.1:1000", write: true, changed: true, gone: true},
 		{name: "still missing: no new event", row: missing, valid: w, wantStatus: "missing", wantLast: "succeeded", wantUp: "127.0.0.1:1000"},
-		{name: "valid again", row: invalid, cs: []sources.Container{container("c1", "shop/web", "running", 1000)}, valid: w,
+		{name: "valid again", row: invalid, cs: []docker.Container{container("c1", "shop/web", "running", 1000)}, valid: w,
 			wantStatus: "running", wantLast: "succeeded", wantUp: "127.0.0.1:1000", write: true},
-		{name: "still invalid", row: invalid, cs: []sources.Container{container("c1", "shop/web", "running", 1000)},
+		{name: "still invalid", row: invalid, cs: []docker.Container{container("c1", "shop/web", "running", 1000)},
 			wantStatus: "running", wantLast: "invalid", wantUp: "127.0.0.1:1000"},
 	}
 	for _, tc := range tests {
@@ -200,15 +201,15 @@ func TestObserve(t *testing.T) {
 
 func TestStackStatus(t *testing.T) {
 	assert.Equal(t, store.StatusMissing, stackStatus(nil))
-	assert.Equal(t, store.StatusRunning, stackStatus([]sources.Container{container("a", "x/y", "running", 0)}))
-	assert.Equal(t, store.StatusDegraded, stackStatus([]sources.Container{container("a", "x/y", "running", 0), container("b", "x/y", "exited", 0)}))
+	assert.Equal(t, store.StatusRunning, stackStatus([]docker.Container{container("a", "x/y", "running", 0)}))
+	assert.Equal(t, store.StatusDegraded, stackStatus([]docker.Container{container("a", "x/y", "running", 0), container("b", "x/y", "exited", 0)}))
 }
 
 func TestDecideObservationsLeftoversAndRoutes(t *testing.T) {
 	w := workload("shop/web", "nginx:1", nil)
 	w.Route = &sources.Route{Hosts: []string{"shop.test"}}
 	row := applied(w, "c1")
-	s := newSnapshot([]store.Runtime{row}, []sources.Container{container("c1", "shop/web", "running", 1000), container("c2", "shop/web", "exited", 0)})
+	s := newSnapshot([]store.Runtime{row}, []docker.Container{container("c1", "shop/web", "running", 1000), container("c2", "shop/web", "exited", 0)})
 	valid := map[string]*sources.Workload{"shop/web": w}
 
 	idle := decideObservations(s, valid, nil, decideOptions{routes: map[string]router.Route{}})
@@ -263,7 +264,7 @@ func TestDecidePrune(t *testing.T) {
 	rows := []store.Runtime{{WorkloadID: "a/x"}, {WorkloadID: "a/y"}}
 	stackC := container("s1", "b/stack", "running", 0)
 	stackC.Labels["com.docker.compose.project"] = "berth-b-stack"
-	cs := []sources.Container{container("c1", "a/x", "running", 1), stackC}
+	cs := []docker.Container{container("c1", "a/x", "running", 1), stackC}
 	tests := []struct {
 		name        string
 		declared    map[string]bool
@@ -318,7 +319,7 @@ func TestDecideWholePlan(t *testing.T) {
 		Invalid: []*gitops.InvalidWorkload{{ID: "shop/bad", File: "apps/shop/bad.yaml", Errs: []error{&gitops.ConfigError{File: "apps/shop/bad.yaml", Msg: "x"}}}}}
 	s := newSnapshot(
 		[]store.Runtime{applied(api, "a1"), applied(oldWeb, "w1"), {WorkloadID: "shop/gone", ContainerID: "g1"}},
-		[]sources.Container{container("a1", "shop/api", "running", 1000), container("w1", "shop/web", "running", 1001), container("g1", "shop/gone", "running", 1002)})
+		[]docker.Container{container("a1", "shop/api", "running", 1000), container("w1", "shop/web", "running", 1001), container("g1", "shop/gone", "running", 1002)})
 	p := decide(d, s, decideOptions{selfHeal: true, cleanup: true})
 	require.Len(t, p.deploys, 1)
 	assert.Equal(t, "shop/web", p.deploys[0].w.ID())

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 )
@@ -98,10 +101,10 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	}
 	row := a.baseRow(d)
 	var recorded int64 // the release, once Persist wrote it
-	dep := sources.Deployment{
+	dep := engine.Deployment{
 		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: a.volumes(ctx, w),
 		Commit: o.Commit, Old: d.old, Current: current(row, d.old),
-		Persist: func(ctx context.Context, c sources.Container) error {
+		Persist: func(ctx context.Context, c docker.Container) error {
 			applied := row
 			setContainer(&applied, c)
 			applied.Image, applied.ImageID, applied.ImageDigest = ref, img.ID, firstNonEmpty(img.Digest, img.ID)
@@ -128,7 +131,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 		return o
 	}
 	stage := StageStart
-	if errors.Is(err, sources.ErrNotReady) {
+	if errors.Is(err, engine.ErrNotReady) {
 		stage = StageGate
 	}
 	o.restored = res.Restored
@@ -137,7 +140,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 
 // prepare makes the image present: the source pulls or builds it, or, for
 // a recorded release, its image is reused by id.
-func (a *Agent) prepare(ctx context.Context, d deployment, src sources.ImageSource) (string, sources.Image, error) {
+func (a *Agent) prepare(ctx context.Context, d deployment, src sources.ImageSource) (string, docker.Image, error) {
 	if d.release != nil {
 		ref := firstNonEmpty(d.release.ImageID, d.release.Image)
 		img, ok, err := a.docker.InspectImage(ctx, ref)
@@ -148,14 +151,14 @@ func (a *Agent) prepare(ctx context.Context, d deployment, src sources.ImageSour
 	}
 	app, err := a.apps.checkout(d.w)
 	if err != nil {
-		return "", sources.Image{}, err
+		return "", docker.Image{}, err
 	}
 	prep, err := src.Prepare(ctx, sources.PrepareEnv{
 		Docker: a.docker, Root: a.configRoot(), App: app, StaticServer: a.opts.StaticServer, Log: a.log.With("workload", d.w.ID()),
-		Timeouts: sources.Timeouts{Pull: a.opts.Timeouts.Pull, Build: a.opts.Timeouts.Build},
+		Timeouts: fault.Timeouts{Pull: a.opts.Timeouts.Pull, Build: a.opts.Timeouts.Build},
 	}, d.w)
 	if err != nil {
-		return "", sources.Image{}, err
+		return "", docker.Image{}, err
 	}
 	img, ok, err := a.docker.InspectImage(ctx, prep.Image)
 	if err == nil && !ok {
@@ -169,7 +172,7 @@ func (a *Agent) prepare(ctx context.Context, d deployment, src sources.ImageSour
 	return prep.Image, img, err
 }
 
-func (a *Agent) newRelease(o Outcome, ref string, img sources.Image) *store.Release {
+func (a *Agent) newRelease(o Outcome, ref string, img docker.Image) *store.Release {
 	spec, err := gitops.EncodeWorkload(o.Workload)
 	if err != nil {
 		a.log.Warn("encoding the release failed", "workload", o.Workload.ID(), "error", err)
@@ -196,9 +199,9 @@ func (a *Agent) applied(row *store.Runtime, o Outcome) {
 	row.UpdatedAt = time.Time{}
 }
 
-func setContainer(row *store.Runtime, c sources.Container) {
+func setContainer(row *store.Runtime, c docker.Container) {
 	row.ContainerID, row.ContainerName = c.ID, c.Name
-	row.Upstream = sources.Upstream(c)
+	row.Upstream = engine.Upstream(c)
 	row.Status = c.State
 	row.UpdatedAt = time.Time{}
 }
@@ -212,7 +215,7 @@ func (a *Agent) volumes(ctx context.Context, w *sources.Workload) map[string]str
 		name := v.Name
 		if _, ok, err := a.docker.VolumeLabels(ctx, v.Name); err == nil && !ok {
 			labels, legacy, err := a.docker.VolumeLabels(ctx, v.Legacy)
-			if err == nil && legacy && (labels[sources.LabelWorkload] == "" || labels[sources.LabelWorkload] == w.ID()) {
+			if err == nil && legacy && (labels[docker.LabelWorkload] == "" || labels[docker.LabelWorkload] == w.ID()) {
 				name = v.Legacy
 			}
 		}

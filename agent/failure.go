@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/engine"
+	"github.com/berthops/berth/internal/fault"
 )
 
 // fail turns an error into a failed outcome and says what serves now: the
@@ -17,12 +18,12 @@ import (
 // Err for the log.
 func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 	o.Result, o.Stage = Failed, stage
-	o.RolledBack = errors.Is(err, sources.ErrRolledBack)
-	o.RestoreFailed = errors.Is(err, sources.ErrRestoreFailed)
+	o.RolledBack = errors.Is(err, engine.ErrRolledBack)
+	o.RestoreFailed = errors.Is(err, engine.ErrRestoreFailed)
 	// Only a version that was applied before can still serve: a first
 	// deploy refused before it touched anything serves nothing.
 	o.StillServing = !o.RolledBack && !o.RestoreFailed && d.row.AppliedHash != "" &&
-		(errors.Is(err, sources.ErrStillServing) || serving(current(d.row, d.old)) && stage != StageStart && stage != StageGate)
+		(errors.Is(err, engine.ErrStillServing) || serving(current(d.row, d.old)) && stage != StageStart && stage != StageGate)
 	where := string(stage)
 	switch {
 	case o.RolledBack:
@@ -32,8 +33,8 @@ func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 	case o.StillServing:
 		where += " (the running version is still serving)"
 	}
-	var te *sources.ToolError
-	var to *sources.TimeoutError
+	var te *fault.ToolError
+	var to *fault.TimeoutError
 	switch {
 	case errors.As(err, &to) && errors.As(err, &te):
 		o.Reason = where + ": " + te.Tool + " " + to.Short()
@@ -50,7 +51,7 @@ func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 // which the reason already says in words.
 func causeOf(err error) string {
 	s := err.Error()
-	for _, m := range []error{sources.ErrStillServing, sources.ErrRolledBack} {
+	for _, m := range []error{engine.ErrStillServing, engine.ErrRolledBack} {
 		s = strings.TrimPrefix(s, m.Error()+": ")
 	}
 	return s

@@ -11,7 +11,7 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/internal/fault"
 )
 
 // fleetReader reads every agent's folder on the status branch (the
@@ -47,7 +47,7 @@ func (a *Agent) readFleet(ctx context.Context, maxAge time.Duration) (*gitops.Fl
 		return a.fleet.f, nil
 	}
 	var f *gitops.Fleet
-	err := sources.Deadline(ctx, a.opts.Timeouts.Git, "--git-timeout", func(ctx context.Context) (err error) {
+	err := fault.Deadline(ctx, a.opts.Timeouts.Git, "--git-timeout", func(ctx context.Context) (err error) {
 		f, err = fr.Fleet(ctx, a.now())
 		return err
 	})

@@ -5,8 +5,10 @@ import (
 	"sort"
 
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/router"
+	"github.com/berthops/berth/sources"
 )
 
 // observation brings one row in line with what runs.
@@ -17,7 +19,7 @@ type observation struct {
 	changed   bool // the observed state changed (a person would notice)
 	missing   bool // the serving container just vanished
 	recovered bool // a failure ended without a deploy (git went back)
-	leftovers []sources.Container
+	leftovers []docker.Container
 	route     *routeFix
 }
 
@@ -73,7 +75,7 @@ func routeFollows(id string, w *sources.Workload, upstream string, routes map[st
 }
 
 // observe is the status part of reconcile: what the row should say now.
-func observe(row store.Runtime, cs []sources.Container, w *sources.Workload) observation {
+func observe(row store.Runtime, cs []docker.Container, w *sources.Workload) observation {
 	next := row
 	c := current(row, cs)
 	switch {
@@ -84,7 +86,7 @@ func observe(row store.Runtime, cs []sources.Container, w *sources.Workload) obs
 		next.Status = stackStatus(cs)
 	case c != nil:
 		next.Status = c.State
-		if up := sources.Upstream(*c); up != "" {
+		if up := engine.Upstream(*c); up != "" {
 			next.Upstream = up // Docker may publish a new port after a restart
 		}
 	case row.ContainerID != "":
@@ -107,7 +109,7 @@ func observe(row store.Runtime, cs []sources.Container, w *sources.Workload) obs
 }
 
 // stackStatus sums up a compose stack's containers.
-func stackStatus(cs []sources.Container) string {
+func stackStatus(cs []docker.Container) string {
 	if len(cs) == 0 {
 		return store.StatusMissing
 	}
@@ -119,8 +121,8 @@ func stackStatus(cs []sources.Container) string {
 	return store.StatusRunning
 }
 
-func leftovers(row store.Runtime, cs []sources.Container) []sources.Container {
-	var out []sources.Container
+func leftovers(row store.Runtime, cs []docker.Container) []docker.Container {
+	var out []docker.Container
 	for _, c := range cs {
 		if c.ID != row.ContainerID {
 			out = append(out, c)

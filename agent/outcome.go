@@ -3,6 +3,7 @@ package agent
 import (
 	"time"
 
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/sources"
 )
 
@@ -78,5 +79,5 @@ type Outcome struct {
 	// Gate says how the readiness gate decided, for the event.
 	Gate string
 
-	restored sources.Container // the old container a rollback started again
+	restored docker.Container // the old container a rollback started again
 }

@@ -3,7 +3,7 @@ package agent
 import (
 	"context"
 
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/engine"
 )
 
 // prune removes the workloads whose files left the repo: their compose
@@ -45,7 +45,7 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 		remove = a.docker.Purge
 	}
 	for _, c := range pr.containers {
-		if err := remove(ctx, c.ID, sources.DefaultStopGrace); err != nil {
+		if err := remove(ctx, c.ID, engine.DefaultStopGrace); err != nil {
 			a.log.Warn("pruning container failed", "workload", pr.id, "container", c.Name, "error", err)
 			ok = false
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/forge"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 )
 
@@ -160,7 +161,7 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 	rep.IntervalSeconds, rep.HeartbeatSeconds = int(r.interval/time.Second), int(max(r.heartbeat, 0)/time.Second)
 	r.pushedAt = rep.Heartbeat
 	push := func(ctx context.Context) error { return r.status.Push(ctx, rep) }
-	if err := sources.Deadline(ctx, r.gitTimeout, "--git-timeout", push); err != nil {
+	if err := fault.Deadline(ctx, r.gitTimeout, "--git-timeout", push); err != nil {
 		r.log.Warn("status push failed", "error", err)
 		r.events.add(ctx, store.Event{Kind: string(KindStatusPushFailed), Severity: store.SeverityWarn, Commit: res.Commit,
 			Message: "status branch not updated: " + err.Error()})

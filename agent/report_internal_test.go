@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/forge"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 )
 
@@ -55,7 +57,7 @@ func TestFailedOutcomeIsGenericAndRedacted(t *testing.T) {
 	a.opts.Redactor.Add("hunter2-hunter2")
 	w := workload("shop/web", "nginx:2", nil)
 	o := Outcome{Workload: w, Commit: "c1", Decision: sources.Decide(w)}
-	tool := &sources.ToolError{Tool: "docker compose up", ExitCode: 1, Output: "pulling hunter2-hunter2 failed", Err: errors.New("exit status 1")}
+	tool := &fault.ToolError{Tool: "docker compose up", ExitCode: 1, Output: "pulling hunter2-hunter2 failed", Err: errors.New("exit status 1")}
 	tests := []struct {
 		name, reason string
 		err          error
@@ -63,8 +65,8 @@ func TestFailedOutcomeIsGenericAndRedacted(t *testing.T) {
 	}{
 		{"tool output", "docker compose: docker compose up failed (exit status 1); see the agent's debug log", tool, StageCompose},
 		{"first line, redacted", "preparing the image: pulling x: token hunter2-hunter2 → ***", errors.New("pulling x: token hunter2-hunter2 → ***\nmore detail"), StagePrepare},
-		{"blue still serving", "readiness gate (the running version is still serving): not ready", fmt.Errorf("%w: %w", sources.ErrStillServing, sources.ErrNotReady), StageGate},
-		{"first deploy: nothing serves", "readiness gate: not ready", fmt.Errorf("%w: %w", sources.ErrStillServing, sources.ErrNotReady), StageGate},
+		{"blue still serving", "readiness gate (the running version is still serving): not ready", fmt.Errorf("%w: %w", engine.ErrStillServing, engine.ErrNotReady), StageGate},
+		{"first deploy: nothing serves", "readiness gate: not ready", fmt.Errorf("%w: %w", engine.ErrStillServing, engine.ErrNotReady), StageGate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

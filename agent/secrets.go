@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
@@ -117,7 +118,7 @@ func (s *sharedSecrets) list() []SharedSecret {
 
 // registryUser is a Docker that logs in to private registries.
 type registryUser interface {
-	SetRegistries(creds []sources.Credential)
+	SetRegistries(creds []docker.Credential)
 }
 
 // registries hands berth.yaml's registry logins, their passwords from the
@@ -128,7 +129,7 @@ func (a *Agent) registries(list []gitops.Registry) []string {
 	if !ok {
 		return nil
 	}
-	var creds []sources.Credential
+	var creds []docker.Credential
 	var problems []string
 	sum := sha256.New()
 	for i, r := range list {
@@ -137,7 +138,7 @@ func (a *Agent) registries(list []gitops.Registry) []string {
 			problems = append(problems, fmt.Sprintf("registries.%d: shared secret %s has no value on this agent; pulls from %s go without a login", i, r.PasswordSecret, r.Host))
 			continue
 		}
-		creds = append(creds, sources.Credential{Host: r.Host, Username: r.Username, Password: pw})
+		creds = append(creds, docker.Credential{Host: r.Host, Username: r.Username, Password: pw})
 		pwSum := sha256.Sum256([]byte(pw))
 		fmt.Fprintf(sum, "%s\x00%s\x00%x\x00", r.Host, r.Username, pwSum)
 	}

@@ -4,18 +4,18 @@ import (
 	"context"
 
 	"github.com/berthops/berth/agent/store"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
 )
 
 // snapshot is everything a tick reads before it acts: every runtime row
 // and every container the agent owns, by workload id.
 type snapshot struct {
 	rows       map[string]store.Runtime
-	containers map[string][]sources.Container
+	containers map[string][]docker.Container
 }
 
-func newSnapshot(rows []store.Runtime, cs []sources.Container) *snapshot {
-	s := &snapshot{rows: make(map[string]store.Runtime, len(rows)), containers: map[string][]sources.Container{}}
+func newSnapshot(rows []store.Runtime, cs []docker.Container) *snapshot {
+	s := &snapshot{rows: make(map[string]store.Runtime, len(rows)), containers: map[string][]docker.Container{}}
 	for _, r := range rows {
 		s.rows[r.WorkloadID] = r
 	}
@@ -34,7 +34,7 @@ func (a *Agent) takeSnapshot(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cs []sources.Container
+	var cs []docker.Container
 	if a.view != nil {
 		cs, err = a.view.containers(ctx)
 	} else {
@@ -50,14 +50,14 @@ func (a *Agent) takeSnapshot(ctx context.Context) (*snapshot, error) {
 // agent's name (a copy-pasted unit, two state dirs on one host) must not
 // have its containers removed as leftovers or pruned. Containers without
 // the label (made before it existed) are adopted.
-func (a *Agent) own(cs []sources.Container) []sources.Container {
+func (a *Agent) own(cs []docker.Container) []docker.Container {
 	if a.opts.StateID == "" {
 		return cs
 	}
 	out := cs[:0:0]
 	foreign := 0
 	for _, c := range cs {
-		if s := c.Labels[sources.LabelState]; s != "" && s != a.opts.StateID {
+		if s := c.Labels[docker.LabelState]; s != "" && s != a.opts.StateID {
 			foreign++
 			continue
 		}
@@ -70,7 +70,7 @@ func (a *Agent) own(cs []sources.Container) []sources.Container {
 }
 
 // current is the container the row names, when it still exists.
-func current(row store.Runtime, cs []sources.Container) *sources.Container {
+func current(row store.Runtime, cs []docker.Container) *docker.Container {
 	for i := range cs {
 		if cs[i].ID == row.ContainerID && row.ContainerID != "" {
 			return &cs[i]
@@ -81,7 +81,7 @@ func current(row store.Runtime, cs []sources.Container) *sources.Container {
 
 // stackProject is the compose project of a workload's containers, "" for
 // containers Berth runs itself.
-func stackProject(cs []sources.Container) string {
+func stackProject(cs []docker.Container) string {
 	for _, c := range cs {
 		if p := c.Labels["com.docker.compose.project"]; p != "" {
 			return p

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
@@ -66,7 +68,7 @@ func (a *Agent) recordStack(ctx context.Context, o Outcome, d deployment, projec
 	a.applied(&row, o)
 	var rel *store.Release
 	if d.release == nil {
-		rel = a.newRelease(o, "", sources.Image{})
+		rel = a.newRelease(o, "", docker.Image{})
 	} else {
 		row.ReleaseID = d.release.ID
 	}
@@ -84,8 +86,8 @@ func (a *Agent) ownProject(ctx context.Context, w *sources.Workload, project str
 		return err
 	}
 	for _, c := range cs {
-		mine := c.Labels[sources.LabelAgent] == a.opts.Name && c.Workload() == w.ID() &&
-			(a.opts.StateID == "" || c.Labels[sources.LabelState] == "" || c.Labels[sources.LabelState] == a.opts.StateID)
+		mine := c.Labels[docker.LabelAgent] == a.opts.Name && c.Workload() == w.ID() &&
+			(a.opts.StateID == "" || c.Labels[docker.LabelState] == "" || c.Labels[docker.LabelState] == a.opts.StateID)
 		if !mine {
 			return fmt.Errorf("compose project %q has containers Berth does not own (%s): choose another source.project", project, c.Name)
 		}
@@ -102,21 +104,21 @@ func (a *Agent) restoreStack(ctx context.Context, d deployment, project, base st
 	}
 	rel, ok, err := a.store.Release(ctx, d.row.ReleaseID)
 	if err != nil || !ok {
-		return errors.Join(upErr, fmt.Errorf("%w: the last good release is not recorded", sources.ErrRestoreFailed))
+		return errors.Join(upErr, fmt.Errorf("%w: the last good release is not recorded", engine.ErrRestoreFailed))
 	}
 	prev, err := gitops.DecodeWorkload(rel.Spec)
 	if err != nil {
-		return errors.Join(upErr, fmt.Errorf("%w: %w", sources.ErrRestoreFailed, err))
+		return errors.Join(upErr, fmt.Errorf("%w: %w", engine.ErrRestoreFailed, err))
 	}
 	file := a.opts.Compose.SnapshotFile(project, rel.Hash, base)
 	if file == "" {
-		return errors.Join(upErr, fmt.Errorf("%w: its compose files are no longer kept", sources.ErrRestoreFailed))
+		return errors.Join(upErr, fmt.Errorf("%w: its compose files are no longer kept", engine.ErrRestoreFailed))
 	}
 	if err := up(context.WithoutCancel(ctx), file, prev, rel.Commit); err != nil {
-		return errors.Join(upErr, fmt.Errorf("%w: %w", sources.ErrRestoreFailed, err))
+		return errors.Join(upErr, fmt.Errorf("%w: %w", engine.ErrRestoreFailed, err))
 	}
 	a.log.Warn("rolled back: the previous version of the stack serves again", "workload", d.w.ID(), "project", project, "commit", shortSHA(rel.Commit))
-	return fmt.Errorf("%w: %w", sources.ErrRolledBack, upErr)
+	return fmt.Errorf("%w: %w", engine.ErrRolledBack, upErr)
 }
 
 // stackUp brings a kept copy of a stack's file up as prev, at commit.

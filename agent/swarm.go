@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 )
@@ -35,7 +37,7 @@ func (a *Agent) deploySwarm(ctx context.Context, o Outcome, d deployment, c *com
 		return a.fail(o, d, StageSwarm, err)
 	}
 	if err := a.opts.Swarm.Deploy(ctx, stack, file, a.engine.Labels(w, o.Commit), vars); err != nil {
-		if !errors.Is(err, sources.ErrRolledBack) && !errors.Is(err, sources.ErrNotSwarmManager) && !errors.Is(err, sources.ErrStillServing) {
+		if !errors.Is(err, engine.ErrRolledBack) && !errors.Is(err, docker.ErrNotSwarmManager) && !errors.Is(err, engine.ErrStillServing) {
 			// It never converged, and Swarm did not roll it back: Berth
 			// deploys the last good copy again.
 			up := func(ctx context.Context, file string, prev *sources.Workload, commit string) error {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/router"
 )
 
@@ -172,7 +172,7 @@ func (r *TickResult) failures() []string {
 func (a *Agent) pull(ctx context.Context, res *TickResult) (string, error) {
 	a.log.Info("pulling", "repo", a.repo.URL(), "branch", a.repo.Branch())
 	var commit string
-	err := sources.Deadline(ctx, a.opts.Timeouts.Git, "--git-timeout", func(ctx context.Context) (err error) {
+	err := fault.Deadline(ctx, a.opts.Timeouts.Git, "--git-timeout", func(ctx context.Context) (err error) {
 		commit, err = a.repo.Pull(ctx)
 		return err
 	})

@@ -16,8 +16,8 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
-	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/dockertest"
 )
@@ -118,7 +118,7 @@ func (f tickFigures) calls() float64         { return float64(f.docker) / float6
 func (f tickFigures) perTick() time.Duration { return f.elapsed / time.Duration(f.ticks) }
 
 // measure runs run (n ticks when n > 0) and counts what they cost.
-func measure(st *store.Store, d *sources.Docker, n int, run func()) tickFigures {
+func measure(st *store.Store, d *docker.Client, n int, run func()) tickFigures {
 	q0, c0, t0 := st.Queries(), d.Calls(), time.Now()
 	if n > 0 {
 		for range n {
@@ -133,7 +133,7 @@ func measure(st *store.Store, d *sources.Docker, n int, run func()) tickFigures 
 // probes times the parts of a tick that are not Berth's own work: the git
 // server's answer to a fetch with no new commit, and dockerd's answer to
 // the docker ps -a of the agent's containers.
-func probes(b *testing.B, h *agenttest.Harness, d *sources.Docker) (fetch, list time.Duration) {
+func probes(b *testing.B, h *agenttest.Harness, d *docker.Client) (fetch, list time.Duration) {
 	ctx := context.Background()
 	repo, err := gitops.NewRepo(h.Repo.URL, "main", filepath.Join(h.StateDir, "repo"), gitops.Credentials{})
 	if err != nil {
@@ -172,7 +172,7 @@ func seedIdleState(b *testing.B, h *agenttest.Harness, st *store.Store, desired 
 			Status: store.StatusMissing, LastDeploy: store.DeploySucceeded, ContainerID: fmt.Sprintf("gone-%d", i)}
 		if i < containers {
 			created, err := cli.ContainerCreate(ctx, &container.Config{Image: h.Image, Labels: map[string]string{
-				sources.LabelAgent: h.Name, sources.LabelWorkload: w.ID(), sources.LabelHash: w.Hash, sources.LabelCommit: commit,
+				docker.LabelAgent: h.Name, docker.LabelWorkload: w.ID(), docker.LabelHash: w.Hash, docker.LabelCommit: commit,
 			}}, nil, nil, nil, fmt.Sprintf("%s-%d", h.Name, i))
 			if err != nil {
 				b.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/berthops/berth/agent"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/testkit/agenttest"
 )
 
@@ -52,7 +52,7 @@ stop_grace_period: 2s
 	}
 	write(0)
 	// The engine's production defaults, not the test suite's short ones.
-	a, _ := h.Agent(agent.Options{Router: rt, Engine: sources.EngineOptions{LivenessWindow: sources.DefaultLivenessWindow, Drain: sources.DefaultDrain}})
+	a, _ := h.Agent(agent.Options{Router: rt, Engine: engine.Options{LivenessWindow: engine.DefaultLivenessWindow, Drain: engine.DefaultDrain}})
 	if _, err := a.Tick(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func BenchmarkFailedRecreateUnderLoad(b *testing.B) {
 		h.Repo.Push(fmt.Sprintf("v%d", version))
 	}
 	write(0, false)
-	a, _ := h.Agent(agent.Options{Router: rt, Engine: sources.EngineOptions{LivenessWindow: sources.DefaultLivenessWindow, Drain: sources.DefaultDrain}})
+	a, _ := h.Agent(agent.Options{Router: rt, Engine: engine.Options{LivenessWindow: engine.DefaultLivenessWindow, Drain: engine.DefaultDrain}})
 	if _, err := a.Tick(ctx); err != nil {
 		b.Fatal(err)
 	}

@@ -23,8 +23,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/berthops/berth/internal/atomicfile"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/internal/secretfile"
-	"github.com/berthops/berth/sources"
 )
 
 // ErrBranchNotFound means the remote has no such branch: a person must fix
@@ -46,7 +46,7 @@ type Repo struct {
 	dir    string
 	creds  Credentials
 	// Failpoint, when set, is called at FailAfterCheckout (crash tests).
-	Failpoint func(sources.Step)
+	Failpoint func(fault.Step)
 	// Signers, when set, must have signed the branch tip: an unverified
 	// tip is never checked out (Pull returns an *UnverifiedError).
 	Signers *Signers
@@ -222,7 +222,7 @@ func (r *Repo) checkout(repo *git.Repository, h plumbing.Hash) error {
 	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
 		return fmt.Errorf("cleaning the checkout of %s: %w", h.String()[:12], err)
 	}
-	r.failpoint(sources.FailAfterCheckout)
+	r.failpoint(fault.FailAfterCheckout)
 	return r.markCheckedOut(r.dir, h)
 }
 
@@ -249,7 +249,7 @@ func (r *Repo) markCheckedOut(dir string, h plumbing.Hash) error {
 	return nil
 }
 
-func (r *Repo) failpoint(step sources.Step) {
+func (r *Repo) failpoint(step fault.Step) {
 	if r.Failpoint != nil {
 		r.Failpoint(step)
 	}

@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/internal/fault"
 	"io"
 	"log/slog"
 	"maps"
@@ -90,7 +92,7 @@ type PrepareEnv struct {
 	// StaticServer is the statically linked binary that serves sites.
 	StaticServer string
 	// Timeouts bound pulls and builds.
-	Timeouts Timeouts
+	Timeouts fault.Timeouts
 	Log      *slog.Logger
 }
 
@@ -141,11 +143,11 @@ type ImageSource interface {
 
 // ImageStore is what preparing an image needs from Docker.
 type ImageStore interface {
-	InspectImage(ctx context.Context, ref string) (img Image, ok bool, err error)
+	InspectImage(ctx context.Context, ref string) (img docker.Image, ok bool, err error)
 	Pull(ctx context.Context, ref string) error
-	Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, out func(line string)) error
+	Build(ctx context.Context, buildCtx io.Reader, spec docker.BuildSpec, out func(line string)) error
 }
 
-var _ ImageStore = (*Docker)(nil)
+var _ ImageStore = (*docker.Client)(nil)
 
 func (k Kind) String() string { return string(k) }

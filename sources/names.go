@@ -22,3 +22,9 @@ func VolumeName(w *Workload, name string) string { return "berth-" + Slug(w) + "
 func LegacyVolumeName(w *Workload, name string) string {
 	return "berth-" + w.App + "-" + w.Name + "-" + name
 }
+
+// BuiltTag is the tag of an image Berth builds for a workload: one per
+// desired hash, so a rebuild happens exactly when the hash moves.
+func BuiltTag(w *Workload) string {
+	return BuiltRepo(w) + ":" + w.Hash[:12]
+}

@@ -1,6 +1,6 @@
-// Package sources turns a workload's desired config into running containers:
-// the per-kind configs, the strategy rules, the deploy engines and the Docker
-// adapter they share.
+// Package sources is what a workload file says: the Spec, the source kinds
+// and their contracts, the strategy rules (strategy.go) and Berth's names.
+// One sub-package per kind prepares that kind's image.
 package sources
 
 import (

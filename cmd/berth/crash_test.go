@@ -14,6 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/testkit/agenttest"
@@ -74,7 +77,7 @@ func (p *proxyProcess) kill(t *testing.T) {
 // config repo on a git server, and the env of the `berth sync` processes
 // the drill kills.
 type crashWorld struct {
-	docker     *sources.Docker
+	docker     *docker.Client
 	name, host string
 	proxy      string
 	src        *gitserver.Repo
@@ -130,12 +133,12 @@ func TestCrashAtEveryBlueGreenStepConverges(t *testing.T) {
 	w.src.Write("apps/"+w.app+"/web.yaml", workload("v0")).Push("v0")
 	r := run(t, w.env, "sync", "--repo", w.src.URL)
 	require.Equal(t, 0, r.code, r.stderr)
-	for i, step := range sources.Steps[sources.StrategyBlueGreen] {
+	for i, step := range engine.Steps[sources.StrategyBlueGreen] {
 		t.Run(string(step), func(t *testing.T) {
 			msg := fmt.Sprintf("v%d", i+1)
 			w.src.Write("apps/"+w.app+"/web.yaml", workload(msg)).Push(msg)
 			r := run(t, append(w.env, "BERTH_FAILPOINT="+string(step)), "sync", "--repo", w.src.URL)
-			require.Equal(t, sources.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
+			require.Equal(t, fault.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
 			r = run(t, w.env, "sync", "--repo", w.src.URL)
 			require.Equal(t, 0, r.code, r.stderr)
 			row := w.requireConverged(t, msg)
@@ -164,13 +167,13 @@ func TestCrashAtEveryRecreateStepConverges(t *testing.T) {
 	r := run(t, w.env, "sync", "--repo", w.src.URL)
 	require.Equal(t, 0, r.code, r.stderr)
 	serving := "v0"
-	for i, step := range sources.Steps[sources.StrategyRecreate] {
+	for i, step := range engine.Steps[sources.StrategyRecreate] {
 		t.Run(string(step), func(t *testing.T) {
 			msg := fmt.Sprintf("v%d", i+1)
-			bad := step == sources.FailAfterOldStop || step == sources.FailAfterNewStart
+			bad := step == fault.FailAfterOldStop || step == fault.FailAfterNewStart
 			w.src.Write("apps/"+w.app+"/web.yaml", workload(msg, bad)).Push(msg)
 			r := run(t, append(w.env, "BERTH_FAILPOINT="+string(step)), "sync", "--repo", w.src.URL)
-			require.Equal(t, sources.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
+			require.Equal(t, fault.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
 			r = run(t, w.env, "sync", "--repo", w.src.URL)
 			if bad {
 				require.Equal(t, 1, r.code, "the retried version fails again:\n%s", r.stderr)
@@ -196,8 +199,8 @@ func TestCrashDuringCheckoutConverges(t *testing.T) {
 	r := run(t, w.env, "sync", "--repo", w.src.URL)
 	require.Equal(t, 0, r.code, r.stderr)
 	w.src.Write("apps/"+w.app+"/web.yaml", workload("v1")).Push("v1")
-	r = run(t, append(w.env, "BERTH_FAILPOINT="+string(sources.FailAfterCheckout)), "sync", "--repo", w.src.URL)
-	require.Equal(t, sources.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
+	r = run(t, append(w.env, "BERTH_FAILPOINT="+string(fault.FailAfterCheckout)), "sync", "--repo", w.src.URL)
+	require.Equal(t, fault.FailpointExitCode, r.code, "the failpoint must kill the process:\n%s", r.stderr)
 	w.requireConverged(t, "v0") // nothing was deployed from the unrecorded checkout
 	r = run(t, w.env, "sync", "--repo", w.src.URL)
 	require.Equal(t, 0, r.code, r.stderr)

@@ -18,7 +18,7 @@ import (
 	"github.com/berthops/berth/testkit/loopback"
 )
 
-func docker(t *testing.T, args ...string) string {
+func dockerCLI(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("docker", args...).CombinedOutput()
 	require.NoError(t, err, "docker %s:\n%s", strings.Join(args, " "), out)
@@ -34,7 +34,7 @@ func docker(t *testing.T, args ...string) string {
 func TestAgentImageRunsTheDemo(t *testing.T) {
 	w := newCLIWorld(t)
 	if _, err := exec.Command("docker", "image", "inspect", "berth-example/hello:1").CombinedOutput(); err != nil {
-		docker(t, "tag", w.img, "berth-example/hello:1")
+		dockerCLI(t, "tag", w.img, "berth-example/hello:1")
 		t.Cleanup(func() { _ = exec.Command("docker", "rmi", "berth-example/hello:1").Run() })
 	}
 	// The build context, as scripts/image makes it.
@@ -50,7 +50,7 @@ func TestAgentImageRunsTheDemo(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(ctx, f.to), b, 0o755))
 	}
 	tag := "berth-test/agent:" + w.name
-	docker(t, "build", "-q", "-t", tag, ctx)
+	dockerCLI(t, "build", "-q", "-t", tag, ctx)
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
 
 	// The demo repo without its compose stack.
@@ -68,7 +68,7 @@ func TestAgentImageRunsTheDemo(t *testing.T) {
 	w.src.Push("the demo")
 	state, api := t.TempDir(), loopback.FreeAddr(t)
 	name := "berth-agent-" + w.name
-	docker(t, "run", "-d", "--name", name, "--network", "host", "-v", "/var/run/docker.sock:/var/run/docker.sock",
+	dockerCLI(t, "run", "-d", "--name", name, "--network", "host", "-v", "/var/run/docker.sock:/var/run/docker.sock",
 		"-v", state+":/var/lib/berth", tag, "agent", "--repo", w.src.URL, "--agent-name", w.name, "--router", "none",
 		"--status-branch", "", "--schedule", "@every 1h", "--listen", api)
 	t.Cleanup(func() {

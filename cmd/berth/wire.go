@@ -12,11 +12,13 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/forge"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/secrets"
-	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 )
 
@@ -94,8 +96,8 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	return &runtime{agent: agent.New(opts, repo, st, docker, log), log: log, close: cl.run}, nil
 }
 
-func openDocker(ctx context.Context, host string) (*sources.Docker, error) {
-	docker, err := sources.NewDocker(host)
+func openDocker(ctx context.Context, host string) (*docker.Client, error) {
+	docker, err := docker.New(host)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +128,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	opts.Name, opts.Path, opts.AllowEmpty, opts.SelfHeal, opts.Parallel = f.agentName, f.path, f.allowEmpty, f.selfHeal, f.parallel
 	opts.Labels = f.labels
 	opts.Router = rt
-	opts.Engine = sources.EngineOptions{LivenessWindow: f.livenessWindow, Drain: f.drain, Failpoint: failpoint(log)}
+	opts.Engine = engine.Options{LivenessWindow: f.livenessWindow, Drain: f.drain, Failpoint: failpoint(log)}
 	opts.Policy = f.allow.policy
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
 		if v := f.allow.policy.RepoURL("source.git.url", url); len(v) > 0 {
@@ -161,15 +163,15 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 // failpoint is the crash-test hook: with BERTH_FAILPOINT set
 // to a deploy step, the process exits hard at that step, so tests can
 // prove that the next tick converges. Off otherwise.
-func failpoint(log *slog.Logger) func(sources.Step) {
+func failpoint(log *slog.Logger) func(fault.Step) {
 	want := os.Getenv("BERTH_FAILPOINT")
 	if want == "" {
 		return nil
 	}
-	return func(step sources.Step) {
+	return func(step fault.Step) {
 		if string(step) == want {
 			log.Error("failpoint reached: exiting", "step", string(step))
-			os.Exit(sources.FailpointExitCode)
+			os.Exit(fault.FailpointExitCode)
 		}
 	}
 }

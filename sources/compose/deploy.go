@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/berthops/berth/internal/atomicfile"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 )
 
@@ -78,7 +79,7 @@ type Stack struct {
 // `docker ps -a` finds them; vars are the interpolation variables (the
 // workload's env and shared secrets), passed in the process environment,
 // never written to a file. A service that does not run (or is unhealthy)
-// within Wait fails the up. On failure the error is a *sources.ToolError.
+// within Wait fails the up. On failure the error is a *fault.ToolError.
 func (s *Stack) Up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
 	file, names, err := readServices(file)
 	if err != nil {
@@ -148,7 +149,7 @@ func (s *Stack) runOut(ctx context.Context, dir, tool string, vars []string, std
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
-	return sources.Deadline(ctx, timeout, "--compose-timeout", func(ctx context.Context) error {
+	return fault.Deadline(ctx, timeout, "--compose-timeout", func(ctx context.Context) error {
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Dir = dir
 		cmd.Env = append(append(append([]string{}, s.Env...), vars...), "COMPOSE_PROGRESS=plain", "COMPOSE_ANSI=never")
@@ -159,7 +160,7 @@ func (s *Stack) runOut(ctx context.Context, dir, tool string, vars []string, std
 			cmd.Stdout = stdout
 		}
 		if err := cmd.Run(); err != nil {
-			te := &sources.ToolError{Tool: tool, Output: out.String(), Err: err}
+			te := &fault.ToolError{Tool: tool, Output: out.String(), Err: err}
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				te.ExitCode = ee.ExitCode()

@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 )
 
 // SwarmAPI is what a stack deploy asks the Docker API directly.
 type SwarmAPI interface {
 	SwarmManager(ctx context.Context) error
-	StackServices(ctx context.Context, stack string) ([]sources.ServiceState, error)
+	StackServices(ctx context.Context, stack string) ([]docker.ServiceState, error)
 }
 
 // Swarm deploys stack workloads: `docker stack deploy --prune
@@ -37,7 +38,7 @@ type Swarm struct {
 // (so the one snapshot sees the tasks); vars are the interpolation
 // variables, in the process environment only. It returns nil once every
 // service it changed has converged; an error wrapping
-// sources.ErrRolledBack when Swarm rolled an update back (after Berth
+// engine.ErrRolledBack when Swarm rolled an update back (after Berth
 // asked it to, when the update paused); any other error otherwise.
 func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[string]string, vars []string) error {
 	if err := s.API.SwarmManager(ctx); err != nil {
@@ -47,16 +48,16 @@ func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[strin
 	if err != nil {
 		return err
 	}
-	owner := map[string]string{sources.LabelAgent: labels[sources.LabelAgent], sources.LabelWorkload: labels[sources.LabelWorkload]}
+	owner := map[string]string{docker.LabelAgent: labels[docker.LabelAgent], docker.LabelWorkload: labels[docker.LabelWorkload]}
 	before, err := s.API.StackServices(ctx, stack)
 	if err != nil {
 		return err
 	}
 	versions := map[string]uint64{}
 	for _, b := range before {
-		if b.Labels[sources.LabelAgent] != owner[sources.LabelAgent] || b.Labels[sources.LabelWorkload] != owner[sources.LabelWorkload] {
+		if b.Labels[docker.LabelAgent] != owner[docker.LabelAgent] || b.Labels[docker.LabelWorkload] != owner[docker.LabelWorkload] {
 			// --prune would remove someone else's services.
-			return fmt.Errorf("%w: Swarm stack %q has services Berth does not own (%s): choose another source.stack", sources.ErrStillServing, stack, b.Name)
+			return fmt.Errorf("%w: Swarm stack %q has services Berth does not own (%s): choose another source.stack", engine.ErrStillServing, stack, b.Name)
 		}
 		versions[b.Name] = b.Version
 	}
@@ -110,9 +111,9 @@ func (s *Swarm) await(ctx context.Context, stack string, before map[string]uint6
 		case len(r.pending) == 0 && len(r.paused) == 0 && r.rolledBack != "":
 			if len(asked) > 0 {
 				return fmt.Errorf("%w: Swarm paused the update of %s and Berth asked for a rollback: %s",
-					sources.ErrRolledBack, strings.Join(slices.Sorted(maps.Keys(asked)), ", "), r.rolledBack)
+					engine.ErrRolledBack, strings.Join(slices.Sorted(maps.Keys(asked)), ", "), r.rolledBack)
 			}
-			return fmt.Errorf("%w: %s", sources.ErrRolledBack, r.rolledBack)
+			return fmt.Errorf("%w: %s", engine.ErrRolledBack, r.rolledBack)
 		case len(r.pending) == 0 && len(r.paused) == 0:
 			return nil
 		case time.Since(start) > wait:
@@ -143,7 +144,7 @@ const settle = 5 * time.Second
 // the deploy did not change (same version) is not this deploy's business;
 // a changed one is done when its update completed (or, new, when its
 // tasks run) and failed when Swarm rolled it back or paused.
-func judgeRollout(svcs []sources.ServiceState, before map[string]uint64, since time.Time, elapsed time.Duration) rollout {
+func judgeRollout(svcs []docker.ServiceState, before map[string]uint64, since time.Time, elapsed time.Duration) rollout {
 	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
 	var r rollout
 	var rolled []string

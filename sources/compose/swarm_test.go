@@ -6,19 +6,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
 )
 
 func TestJudgeRollout(t *testing.T) {
 	since := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	after, before := since.Add(time.Second), since.Add(-time.Hour)
-	svc := func(version uint64, update string, started time.Time, running, desired uint64) sources.ServiceState {
-		return sources.ServiceState{Name: "shop_web", Version: version, Update: update, UpdateStarted: started, UpdateMessage: "msg", Running: running, Desired: desired}
+	svc := func(version uint64, update string, started time.Time, running, desired uint64) docker.ServiceState {
+		return docker.ServiceState{Name: "shop_web", Version: version, Update: update, UpdateStarted: started, UpdateMessage: "msg", Running: running, Desired: desired}
 	}
 	prev := map[string]uint64{"shop_web": 10}
 	tests := []struct {
 		name    string
-		svc     sources.ServiceState
+		svc     docker.ServiceState
 		before  map[string]uint64
 		elapsed time.Duration
 		want    string // done, pending, paused, rolled back, failed
@@ -38,7 +38,7 @@ func TestJudgeRollout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := judgeRollout([]sources.ServiceState{tt.svc}, tt.before, since, tt.elapsed)
+			r := judgeRollout([]docker.ServiceState{tt.svc}, tt.before, since, tt.elapsed)
 			got := "done"
 			switch {
 			case r.failed != "":

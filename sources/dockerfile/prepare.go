@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 )
 
@@ -34,17 +36,17 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources
 		}
 		return sources.Prepared{}, err
 	}
-	tar, err := sources.ContextTar(dir, c.DockerfileName())
+	tar, err := docker.ContextTar(dir, c.DockerfileName())
 	if err != nil {
 		return sources.Prepared{}, err
 	}
 	defer tar.Close()
 	env.Log.Info("building image", "tag", tag)
-	spec := sources.BuildSpec{Tag: tag, Dockerfile: c.DockerfileName(), BuildArgs: c.BuildArgs, Target: c.Target}
+	spec := docker.BuildSpec{Tag: tag, Dockerfile: c.DockerfileName(), BuildArgs: c.BuildArgs, Target: c.Target}
 	build := func(ctx context.Context) error {
 		return env.Docker.Build(ctx, tar, spec, func(line string) { env.Log.Debug("build output", "line", line) })
 	}
-	if err := sources.Deadline(ctx, env.Timeouts.Build, "--build-timeout", build); err != nil {
+	if err := fault.Deadline(ctx, env.Timeouts.Build, "--build-timeout", build); err != nil {
 		return sources.Prepared{}, err
 	}
 	return sources.Prepared{Image: tag}, nil

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 )
 
@@ -22,7 +23,7 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, _ *sources
 		}
 	}
 	env.Log.Info("pulling image", "image", shortRef(ref))
-	if err := sources.Deadline(ctx, env.Timeouts.Pull, "--pull-timeout", func(ctx context.Context) error { return env.Docker.Pull(ctx, ref) }); err != nil {
+	if err := fault.Deadline(ctx, env.Timeouts.Pull, "--pull-timeout", func(ctx context.Context) error { return env.Docker.Pull(ctx, ref) }); err != nil {
 		return sources.Prepared{}, err
 	}
 	return sources.Prepared{Image: ref, Pulled: true}, nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
 )
 
@@ -23,7 +25,7 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources
 	if _, ok, err := env.Docker.InspectImage(ctx, out.Image); err != nil || ok {
 		return out, err
 	}
-	var files []sources.TarFile
+	var files []docker.TarFile
 	var err error
 	if c.Runtime == "deno" {
 		files, err = c.denoFiles(ctx, env, w)
@@ -35,32 +37,32 @@ func (c *Config) Prepare(ctx context.Context, env sources.PrepareEnv, w *sources
 	}
 	env.Log.Info("building site image", "tag", out.Image, "runtime", runtimeName(c))
 	build := func(ctx context.Context) error {
-		tar := sources.TarDir(files, filepath.Join(env.Root, filepath.FromSlash(c.site.Resolved)), "site")
+		tar := docker.TarDir(files, filepath.Join(env.Root, filepath.FromSlash(c.site.Resolved)), "site")
 		defer tar.Close()
-		return env.Docker.Build(ctx, tar, sources.BuildSpec{Tag: out.Image}, func(line string) { env.Log.Debug("build output", "line", line) })
+		return env.Docker.Build(ctx, tar, docker.BuildSpec{Tag: out.Image}, func(line string) { env.Log.Debug("build output", "line", line) })
 	}
-	if err := sources.Deadline(ctx, env.Timeouts.Build, "--build-timeout", build); err != nil {
+	if err := fault.Deadline(ctx, env.Timeouts.Build, "--build-timeout", build); err != nil {
 		return sources.Prepared{}, err
 	}
 	return out, nil
 }
 
-func (c *Config) denoFiles(ctx context.Context, env sources.PrepareEnv, w *sources.Workload) ([]sources.TarFile, error) {
+func (c *Config) denoFiles(ctx context.Context, env sources.PrepareEnv, w *sources.Workload) ([]docker.TarFile, error) {
 	if _, ok, err := env.Docker.InspectImage(ctx, c.Image()); err != nil {
 		return nil, err
 	} else if !ok {
 		env.Log.Info("pulling image", "image", c.Image())
 		pull := func(ctx context.Context) error { return env.Docker.Pull(ctx, c.Image()) }
-		if err := sources.Deadline(ctx, env.Timeouts.Pull, "--pull-timeout", pull); err != nil {
+		if err := fault.Deadline(ctx, env.Timeouts.Pull, "--pull-timeout", pull); err != nil {
 			return nil, err
 		}
 	}
 	dockerfile := fmt.Sprintf("FROM %s\nCOPY site /app\nWORKDIR /app\nENV PORT=%d\nCMD [\"run\", \"--allow-net\", \"--allow-read\", \"--allow-write\", \"--allow-env\", %s]\n",
 		c.Image(), w.Port, strconv.Quote(c.EntryFile()))
-	return []sources.TarFile{{Name: "Dockerfile", Mode: 0o644, Data: []byte(dockerfile)}}, nil
+	return []docker.TarFile{{Name: "Dockerfile", Mode: 0o644, Data: []byte(dockerfile)}}, nil
 }
 
-func (c *Config) builtinFiles(env sources.PrepareEnv, w *sources.Workload) ([]sources.TarFile, error) {
+func (c *Config) builtinFiles(env sources.PrepareEnv, w *sources.Workload) ([]docker.TarFile, error) {
 	if err := checkStatic(env.StaticServer); err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func (c *Config) builtinFiles(env sources.PrepareEnv, w *sources.Workload) ([]so
 	if c.SPA {
 		cmd += `, "--spa"`
 	}
-	return []sources.TarFile{
+	return []docker.TarFile{
 		{Name: "Dockerfile", Mode: 0o644, Data: []byte("FROM scratch\nCOPY server /server\nCOPY site /site\nENTRYPOINT " + cmd + "]\n")},
 		{Name: "server", Mode: 0o755, Path: env.StaticServer},
 	}, nil

@@ -21,9 +21,9 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/statedir"
-	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/gitserver"
@@ -34,7 +34,7 @@ type Harness struct {
 	T        testing.TB
 	Server   *gitserver.Server
 	Repo     *gitserver.Repo
-	Docker   *sources.Docker
+	Docker   *docker.Client
 	StateDir string
 	Name     string // the agent name; every container it labels is removed after the test
 	Image    string // the hello server image, tag v1
@@ -156,11 +156,11 @@ func (h *Harness) Workload(name, yaml string) {
 }
 
 // Containers lists the agent's containers by workload id.
-func (h *Harness) Containers() map[string][]sources.Container {
+func (h *Harness) Containers() map[string][]docker.Container {
 	h.T.Helper()
 	cs, err := h.Docker.List(context.Background(), h.Name)
 	require.NoError(h.T, err)
-	out := map[string][]sources.Container{}
+	out := map[string][]docker.Container{}
 	for _, c := range cs {
 		out[c.Workload()] = append(out[c.Workload()], c)
 	}

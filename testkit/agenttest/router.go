@@ -13,7 +13,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/loopback"
@@ -99,7 +99,7 @@ func (h *Harness) CleanBuilt() {
 }
 
 // VolumeOf is the name of the volume a container mounts at target.
-func VolumeOf(t testing.TB, c sources.Container, target string) string {
+func VolumeOf(t testing.TB, c docker.Container, target string) string {
 	t.Helper()
 	for _, m := range c.Volumes {
 		if m.Target == target {

@@ -28,7 +28,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
 )
 
 // ImagePrefix names every image the tests build.
@@ -37,9 +37,9 @@ const ImagePrefix = "berth-test/hello"
 // Docker returns Berth's adapter on the local daemon. Without a daemon the
 // test is skipped, except in CI (CI=true), where it fails: a green run
 // must prove the Docker paths ran.
-func Docker(t testing.TB) *sources.Docker {
+func Docker(t testing.TB) *docker.Client {
 	t.Helper()
-	d, err := sources.NewDocker(os.Getenv("DOCKER_HOST"))
+	d, err := docker.New(os.Getenv("DOCKER_HOST"))
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = d.Ping(ctx)
@@ -82,7 +82,7 @@ func RemoveContainers(t testing.TB, cli *client.Client, name string) {
 	t.Helper()
 	ctx := context.Background()
 	list, err := cli.ContainerList(ctx, container.ListOptions{All: true,
-		Filters: filters.NewArgs(filters.Arg("label", sources.LabelAgent+"="+name))})
+		Filters: filters.NewArgs(filters.Arg("label", docker.LabelAgent+"="+name))})
 	if err != nil {
 		t.Errorf("listing test containers: %v", err)
 		return

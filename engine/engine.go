@@ -1,4 +1,8 @@
-package sources
+// Package engine is the deploy engine: it replaces a workload's running
+// version with a new one as one transaction — the strategy's steps
+// (recreate.go, bluegreen.go), the readiness gate (gate.go, probe.go), and
+// the revert of a failed deploy — and reports what serves afterwards.
+package engine
 
 import (
 	"context"
@@ -8,7 +12,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/router"
+	"github.com/berthops/berth/sources"
 )
 
 // Engine defaults.
@@ -23,13 +30,13 @@ const (
 
 // ContainerRunner is what the deploy engines need from Docker.
 type ContainerRunner interface {
-	Create(ctx context.Context, spec RunSpec) (string, error)
-	Start(ctx context.Context, id string, port int) (Container, error)
+	Create(ctx context.Context, spec docker.RunSpec) (string, error)
+	Start(ctx context.Context, id string, port int) (docker.Container, error)
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string, grace time.Duration) error
 	Rename(ctx context.Context, id, name string) error
-	Inspect(ctx context.Context, id string, port int) (Container, error)
-	Restart(ctx context.Context, id string, port int) (Container, error)
+	Inspect(ctx context.Context, id string, port int) (docker.Container, error)
+	Restart(ctx context.Context, id string, port int) (docker.Container, error)
 }
 
 // routeSetter points a workload's hosts at an upstream.
@@ -37,8 +44,8 @@ type routeSetter interface {
 	Upsert(ctx context.Context, r router.Route) error
 }
 
-// EngineOptions are the engine's optional settings.
-type EngineOptions struct {
+// Options are the engine's optional settings.
+type Options struct {
 	// Router receives route swaps; nil when no proxy is managed.
 	Router routeSetter
 	// LivenessWindow gates a container without a healthcheck (default 5s).
@@ -48,24 +55,24 @@ type EngineOptions struct {
 	Drain time.Duration
 	// Failpoint, when set, is called at each Step of a deploy. Crash tests
 	// pass a hook that ends the process at a chosen step.
-	Failpoint func(Step)
+	Failpoint func(fault.Step)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// StateID labels containers with the agent's state dir (LabelState).
+	// StateID labels containers with the agent's state dir (docker.LabelState).
 	StateID string
 }
 
 // Engine runs a prepared image as a workload's container, replacing the
 // containers that ran before with the workload's strategy.
 type Engine struct {
-	docker ContainerRunner
+	runner ContainerRunner
 	agent  string
 	log    *slog.Logger
-	opts   EngineOptions
+	opts   Options
 }
 
 // NewEngine returns an engine that labels containers as owned by agent.
-func NewEngine(docker ContainerRunner, agent string, log *slog.Logger, opts EngineOptions) *Engine {
+func New(runner ContainerRunner, agent string, log *slog.Logger, opts Options) *Engine {
 	if opts.LivenessWindow <= 0 {
 		opts.LivenessWindow = DefaultLivenessWindow
 	}
@@ -77,45 +84,45 @@ func NewEngine(docker ContainerRunner, agent string, log *slog.Logger, opts Engi
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{docker: docker, agent: agent, log: log, opts: opts}
+	return &Engine{runner: runner, agent: agent, log: log, opts: opts}
 }
 
 func (e *Engine) now() time.Time { return e.opts.Now() }
 
-var _ ContainerRunner = (*Docker)(nil)
+var _ ContainerRunner = (*docker.Client)(nil)
 
 // Deployment is one deploy of one workload.
 type Deployment struct {
-	Workload *Workload
-	Decision Decision
+	Workload *sources.Workload
+	Decision sources.Decision
 	Image    string            // the prepared image reference
 	Env      []string          // the resolved container env, KEY=value
 	Volumes  map[string]string // named volumes: name → path in the container
 	Commit   string
 	// Old are the workload's containers before the deploy (from the tick's
 	// snapshot): the ones the new container replaces.
-	Old []Container
+	Old []docker.Container
 	// Current is the one of Old that serves (the runtime row's), nil when
 	// none does: a failed recreate restores it, a blue-green that cannot
 	// record green routes back to it.
-	Current *Container
+	Current *docker.Container
 	// Persist records the new container as the workload's serving one. It
 	// runs after the route swap and before any old container is reaped, so
 	// a crash at any step leaves the record naming a container that exists.
-	Persist func(ctx context.Context, c Container) error
+	Persist func(ctx context.Context, c docker.Container) error
 }
 
 // Result is what a deploy did.
 type Result struct {
-	Container Container // the new container, serving (on success)
-	Started   time.Time // the new container started
-	Ready     time.Time // it passed the gate
-	Gate      string    // how the gate decided: "GET / answered 200 OK after 7.1s, then stayed up 5s"
-	Swapped   time.Time // the route points at it
+	Container docker.Container // the new container, serving (on success)
+	Started   time.Time        // the new container started
+	Ready     time.Time        // it passed the gate
+	Gate      string           // how the gate decided: "GET / answered 200 OK after 7.1s, then stayed up 5s"
+	Swapped   time.Time        // the route points at it
 	// RolledBack is set when a failed recreate restored the previous
 	// container; Restored is that container, running again.
 	RolledBack bool
-	Restored   Container
+	Restored   docker.Container
 	// FailedAt is when the failure was seen; RestoredAt when the restored
 	// container was routed to again.
 	FailedAt, RestoredAt time.Time
@@ -134,7 +141,7 @@ var (
 )
 
 // Upstream is the address the proxy and the probe reach a container at.
-func Upstream(c Container) string {
+func Upstream(c docker.Container) string {
 	if c.HostPort == 0 {
 		return ""
 	}
@@ -142,15 +149,15 @@ func Upstream(c Container) string {
 }
 
 // Labels are the labels of a workload's container.
-func (e *Engine) Labels(w *Workload, commit string) map[string]string {
+func (e *Engine) Labels(w *sources.Workload, commit string) map[string]string {
 	labels := map[string]string{
-		LabelAgent:    e.agent,
-		LabelWorkload: w.ID(),
-		LabelHash:     w.Hash,
-		LabelCommit:   commit,
+		docker.LabelAgent:    e.agent,
+		docker.LabelWorkload: w.ID(),
+		docker.LabelHash:     w.Hash,
+		docker.LabelCommit:   commit,
 	}
 	if e.opts.StateID != "" {
-		labels[LabelState] = e.opts.StateID
+		labels[docker.LabelState] = e.opts.StateID
 	}
 	return labels
 }
@@ -158,15 +165,15 @@ func (e *Engine) Labels(w *Workload, commit string) map[string]string {
 // Deploy replaces the workload's containers with one running d.Image,
 // using d.Decision's strategy.
 func (e *Engine) Deploy(ctx context.Context, d Deployment) (Result, error) {
-	if d.Decision.Strategy == StrategyBlueGreen {
+	if d.Decision.Strategy == sources.StrategyBlueGreen {
 		return e.blueGreen(ctx, d)
 	}
 	return e.recreate(ctx, d)
 }
 
-func (e *Engine) spec(d Deployment, name string) RunSpec {
+func (e *Engine) spec(d Deployment, name string) docker.RunSpec {
 	w := d.Workload
-	return RunSpec{
+	return docker.RunSpec{
 		Name:     name,
 		Image:    d.Image,
 		Env:      d.Env,
@@ -177,23 +184,23 @@ func (e *Engine) spec(d Deployment, name string) RunSpec {
 	}
 }
 
-func (e *Engine) run(ctx context.Context, d Deployment, name string) (Container, error) {
+func (e *Engine) run(ctx context.Context, d Deployment, name string) (docker.Container, error) {
 	w := d.Workload
-	id, err := e.docker.Create(ctx, e.spec(d, name))
+	id, err := e.runner.Create(ctx, e.spec(d, name))
 	if err != nil {
-		return Container{}, err
+		return docker.Container{}, err
 	}
-	c, err := e.docker.Start(ctx, id, w.Port)
+	c, err := e.runner.Start(ctx, id, w.Port)
 	if err != nil {
-		return Container{}, err
+		return docker.Container{}, err
 	}
-	e.log.Debug("container started", "workload", w.ID(), "container", c.Name, "id", short(c.ID), "host_port", c.HostPort)
+	e.log.Debug("container started", "workload", w.ID(), "container", c.Name, "id", docker.ShortID(c.ID), "host_port", c.HostPort)
 	return c, nil
 }
 
 // route points the workload's hosts at c; without a route block or a
 // router there is nothing to do.
-func (e *Engine) route(ctx context.Context, w *Workload, c Container) error {
+func (e *Engine) route(ctx context.Context, w *sources.Workload, c docker.Container) error {
 	if w.Route == nil || e.opts.Router == nil {
 		return nil
 	}
@@ -204,31 +211,24 @@ func (e *Engine) route(ctx context.Context, w *Workload, c Container) error {
 }
 
 // removeAll stops and removes containers, by name.
-func (e *Engine) removeAll(ctx context.Context, cs []Container, grace time.Duration) error {
+func (e *Engine) removeAll(ctx context.Context, cs []docker.Container, grace time.Duration) error {
 	for _, c := range sortedByName(cs) {
-		if err := e.docker.Remove(ctx, c.ID, grace); err != nil {
+		if err := e.runner.Remove(ctx, c.ID, grace); err != nil {
 			return fmt.Errorf("removing old container %s: %w", c.Name, err)
 		}
 	}
 	return nil
 }
 
-func sortedByName(cs []Container) []Container {
-	out := append([]Container(nil), cs...)
+func sortedByName(cs []docker.Container) []docker.Container {
+	out := append([]docker.Container(nil), cs...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-func grace(w *Workload) time.Duration {
+func grace(w *sources.Workload) time.Duration {
 	if w.StopGracePeriod > 0 {
 		return w.StopGracePeriod.Std()
 	}
 	return DefaultStopGrace
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

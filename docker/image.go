@@ -1,4 +1,4 @@
-package sources
+package docker
 
 import (
 	"context"
@@ -24,7 +24,7 @@ type Image struct {
 
 // InspectImage returns a local image; ok is false when ref is not on the
 // host.
-func (d *Docker) InspectImage(ctx context.Context, ref string) (img Image, ok bool, err error) {
+func (d *Client) InspectImage(ctx context.Context, ref string) (img Image, ok bool, err error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	info, err := d.cli.ImageInspect(ctx, ref)
@@ -50,7 +50,7 @@ func (d *Docker) InspectImage(ctx context.Context, ref string) (img Image, ok bo
 
 // Pull pulls ref and waits for the pull to finish. Errors the daemon
 // reports inside the progress stream are returned too.
-func (d *Docker) Pull(ctx context.Context, ref string) error {
+func (d *Client) Pull(ctx context.Context, ref string) error {
 	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: d.registryAuth(ref)})
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
@@ -64,7 +64,7 @@ func (d *Docker) Pull(ctx context.Context, ref string) error {
 
 // ImagesByRef lists the local images whose tag matches reference (a
 // Docker reference filter such as "berth/shop-web:*"), by id.
-func (d *Docker) ImagesByRef(ctx context.Context, reference string) ([]string, error) {
+func (d *Client) ImagesByRef(ctx context.Context, reference string) ([]string, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	list, err := d.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", reference))})
@@ -82,7 +82,7 @@ func (d *Docker) ImagesByRef(ctx context.Context, reference string) ([]string, e
 // Berth's, and then the image itself when no other tag is left. An image
 // that any container (of any agent, in any state) uses is left alone, as
 // is one someone else tagged. It reports whether the image is gone.
-func (d *Docker) RemoveImage(ctx context.Context, id string, owned func(ref string) bool) (bool, error) {
+func (d *Client) RemoveImage(ctx context.Context, id string, owned func(ref string) bool) (bool, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	info, err := d.cli.ImageInspect(ctx, id)
@@ -90,11 +90,11 @@ func (d *Docker) RemoveImage(ctx context.Context, id string, owned func(ref stri
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("inspecting image %s: %w", short(id), err)
+		return false, fmt.Errorf("inspecting image %s: %w", ShortID(id), err)
 	}
 	users, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("ancestor", info.ID))})
 	if err != nil {
-		return false, fmt.Errorf("listing the users of image %s: %w", short(id), err)
+		return false, fmt.Errorf("listing the users of image %s: %w", ShortID(id), err)
 	}
 	if len(users) > 0 {
 		return false, nil
@@ -110,13 +110,13 @@ func (d *Docker) RemoveImage(ctx context.Context, id string, owned func(ref stri
 		}
 	}
 	if _, err := d.cli.ImageRemove(ctx, info.ID, image.RemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
-		return false, fmt.Errorf("removing image %s: %w", short(id), err)
+		return false, fmt.Errorf("removing image %s: %w", ShortID(id), err)
 	}
 	return true, nil
 }
 
 // PruneBuildCache removes the build cache no image uses.
-func (d *Docker) PruneBuildCache(ctx context.Context) error {
+func (d *Client) PruneBuildCache(ctx context.Context) error {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	if _, err := d.cli.BuildCachePrune(ctx, build.CachePruneOptions{}); err != nil {

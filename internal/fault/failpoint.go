@@ -1,10 +1,10 @@
-package sources
+package fault
 
-// Step names a point in a deploy where a crash test may stop the process,
-// to prove that the next tick converges.
+// Step names a point in a deploy or a pull where a crash test may stop the
+// process, to prove that the next tick converges.
 type Step string
 
-// The steps a Failpoint hook is called at.
+// The steps a failpoint hook is called at.
 const (
 	FailAfterGreenStart Step = "after-green-start" // blue-green
 	FailAfterOldStop    Step = "after-old-stop"    // recreate
@@ -18,18 +18,6 @@ const (
 	FailAfterCheckout Step = "after-checkout"
 )
 
-// Steps lists every failpoint step of a strategy in deploy order.
-var Steps = map[Strategy][]Step{
-	StrategyBlueGreen: {FailAfterGreenStart, FailAfterGate, FailAfterRoute, FailAfterPersist, FailAfterBlueStop},
-	StrategyRecreate:  {FailAfterOldStop, FailAfterNewStart, FailAfterGate, FailAfterRoute, FailAfterPersist},
-}
-
 // FailpointExitCode is the exit status a process stopped by a failpoint
 // uses, so crash tests can tell it from a real failure.
 const FailpointExitCode = 86
-
-func (e *Engine) failpoint(step Step) {
-	if e.opts.Failpoint != nil {
-		e.opts.Failpoint(step)
-	}
-}

@@ -1,4 +1,4 @@
-package sources
+package docker
 
 import (
 	"context"
@@ -25,7 +25,7 @@ var ErrStreamEnded = errors.New("docker event stream ended")
 // It returns once the daemon accepted the subscription, so a List made
 // after it misses no change. Events flow until ctx ends or the stream
 // breaks; the error channel then says why (and is closed).
-func (d *Docker) WatchContainers(ctx context.Context, agent string) (<-chan ContainerEvent, <-chan error) {
+func (d *Client) WatchContainers(ctx context.Context, agent string) (<-chan ContainerEvent, <-chan error) {
 	msgs, errs := d.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("type", string(events.ContainerEventType)),
 		filters.Arg("label", LabelAgent+"="+agent),
@@ -60,7 +60,7 @@ func (d *Docker) WatchContainers(ctx context.Context, agent string) (<-chan Cont
 
 // Get reads one of the agent's containers as List would show it; ok is
 // false when it no longer exists.
-func (d *Docker) Get(ctx context.Context, agent, id string) (c Container, ok bool, err error) {
+func (d *Client) Get(ctx context.Context, agent, id string) (c Container, ok bool, err error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(

@@ -1,4 +1,7 @@
-package sources
+// Package fault holds what remote calls share when they go wrong: the
+// deadline wrapper and its error, the error of an external tool, and the
+// failpoints crash tests stop a process at.
+package fault
 
 import (
 	"context"

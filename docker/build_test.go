@@ -1,4 +1,4 @@
-package sources_test
+package docker_test
 
 import (
 	"archive/tar"
@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/docker"
 )
 
 func TestContextTarHonoursDockerignore(t *testing.T) {
@@ -30,7 +30,7 @@ func TestContextTarHonoursDockerignore(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
 	}
 	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(dir, "link")))
-	rc, err := sources.ContextTar(dir, "Dockerfile")
+	rc, err := docker.ContextTar(dir, "Dockerfile")
 	require.NoError(t, err)
 	defer rc.Close()
 	var names []string

@@ -1,4 +1,4 @@
-package sources
+package docker
 
 import (
 	"archive/tar"
@@ -154,7 +154,7 @@ func tarFile(tw *tar.Writer, name string, mode int64, open func() (*os.File, err
 // Build builds an image from a context tar and tags it. Each line of build
 // output goes to out (nil to drop it); a failed step is returned as an
 // error that names the tag and the daemon's message.
-func (d *Docker) Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, out func(line string)) error {
+func (d *Client) Build(ctx context.Context, buildCtx io.Reader, spec BuildSpec, out func(line string)) error {
 	args := map[string]*string{}
 	for k, v := range spec.BuildArgs {
 		args[k] = &v
@@ -201,10 +201,4 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.buf = w.buf[i+1:]
 	}
 	return len(p), nil
-}
-
-// BuiltTag is the tag of an image Berth builds for a workload: one per
-// desired hash, so a rebuild happens exactly when the hash moves.
-func BuiltTag(w *Workload) string {
-	return BuiltRepo(w) + ":" + w.Hash[:12]
 }

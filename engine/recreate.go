@@ -1,9 +1,12 @@
-package sources
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/internal/fault"
+	"github.com/berthops/berth/sources"
 )
 
 // recreate replaces the old containers with one new one, never running
@@ -21,43 +24,43 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	w := d.Workload
 	log := e.log.With("workload", w.ID())
 	var res Result
-	base := ContainerName(w)
-	spec := e.spec(d, BuildGreenName(base))
+	base := sources.ContainerName(w)
+	spec := e.spec(d, sources.BuildGreenName(base))
 	spec.Carry = carried(d.Current, spec.Volumes)
-	id, err := e.docker.Create(ctx, spec)
+	id, err := e.runner.Create(ctx, spec)
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", ErrStillServing, err)
 	}
 	for _, o := range sortedByName(d.Old) {
-		if err := e.docker.Stop(ctx, o.ID, grace(w)); err != nil {
+		if err := e.runner.Stop(ctx, o.ID, grace(w)); err != nil {
 			return e.rollback(ctx, d, id, fmt.Errorf("stopping old container %s: %w", o.Name, err))
 		}
 	}
-	e.failpoint(FailAfterOldStop)
-	c, err := e.docker.Start(ctx, id, w.Port)
+	e.failpoint(fault.FailAfterOldStop)
+	c, err := e.runner.Start(ctx, id, w.Port)
 	if err != nil {
 		return e.rollback(ctx, d, "", err) // Start removed the container that did not start
 	}
 	res.Container, res.Started = c, e.now()
-	e.failpoint(FailAfterNewStart)
+	e.failpoint(fault.FailAfterNewStart)
 	gate, err := e.gate(ctx, w, c)
 	if err != nil {
 		return e.rollback(ctx, d, c.ID, err)
 	}
 	res.Ready, res.Gate = e.now(), gate
-	e.failpoint(FailAfterGate)
+	e.failpoint(fault.FailAfterGate)
 	if err := e.route(ctx, w, c); err != nil {
 		return e.rollback(ctx, d, c.ID, err)
 	}
 	res.Swapped = e.now()
-	e.failpoint(FailAfterRoute)
+	e.failpoint(fault.FailAfterRoute)
 	if err := d.Persist(ctx, c); err != nil {
 		return e.rollback(ctx, d, c.ID, fmt.Errorf("recording the new container: %w", err))
 	}
-	e.failpoint(FailAfterPersist)
+	e.failpoint(fault.FailAfterPersist)
 	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, 0); err != nil {
 		log.Warn("removing the old container failed; the next tick retries", "error", err)
-	} else if err := e.docker.Rename(ctx, c.ID, base); err != nil {
+	} else if err := e.runner.Rename(ctx, c.ID, base); err != nil {
 		log.Warn("naming the new container failed", "error", err)
 	} else {
 		c.Name = base
@@ -77,20 +80,20 @@ func (e *Engine) rollback(ctx context.Context, d Deployment, id string, cause er
 	failedAt := e.now()
 	bg := context.WithoutCancel(ctx) // a rollback finishes even when the deploy was cancelled
 	if id != "" {
-		if err := e.docker.Remove(bg, id, 0); err != nil {
+		if err := e.runner.Remove(bg, id, 0); err != nil {
 			e.log.Warn("removing the failed container failed", "workload", w.ID(), "error", err)
 		}
 	}
 	if d.Current == nil {
 		return Result{}, cause // nothing ran before: nothing to restore
 	}
-	c, err := e.docker.Restart(bg, d.Current.ID, w.Port)
+	c, err := e.runner.Restart(bg, d.Current.ID, w.Port)
 	if err != nil {
 		return Result{}, errors.Join(cause, fmt.Errorf("%w: %w", ErrRestoreFailed, err))
 	}
 	for _, o := range d.Old {
 		if o.ID != d.Current.ID { // stopped leftovers (a crashed attempt's): nothing serves from them
-			if err := e.docker.Remove(bg, o.ID, 0); err != nil {
+			if err := e.runner.Remove(bg, o.ID, 0); err != nil {
 				e.log.Warn("removing a leftover container failed", "workload", w.ID(), "container", o.Name, "error", err)
 			}
 		}
@@ -115,7 +118,7 @@ func (e *Engine) rollback(ctx context.Context, d Deployment, id string, cause er
 // of the container being replaced, mounted into its successor at the same
 // paths, as docker compose does: a redeploy keeps the data. Paths a named
 // volume now covers are left out.
-func carried(current *Container, named map[string]string) []Mount {
+func carried(current *docker.Container, named map[string]string) []docker.Mount {
 	if current == nil {
 		return nil
 	}
@@ -123,7 +126,7 @@ func carried(current *Container, named map[string]string) []Mount {
 	for _, target := range named {
 		taken[target] = true
 	}
-	var out []Mount
+	var out []docker.Mount
 	for _, m := range current.Volumes {
 		if anonymous(m.Name) && !taken[m.Target] {
 			out = append(out, m)

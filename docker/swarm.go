@@ -1,4 +1,4 @@
-package sources
+package docker
 
 import (
 	"context"
@@ -32,7 +32,7 @@ var ErrNotSwarmManager = errors.New("this Docker host is not a Swarm manager")
 
 // SwarmManager returns nil when this Docker host is an active Swarm
 // manager, and says what to do otherwise.
-func (d *Docker) SwarmManager(ctx context.Context) error {
+func (d *Client) SwarmManager(ctx context.Context) error {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	info, err := d.cli.Info(ctx)
@@ -50,7 +50,7 @@ func (d *Docker) SwarmManager(ctx context.Context) error {
 
 // StackServices lists the services of a Swarm stack with their update
 // state and task counts.
-func (d *Docker) StackServices(ctx context.Context, stack string) ([]ServiceState, error) {
+func (d *Client) StackServices(ctx context.Context, stack string) ([]ServiceState, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	svcs, err := d.cli.ServiceList(ctx, swarm.ServiceListOptions{

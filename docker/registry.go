@@ -1,4 +1,4 @@
-package sources
+package docker
 
 import (
 	"encoding/base64"
@@ -17,7 +17,7 @@ type Credential struct {
 
 // SetRegistries replaces the logins pulls and builds use (berth.yaml
 // registries, resolved on each config load).
-func (d *Docker) SetRegistries(creds []Credential) {
+func (d *Client) SetRegistries(creds []Credential) {
 	m := make(map[string]Credential, len(creds))
 	for _, c := range creds {
 		m[c.Host] = c
@@ -26,7 +26,7 @@ func (d *Docker) SetRegistries(creds []Credential) {
 }
 
 // registryAuth is the X-Registry-Auth value for ref's registry, or "".
-func (d *Docker) registryAuth(ref string) string {
+func (d *Client) registryAuth(ref string) string {
 	m := d.registries.Load()
 	if m == nil {
 		return ""
@@ -47,7 +47,7 @@ func (d *Docker) registryAuth(ref string) string {
 }
 
 // buildAuths are the logins a build may use for its base images.
-func (d *Docker) buildAuths() map[string]registry.AuthConfig {
+func (d *Client) buildAuths() map[string]registry.AuthConfig {
 	m := d.registries.Load()
 	if m == nil || len(*m) == 0 {
 		return nil

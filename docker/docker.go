@@ -1,4 +1,7 @@
-package sources
+// Package docker is Berth's adapter over the Docker Engine API: containers,
+// images, builds, events, registries and Swarm services, each call with a
+// deadline and counted.
+package docker
 
 import (
 	"context"
@@ -23,7 +26,7 @@ const (
 // Docker is Berth's adapter over the Docker Engine API. It negotiates the
 // API version with the daemon and counts the requests it makes, for
 // metrics and benchmarks.
-type Docker struct {
+type Client struct {
 	cli        *client.Client
 	calls      atomic.Int64
 	registries atomic.Pointer[map[string]Credential] // by host
@@ -34,7 +37,7 @@ type Docker struct {
 
 // call gives one API call its deadline: a daemon that hangs fails the
 // step instead of freezing the agent.
-func (d *Docker) call(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+func (d *Client) call(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
 	t := d.CallTimeout
 	if t <= 0 {
 		t = 2 * time.Minute
@@ -43,7 +46,7 @@ func (d *Docker) call(ctx context.Context, extra time.Duration) (context.Context
 }
 
 // NewDocker connects to the daemon at host ("" for the default socket).
-func NewDocker(host string) (*Docker, error) {
+func New(host string) (*Client, error) {
 	if host == "" {
 		host = client.DefaultDockerHost
 	}
@@ -55,7 +58,7 @@ func NewDocker(host string) (*Docker, error) {
 	if err := sockets.ConfigureTransport(tr, u.Scheme, u.Host); err != nil {
 		return nil, fmt.Errorf("docker host %q: %w", host, err)
 	}
-	d := &Docker{}
+	d := &Client{}
 	cli, err := client.NewClientWithOpts(
 		client.WithHost(host),
 		client.WithHTTPClient(&http.Client{Transport: &countingTransport{base: tr, n: &d.calls}}),
@@ -69,13 +72,13 @@ func NewDocker(host string) (*Docker, error) {
 }
 
 // Close releases the client's connections.
-func (d *Docker) Close() error { return d.cli.Close() }
+func (d *Client) Close() error { return d.cli.Close() }
 
 // Calls is the number of Docker API requests made so far.
-func (d *Docker) Calls() int64 { return d.calls.Load() }
+func (d *Client) Calls() int64 { return d.calls.Load() }
 
 // Ping checks that the daemon answers.
-func (d *Docker) Ping(ctx context.Context) error {
+func (d *Client) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := d.cli.Ping(ctx); err != nil {

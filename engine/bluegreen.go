@@ -1,8 +1,10 @@
-package sources
+package engine
 
 import (
 	"context"
 	"fmt"
+	"github.com/berthops/berth/internal/fault"
+	"github.com/berthops/berth/sources"
 	"time"
 )
 
@@ -16,12 +18,12 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	log := e.log.With("workload", w.ID())
 	var res Result
 	// No name-collision teardown: green's unique name lets blue serve on.
-	green, err := e.run(ctx, d, BuildGreenName(ContainerName(w)))
+	green, err := e.run(ctx, d, sources.BuildGreenName(sources.ContainerName(w)))
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", ErrStillServing, err)
 	}
 	res.Started = e.now()
-	e.failpoint(FailAfterGreenStart)
+	e.failpoint(fault.FailAfterGreenStart)
 	abandon := func(err error, swapped bool) (Result, error) {
 		bg := context.WithoutCancel(ctx)
 		if swapped && d.Current != nil {
@@ -29,7 +31,7 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 				log.Warn("pointing the route back at blue failed", "error", rerr)
 			}
 		}
-		if rmErr := e.docker.Remove(bg, green.ID, 0); rmErr != nil {
+		if rmErr := e.runner.Remove(bg, green.ID, 0); rmErr != nil {
 			log.Warn("removing the failed green container failed", "container", green.Name, "error", rmErr)
 		}
 		return Result{Started: res.Started}, fmt.Errorf("%w: %w", ErrStillServing, err)
@@ -39,17 +41,17 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 		return abandon(err, false)
 	}
 	res.Ready, res.Gate = e.now(), gate
-	e.failpoint(FailAfterGate)
+	e.failpoint(fault.FailAfterGate)
 	if err := e.route(ctx, w, green); err != nil {
 		return abandon(err, false)
 	}
 	res.Swapped = e.now()
 	res.Container = green
-	e.failpoint(FailAfterRoute)
+	e.failpoint(fault.FailAfterRoute)
 	if err := d.Persist(ctx, green); err != nil {
 		return abandon(fmt.Errorf("recording the green container: %w", err), true)
 	}
-	e.failpoint(FailAfterPersist)
+	e.failpoint(fault.FailAfterPersist)
 	if len(d.Old) > 0 && e.opts.Drain > 0 {
 		select {
 		case <-ctx.Done():
@@ -59,6 +61,6 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, grace(w)); err != nil {
 		log.Warn("stopping the old container failed; the next tick retries", "error", err)
 	}
-	e.failpoint(FailAfterBlueStop)
+	e.failpoint(fault.FailAfterBlueStop)
 	return res, nil
 }

@@ -1,4 +1,4 @@
-package sources
+package docker
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func (c Container) Running() bool { return c.State == "running" }
 
 // List returns every container (running or not) that agent owns, in one
 // API call.
-func (d *Docker) List(ctx context.Context, agent string) ([]Container, error) {
+func (d *Client) List(ctx context.Context, agent string) ([]Container, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{
@@ -111,7 +111,7 @@ type RunSpec struct {
 }
 
 // Create creates a container without starting it.
-func (d *Docker) Create(ctx context.Context, spec RunSpec) (string, error) {
+func (d *Client) Create(ctx context.Context, spec RunSpec) (string, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env, Labels: spec.Labels}
@@ -147,7 +147,7 @@ func (d *Docker) Create(ctx context.Context, spec RunSpec) (string, error) {
 
 // ProjectContainers lists every container (of any owner) in a compose
 // project, in one API call.
-func (d *Docker) ProjectContainers(ctx context.Context, project string) ([]Container, error) {
+func (d *Client) ProjectContainers(ctx context.Context, project string) ([]Container, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true,
@@ -168,7 +168,7 @@ func (d *Docker) ProjectContainers(ctx context.Context, project string) ([]Conta
 
 // VolumeLabels returns a volume's labels; ok is false when it does not
 // exist.
-func (d *Docker) VolumeLabels(ctx context.Context, name string) (map[string]string, bool, error) {
+func (d *Client) VolumeLabels(ctx context.Context, name string) (map[string]string, bool, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	v, err := d.cli.VolumeInspect(ctx, name)
@@ -184,7 +184,7 @@ func (d *Docker) VolumeLabels(ctx context.Context, name string) (map[string]stri
 // ensureVolume creates a named volume with the workload's labels, so it
 // can be found (and only with --prune-volumes removed) after the workload
 // is gone. An existing volume is kept as it is.
-func (d *Docker) ensureVolume(ctx context.Context, name string, labels map[string]string) error {
+func (d *Client) ensureVolume(ctx context.Context, name string, labels map[string]string) error {
 	if _, err := d.cli.VolumeInspect(ctx, name); err == nil {
 		return nil
 	}
@@ -202,52 +202,52 @@ func (d *Docker) ensureVolume(ctx context.Context, name string, labels map[strin
 
 // Start starts a created container and returns it with the host port
 // published for port. A container that does not start is removed.
-func (d *Docker) Start(ctx context.Context, id string, port int) (Container, error) {
+func (d *Client) Start(ctx context.Context, id string, port int) (Container, error) {
 	cctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	if err := d.cli.ContainerStart(cctx, id, container.StartOptions{}); err != nil {
 		rmErr := d.Remove(context.WithoutCancel(ctx), id, 0)
-		return Container{}, errors.Join(fmt.Errorf("starting container %s: %w", short(id), err), rmErr)
+		return Container{}, errors.Join(fmt.Errorf("starting container %s: %w", ShortID(id), err), rmErr)
 	}
 	return d.Inspect(ctx, id, port)
 }
 
 // Restart starts a stopped container again (a rollback's old version) and
 // returns it with its (possibly new) host port.
-func (d *Docker) Restart(ctx context.Context, id string, port int) (Container, error) {
+func (d *Client) Restart(ctx context.Context, id string, port int) (Container, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	if err := d.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return Container{}, fmt.Errorf("starting container %s again: %w", short(id), err)
+		return Container{}, fmt.Errorf("starting container %s again: %w", ShortID(id), err)
 	}
 	return d.Inspect(ctx, id, port)
 }
 
 // Stop stops a container with the grace period; one already gone or
 // stopped is not an error.
-func (d *Docker) Stop(ctx context.Context, id string, grace time.Duration) error {
+func (d *Client) Stop(ctx context.Context, id string, grace time.Duration) error {
 	ctx, cancel := d.call(ctx, grace)
 	defer cancel()
 	secs := int(grace.Seconds())
 	if err := d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("stopping container %s: %w", short(id), err)
+		return fmt.Errorf("stopping container %s: %w", ShortID(id), err)
 	}
 	return nil
 }
 
 // Rename gives a container a new name.
-func (d *Docker) Rename(ctx context.Context, id, name string) error {
+func (d *Client) Rename(ctx context.Context, id, name string) error {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	if err := d.cli.ContainerRename(ctx, id, name); err != nil {
-		return fmt.Errorf("renaming container %s to %s: %w", short(id), name, err)
+		return fmt.Errorf("renaming container %s to %s: %w", ShortID(id), name, err)
 	}
 	return nil
 }
 
 // Inspect returns a container's current state and the host port published
 // for port.
-func (d *Docker) Inspect(ctx context.Context, id string, port int) (Container, error) {
+func (d *Client) Inspect(ctx context.Context, id string, port int) (Container, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	info, err := d.cli.ContainerInspect(ctx, id)
@@ -283,17 +283,17 @@ func localBinding(ip string) bool {
 // Remove stops a container with the grace period, then removes it. Its
 // volumes are kept: a deploy never deletes data. A container that is
 // already gone is not an error.
-func (d *Docker) Remove(ctx context.Context, id string, grace time.Duration) error {
+func (d *Client) Remove(ctx context.Context, id string, grace time.Duration) error {
 	return d.remove(ctx, id, grace, false)
 }
 
 // Purge removes a container and its anonymous volumes (prune with
 // --prune-volumes).
-func (d *Docker) Purge(ctx context.Context, id string, grace time.Duration) error {
+func (d *Client) Purge(ctx context.Context, id string, grace time.Duration) error {
 	return d.remove(ctx, id, grace, true)
 }
 
-func (d *Docker) remove(ctx context.Context, id string, grace time.Duration, volumes bool) error {
+func (d *Client) remove(ctx context.Context, id string, grace time.Duration, volumes bool) error {
 	ctx, cancel := d.call(ctx, grace)
 	defer cancel()
 	if err := d.Stop(ctx, id, grace); err != nil {
@@ -308,7 +308,7 @@ func (d *Docker) remove(ctx context.Context, id string, grace time.Duration, vol
 
 // RemoveWorkloadVolumes deletes the named volumes Berth created for a
 // workload (prune with --prune-volumes).
-func (d *Docker) RemoveWorkloadVolumes(ctx context.Context, agent, workload string) error {
+func (d *Client) RemoveWorkloadVolumes(ctx context.Context, agent, workload string) error {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	list, err := d.cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(
@@ -323,4 +323,13 @@ func (d *Docker) RemoveWorkloadVolumes(ctx context.Context, agent, workload stri
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ShortID is the first 12 characters of a Docker object id, as docker ps
+// shows it.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

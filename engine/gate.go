@@ -1,9 +1,11 @@
-package sources
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/sources"
 	"time"
 )
 
@@ -29,12 +31,12 @@ var ErrNotReady = errors.New("not ready")
 //     status below 500, or a server that speaks another protocol) within
 //     DefaultProbeTimeout, then the container survives the liveness window;
 //   - a worker without a port: it survives the liveness window.
-func (e *Engine) gate(ctx context.Context, w *Workload, c Container) (string, error) {
+func (e *Engine) gate(ctx context.Context, w *sources.Workload, c docker.Container) (string, error) {
 	start := e.now()
 	if w.Port > 0 && c.HostPort == 0 {
 		// No published port when it was started: it was already down
 		// again (a crash at once, Docker restarting it).
-		cur, err := e.docker.Inspect(ctx, c.ID, w.Port)
+		cur, err := e.runner.Inspect(ctx, c.ID, w.Port)
 		if err != nil {
 			return "", err
 		}
@@ -67,7 +69,7 @@ func (e *Engine) gate(ctx context.Context, w *Workload, c Container) (string, er
 // answering waits until a restored container answers as the gate asks,
 // without the liveness window: it served before, and the route should go
 // back to it as soon as it listens.
-func (e *Engine) answering(ctx context.Context, w *Workload, c Container) error {
+func (e *Engine) answering(ctx context.Context, w *sources.Workload, c docker.Container) error {
 	p, ok := readiness(w, c)
 	if !ok {
 		return nil
@@ -77,7 +79,7 @@ func (e *Engine) answering(ctx context.Context, w *Workload, c Container) error 
 }
 
 // readiness is the probe a workload's gate asks, if it has a port.
-func readiness(w *Workload, c Container) (probe, bool) {
+func readiness(w *sources.Workload, c docker.Container) (probe, bool) {
 	if w.Port == 0 || c.HostPort == 0 {
 		return probe{}, false
 	}
@@ -107,7 +109,7 @@ type probe struct {
 // probe asks p.path on the container's published port until an answer
 // passes. Errors name the path, not the ephemeral port: the same failure
 // on the next try reads the same.
-func (e *Engine) probe(ctx context.Context, c Container, p probe) (answer, error) {
+func (e *Engine) probe(ctx context.Context, c docker.Container, p probe) (answer, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", c.HostPort)
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -127,7 +129,7 @@ func (e *Engine) probe(ctx context.Context, c Container, p probe) (answer, error
 		}
 		if time.Now().After(nextInspect) {
 			// A container that exited will never answer: fail fast.
-			cur, ierr := e.docker.Inspect(ctx, c.ID, 0)
+			cur, ierr := e.runner.Inspect(ctx, c.ID, 0)
 			if ierr == nil && !cur.Running() {
 				return answer{}, fmt.Errorf("%w: the container %s before GET %s answered %s", ErrNotReady, cur.State, p.path, p.want)
 			}
@@ -148,8 +150,8 @@ func (e *Engine) probe(ctx context.Context, c Container, p probe) (answer, error
 // started: a container that crashed and was restarted by its restart
 // policy in the meantime is not ready, whatever its new incarnation
 // answered.
-func (e *Engine) stillUp(ctx context.Context, c Container, path string, a answer) error {
-	cur, err := e.docker.Inspect(ctx, c.ID, 0)
+func (e *Engine) stillUp(ctx context.Context, c docker.Container, path string, a answer) error {
+	cur, err := e.runner.Inspect(ctx, c.ID, 0)
 	if err != nil {
 		return err
 	}
@@ -159,13 +161,13 @@ func (e *Engine) stillUp(ctx context.Context, c Container, path string, a answer
 	return nil
 }
 
-func (e *Engine) liveness(ctx context.Context, c Container, port int) error {
+func (e *Engine) liveness(ctx context.Context, c docker.Container, port int) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(e.opts.LivenessWindow):
 	}
-	cur, err := e.docker.Inspect(ctx, c.ID, port)
+	cur, err := e.runner.Inspect(ctx, c.ID, port)
 	if err != nil {
 		return err
 	}
