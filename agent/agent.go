@@ -25,7 +25,6 @@ import (
 	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
-	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/static"
 )
 
@@ -71,10 +70,10 @@ type Options struct {
 	AppRepo func(url, branch, name string) (AppRepo, error)
 	// Compose runs docker compose for compose workloads; nil makes them
 	// fail with a clear error.
-	Compose *compose.Stack
+	Compose *engine.Compose
 	// Swarm deploys stack workloads; nil makes them fail with a clear
 	// error.
-	Swarm *compose.Swarm
+	Swarm *engine.Swarm
 	// Secrets decrypts shared secrets; nil means no identity is
 	// configured (every secret is then skipped with a warning).
 	Secrets *secrets.Resolver
@@ -169,6 +168,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 	}
 	eo.Now = opts.Now
 	eo.StateID = opts.StateID
+	eo.Compose, eo.Swarm, eo.Projects, eo.Policy = opts.Compose, opts.Swarm, d, opts.Policy
 	resolver := opts.Secrets
 	if resolver == nil {
 		resolver = secrets.NewResolver(nil, nil, opts.Redactor)

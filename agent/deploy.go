@@ -77,10 +77,8 @@ func (a *Agent) deploy(ctx context.Context, commit string, d deployment, dec sou
 		return a.fail(o, d, StageSecrets, errors.New(reason))
 	}
 	switch src := d.w.Source.(type) {
-	case *compose.Config:
-		return a.deployStack(ctx, o, d, src)
-	case *compose.SwarmConfig:
-		return a.deploySwarm(ctx, o, d, src)
+	case *compose.Config, *compose.SwarmConfig:
+		return a.deployStack(ctx, o, d)
 	case sources.ImageSource:
 		return a.deployContainer(ctx, o, d, src)
 	}
@@ -125,7 +123,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	}
 	res, err := a.engine.Deploy(ctx, dep)
 	o.Timing = Timing{Strategy: o.Decision.Strategy, Started: res.Started, Ready: res.Ready, Swapped: res.Swapped,
-		Failed: res.FailedAt, Restored: res.RestoredAt}
+		Failed: res.FailedAt, Restored: res.RevertedAt}
 	o.Release, o.Gate = recorded, res.Gate
 	if err == nil {
 		return o
@@ -134,7 +132,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	if errors.Is(err, engine.ErrNotReady) {
 		stage = StageGate
 	}
-	o.restored = res.Restored
+	o.revertedTo = res.RevertedTo
 	return a.fail(o, d, stage, err)
 }
 

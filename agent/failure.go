@@ -18,17 +18,17 @@ import (
 // Err for the log.
 func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 	o.Result, o.Stage = Failed, stage
-	o.RolledBack = errors.Is(err, engine.ErrRolledBack)
-	o.RestoreFailed = errors.Is(err, engine.ErrRestoreFailed)
+	o.Reverted = errors.Is(err, engine.ErrReverted)
+	o.RevertFailed = errors.Is(err, engine.ErrRevertFailed)
 	// Only a version that was applied before can still serve: a first
 	// deploy refused before it touched anything serves nothing.
-	o.StillServing = !o.RolledBack && !o.RestoreFailed && d.row.AppliedHash != "" &&
+	o.StillServing = !o.Reverted && !o.RevertFailed && d.row.AppliedHash != "" &&
 		(errors.Is(err, engine.ErrStillServing) || serving(current(d.row, d.old)) && stage != StageStart && stage != StageGate)
 	where := string(stage)
 	switch {
-	case o.RolledBack:
+	case o.Reverted:
 		where += " (rolled back: the previous version serves again)"
-	case o.RestoreFailed:
+	case o.RevertFailed:
 		where += " (the previous version could not be restored: down)"
 	case o.StillServing:
 		where += " (the running version is still serving)"
@@ -51,7 +51,7 @@ func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 // which the reason already says in words.
 func causeOf(err error) string {
 	s := err.Error()
-	for _, m := range []error{engine.ErrStillServing, engine.ErrRolledBack} {
+	for _, m := range []error{engine.ErrStillServing, engine.ErrReverted} {
 		s = strings.TrimPrefix(s, m.Error()+": ")
 	}
 	return s
@@ -67,12 +67,12 @@ func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
 	row := a.baseRow(d)
 	managed := o.Workload.Source != nil && o.Workload.Source.Kind().Managed()
 	switch {
-	case o.RestoreFailed:
+	case o.RevertFailed:
 		row.Status = store.StatusExited
-	case managed && o.RolledBack && d.row.AppliedHash != "":
+	case managed && o.Reverted && d.row.AppliedHash != "":
 		row.Status = store.StatusRunning // the tool (compose, Swarm) runs the last good version again
-	case o.RolledBack:
-		setContainer(&row, o.restored)
+	case o.Reverted:
+		setContainer(&row, o.revertedTo)
 	}
 	if row.ContainerID == "" && (!managed || row.Status != store.StatusRunning) {
 		row.Status = store.StatusFailed
@@ -100,7 +100,7 @@ func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
 }
 
 func lastDeploy(o Outcome) string {
-	if o.RolledBack {
+	if o.Reverted {
 		return store.DeployRolledBack
 	}
 	return store.DeployFailed

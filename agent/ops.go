@@ -8,6 +8,7 @@ import (
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/policy"
 )
 
 // Errors of the operator's actions.
@@ -15,7 +16,7 @@ var (
 	ErrUnknownWorkload = errors.New("no such workload on this agent")
 	ErrNoRelease       = errors.New("no such release")
 	// ErrNotAllowed: a workload asks the host for what --allow does not grant.
-	ErrNotAllowed = errors.New("not allowed by the operator's policy")
+	ErrNotAllowed = policy.ErrNotAllowed
 )
 
 // ReleaseView is a release as the API and `berth releases` show it.

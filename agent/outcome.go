@@ -61,13 +61,14 @@ type Outcome struct {
 	Result   Result
 	// For a failure: the stage, a generic reason (never raw tool output:
 	// events leave the host), and what serves now: the running version
-	// untouched, the previous version restored (rolled back), or nothing
-	// (the restore failed, or nothing ran before).
-	Stage         Stage
-	Reason        string
-	StillServing  bool
-	RolledBack    bool
-	RestoreFailed bool
+	// untouched, the previous version put back by the engine's revert
+	// (reported as rolled back), or nothing (the revert failed, or nothing
+	// ran before).
+	Stage        Stage
+	Reason       string
+	StillServing bool
+	Reverted     bool
+	RevertFailed bool
 	// Recovered: the workload was failing or down before this success.
 	Recovered bool
 	// Release is the release a success recorded.
@@ -79,5 +80,5 @@ type Outcome struct {
 	// Gate says how the readiness gate decided, for the event.
 	Gate string
 
-	restored docker.Container // the old container a rollback started again
+	revertedTo docker.Container // the old container a revert started again
 }

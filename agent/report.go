@@ -65,7 +65,7 @@ func (r *reporter) deployFinished(ctx context.Context, o Outcome) {
 		r.log.Debug("deploy failure detail", "workload", id, "error", o.Err)
 		ev.Kind, ev.Severity = string(KindDeployFailed), store.SeverityError
 		ev.Message = fmt.Sprintf("deploy of %s at %s failed: %s", id, shortSHA(o.Commit), o.Reason)
-		if o.RolledBack {
+		if o.Reverted {
 			ev.Kind = string(KindDeployRolledBack)
 			ev.Message = fmt.Sprintf("deploy of %s at %s failed and was rolled back: %s", id, shortSHA(o.Commit), o.Reason)
 		}

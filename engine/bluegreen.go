@@ -3,9 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
+
 	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
-	"time"
 )
 
 // blueGreen starts green beside blue under a unique name, gates it, swaps
@@ -24,32 +25,20 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	}
 	res.Started = e.now()
 	e.failpoint(fault.FailAfterGreenStart)
-	abandon := func(err error, swapped bool) (Result, error) {
-		bg := context.WithoutCancel(ctx)
-		if swapped && d.Current != nil {
-			if rerr := e.route(bg, w, *d.Current); rerr != nil {
-				log.Warn("pointing the route back at blue failed", "error", rerr)
-			}
-		}
-		if rmErr := e.runner.Remove(bg, green.ID, 0); rmErr != nil {
-			log.Warn("removing the failed green container failed", "container", green.Name, "error", rmErr)
-		}
-		return Result{Started: res.Started}, fmt.Errorf("%w: %w", ErrStillServing, err)
-	}
 	gate, err := e.gate(ctx, w, green)
 	if err != nil {
-		return abandon(err, false)
+		return e.revertGreen(ctx, d, green, res.Started, err, false)
 	}
 	res.Ready, res.Gate = e.now(), gate
 	e.failpoint(fault.FailAfterGate)
 	if err := e.route(ctx, w, green); err != nil {
-		return abandon(err, false)
+		return e.revertGreen(ctx, d, green, res.Started, err, false)
 	}
 	res.Swapped = e.now()
 	res.Container = green
 	e.failpoint(fault.FailAfterRoute)
 	if err := d.Persist(ctx, green); err != nil {
-		return abandon(fmt.Errorf("recording the green container: %w", err), true)
+		return e.revertGreen(ctx, d, green, res.Started, fmt.Errorf("recording the green container: %w", err), true)
 	}
 	e.failpoint(fault.FailAfterPersist)
 	if len(d.Old) > 0 && e.opts.Drain > 0 {

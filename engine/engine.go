@@ -6,7 +6,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/internal/fault"
+	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/sources"
 )
@@ -60,10 +60,20 @@ type Options struct {
 	Now func() time.Time
 	// StateID labels containers with the agent's state dir (docker.LabelState).
 	StateID string
+	// Compose and Swarm bring compose and Swarm workloads up; nil makes
+	// such a deploy fail with a clear error.
+	Compose *Compose
+	Swarm   *Swarm
+	// Projects lists a compose project's containers, to refuse a project
+	// Berth does not own.
+	Projects projectLister
+	// Policy is what a commit may ask of the host (--allow).
+	Policy policy.Policy
 }
 
-// Engine runs a prepared image as a workload's container, replacing the
-// containers that ran before with the workload's strategy.
+// Engine deploys workloads: a prepared image as the workload's container,
+// replacing the containers that ran before with the workload's strategy,
+// or a compose or Swarm project through its tool.
 type Engine struct {
 	runner ContainerRunner
 	agent  string
@@ -71,7 +81,7 @@ type Engine struct {
 	opts   Options
 }
 
-// NewEngine returns an engine that labels containers as owned by agent.
+// New returns an engine that labels containers as owned by agent.
 func New(runner ContainerRunner, agent string, log *slog.Logger, opts Options) *Engine {
 	if opts.LivenessWindow <= 0 {
 		opts.LivenessWindow = DefaultLivenessWindow
@@ -110,6 +120,16 @@ type Deployment struct {
 	// runs after the route swap and before any old container is reaped, so
 	// a crash at any step leaves the record naming a container that exists.
 	Persist func(ctx context.Context, c docker.Container) error
+
+	// For a compose or Swarm workload, whose tool owns the containers:
+	// File is the kept copy of its compose file, Env its interpolation
+	// variables, Previous its last good release (nil when none ran
+	// before), and Replaced the project or stack that ran before when its
+	// name changed. Persist is called with a Container named after the
+	// project.
+	File     string
+	Previous *Release
+	Replaced string
 }
 
 // Result is what a deploy did.
@@ -119,26 +139,14 @@ type Result struct {
 	Ready     time.Time        // it passed the gate
 	Gate      string           // how the gate decided: "GET / answered 200 OK after 7.1s, then stayed up 5s"
 	Swapped   time.Time        // the route points at it
-	// RolledBack is set when a failed recreate restored the previous
-	// container; Restored is that container, running again.
-	RolledBack bool
-	Restored   docker.Container
-	// FailedAt is when the failure was seen; RestoredAt when the restored
+	// Reverted is set when a failed recreate started the previous
+	// container again; RevertedTo is that container, running again.
+	Reverted   bool
+	RevertedTo docker.Container
+	// FailedAt is when the failure was seen; RevertedAt when the previous
 	// container was routed to again.
-	FailedAt, RestoredAt time.Time
+	FailedAt, RevertedAt time.Time
 }
-
-// The ways a deploy can fail, for the outcome the operator sees.
-var (
-	// ErrStillServing: the deploy failed before the running version was
-	// touched; it serves on, the route unchanged.
-	ErrStillServing = errors.New("the running version is still serving")
-	// ErrRolledBack: the new version failed after the old one was stopped;
-	// the old one was started again and routed to.
-	ErrRolledBack = errors.New("rolled back to the previous version")
-	// ErrRestoreFailed: a rollback could not start the previous version.
-	ErrRestoreFailed = errors.New("the previous version could not be restored")
-)
 
 // Upstream is the address the proxy and the probe reach a container at.
 func Upstream(c docker.Container) string {
@@ -162,9 +170,13 @@ func (e *Engine) Labels(w *sources.Workload, commit string) map[string]string {
 	return labels
 }
 
-// Deploy replaces the workload's containers with one running d.Image,
-// using d.Decision's strategy.
+// Deploy replaces the workload's running version with d: one container
+// running d.Image, with d.Decision's strategy, or a compose or Swarm
+// project brought up by its tool.
 func (e *Engine) Deploy(ctx context.Context, d Deployment) (Result, error) {
+	if d.Workload.Source.Kind().Managed() {
+		return e.deployStack(ctx, d)
+	}
 	if d.Decision.Strategy == sources.StrategyBlueGreen {
 		return e.blueGreen(ctx, d)
 	}

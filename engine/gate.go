@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/sources"
-	"time"
 )
 
 // Gate defaults.

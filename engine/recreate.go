@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/sources"
@@ -18,7 +18,7 @@ import (
 // stopped (the new one does not start, fails the gate, the route cannot
 // be set, the record cannot be written), the new container is removed
 // and the old one is started again and routed to, and the error wraps
-// ErrRolledBack. A failure before the old one was touched wraps
+// ErrReverted. A failure before the old one was touched wraps
 // ErrStillServing.
 func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	w := d.Workload
@@ -33,29 +33,29 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	}
 	for _, o := range sortedByName(d.Old) {
 		if err := e.runner.Stop(ctx, o.ID, grace(w)); err != nil {
-			return e.rollback(ctx, d, id, fmt.Errorf("stopping old container %s: %w", o.Name, err))
+			return e.revertContainer(ctx, d, id, fmt.Errorf("stopping old container %s: %w", o.Name, err))
 		}
 	}
 	e.failpoint(fault.FailAfterOldStop)
 	c, err := e.runner.Start(ctx, id, w.Port)
 	if err != nil {
-		return e.rollback(ctx, d, "", err) // Start removed the container that did not start
+		return e.revertContainer(ctx, d, "", err) // Start removed the container that did not start
 	}
 	res.Container, res.Started = c, e.now()
 	e.failpoint(fault.FailAfterNewStart)
 	gate, err := e.gate(ctx, w, c)
 	if err != nil {
-		return e.rollback(ctx, d, c.ID, err)
+		return e.revertContainer(ctx, d, c.ID, err)
 	}
 	res.Ready, res.Gate = e.now(), gate
 	e.failpoint(fault.FailAfterGate)
 	if err := e.route(ctx, w, c); err != nil {
-		return e.rollback(ctx, d, c.ID, err)
+		return e.revertContainer(ctx, d, c.ID, err)
 	}
 	res.Swapped = e.now()
 	e.failpoint(fault.FailAfterRoute)
 	if err := d.Persist(ctx, c); err != nil {
-		return e.rollback(ctx, d, c.ID, fmt.Errorf("recording the new container: %w", err))
+		return e.revertContainer(ctx, d, c.ID, fmt.Errorf("recording the new container: %w", err))
 	}
 	e.failpoint(fault.FailAfterPersist)
 	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, 0); err != nil {
@@ -70,48 +70,6 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 		}
 	}
 	return res, nil
-}
-
-// rollback undoes a recreate whose new container failed: it removes the
-// new container (id, when one is left), starts the previous serving
-// container again and points the route back at it.
-func (e *Engine) rollback(ctx context.Context, d Deployment, id string, cause error) (Result, error) {
-	w := d.Workload
-	failedAt := e.now()
-	bg := context.WithoutCancel(ctx) // a rollback finishes even when the deploy was cancelled
-	if id != "" {
-		if err := e.runner.Remove(bg, id, 0); err != nil {
-			e.log.Warn("removing the failed container failed", "workload", w.ID(), "error", err)
-		}
-	}
-	if d.Current == nil {
-		return Result{}, cause // nothing ran before: nothing to restore
-	}
-	c, err := e.runner.Restart(bg, d.Current.ID, w.Port)
-	if err != nil {
-		return Result{}, errors.Join(cause, fmt.Errorf("%w: %w", ErrRestoreFailed, err))
-	}
-	for _, o := range d.Old {
-		if o.ID != d.Current.ID { // stopped leftovers (a crashed attempt's): nothing serves from them
-			if err := e.runner.Remove(bg, o.ID, 0); err != nil {
-				e.log.Warn("removing a leftover container failed", "workload", w.ID(), "container", o.Name, "error", err)
-			}
-		}
-	}
-	res := Result{Restored: c, RolledBack: true, FailedAt: failedAt}
-	// The route goes back once the old version answers again, as a new
-	// one would: a rollback must not route to a server still starting.
-	if err := e.answering(bg, w, c); err != nil {
-		e.log.Warn("the restored container is not ready yet", "workload", w.ID(), "error", err)
-	}
-	if err := e.route(bg, w, c); err != nil {
-		// The old container runs again; the next tick points the route at
-		// it (routes follow the runtime row) once the proxy answers.
-		e.log.Warn("pointing the route back at the previous container failed", "workload", w.ID(), "error", err)
-	}
-	res.RestoredAt = e.now()
-	e.log.Warn("rolled back: the previous version serves again", "workload", w.ID(), "container", c.Name, "upstream", Upstream(c))
-	return res, fmt.Errorf("%w: %w", ErrRolledBack, cause)
 }
 
 // carried are the anonymous volumes (those an image's VOLUME lines made)

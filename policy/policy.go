@@ -7,6 +7,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -77,3 +78,6 @@ type Violation struct {
 func (v Violation) Error() string {
 	return fmt.Sprintf("%s: %s needs --allow %s (the operator's decision, not the repo's)", v.Field, v.Detail, v.Permission)
 }
+
+// ErrNotAllowed: a workload asks the host for what --allow does not grant.
+var ErrNotAllowed = errors.New("not allowed by the operator's policy")

@@ -19,7 +19,6 @@ import (
 	"github.com/berthops/berth/internal/fault"
 	"github.com/berthops/berth/internal/statedir"
 	"github.com/berthops/berth/secrets"
-	"github.com/berthops/berth/sources/compose"
 )
 
 // runtime is a wired agent and what must be closed after it.
@@ -92,7 +91,7 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	if err := f.options(ctx, &opts, redactor, log, &cl); err != nil {
 		return nil, err
 	}
-	opts.Swarm = &compose.Swarm{Stack: opts.Compose, API: docker}
+	opts.Swarm = &engine.Swarm{Stack: opts.Compose, API: docker}
 	return &runtime{agent: agent.New(opts, repo, st, docker, log), log: log, close: cl.run}, nil
 }
 
@@ -138,7 +137,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 		return gitops.NewRepo(url, branch, filepath.Join(f.state.dir, "apps", name), gitops.CredentialsFor(url, f.repo, creds, f.credentialRules))
 	}
 	opts.Secrets, opts.SecretKey, opts.Redactor = secrets.NewResolver(ids, idErr, redactor), key, redactor
-	opts.Compose = &compose.Stack{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait, Timeout: f.composeTimeout}
+	opts.Compose = &engine.Compose{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait, Timeout: f.composeTimeout}
 	opts.Timeouts, opts.EventsMaxAge = f.timeouts, f.eventsMaxAge
 	opts.RetryBackoff, opts.RetryMax, opts.KeepReleases, opts.PruneVolumes = f.retryBackoff, f.retryMax, f.keepReleases, f.pruneVolumes
 	opts.StaticServer = f.siteServer

@@ -1,11 +1,15 @@
-// Package compose deploys docker compose stacks from the config repo.
+// Package compose is the compose and Swarm stack kinds: their source
+// blocks, the files they name, and the names of their projects and stacks.
 package compose
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 
 	"github.com/berthops/berth/sources"
+	"gopkg.in/yaml.v3"
 )
 
 var projectRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -61,3 +65,41 @@ func (c *Config) Paths() []*sources.Path {
 
 // ResolvedFile is the compose file's path relative to the config root.
 func (c *Config) ResolvedFile() string { return c.file.Resolved }
+
+// ProjectName is the compose project of a workload.
+func ProjectName(w *sources.Workload, c *Config) string {
+	if c.Project != "" {
+		return c.Project
+	}
+	return "berth-" + sources.Slug(w)
+}
+
+// CheckFile parses a compose file well enough to find its services; the
+// loader calls it so a file that does not parse fails validation.
+func (c *Config) CheckFile(field string, data []byte) error {
+	if field != "source.file" {
+		return nil
+	}
+	_, err := Services(data)
+	return err
+}
+
+// Services lists the services of a compose file, sorted; a file that does
+// not parse or has none is an error.
+func Services(data []byte) ([]string, error) {
+	var doc struct {
+		Services map[string]yaml.Node `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("the compose file does not parse: %w", err)
+	}
+	if len(doc.Services) == 0 {
+		return nil, errors.New("the compose file has no services")
+	}
+	var names []string
+	for n := range doc.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}

@@ -63,7 +63,7 @@ func (c *SwarmConfig) CheckFile(field string, data []byte) error {
 	if field != "source.file" {
 		return nil
 	}
-	_, err := services(data)
+	_, err := Services(data)
 	return err
 }
 

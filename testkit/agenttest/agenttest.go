@@ -22,9 +22,9 @@ import (
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/internal/statedir"
-	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/gitserver"
 )
@@ -121,9 +121,9 @@ func (h *Harness) build(opts agent.Options, repo *gitops.Repo, d agent.Docker) (
 	if opts.StateID == "" {
 		opts.StateID = h.StateID
 	}
-	opts.Compose = &compose.Stack{Dir: filepath.Join(h.StateDir, "compose"), Env: os.Environ(), Wait: 30 * time.Second}
-	if sd, ok := d.(compose.SwarmAPI); ok {
-		opts.Swarm = &compose.Swarm{Stack: opts.Compose, API: sd, Poll: 500 * time.Millisecond}
+	opts.Compose = &engine.Compose{Dir: filepath.Join(h.StateDir, "compose"), Env: os.Environ(), Wait: 30 * time.Second}
+	if sd, ok := d.(engine.SwarmAPI); ok {
+		opts.Swarm = &engine.Swarm{Stack: opts.Compose, API: sd, Poll: 500 * time.Millisecond}
 	}
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
 		return gitops.NewRepo(url, branch, filepath.Join(h.StateDir, "apps", name), gitops.Credentials{})

@@ -1,4 +1,4 @@
-package compose
+package engine
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ const MaxSnapshot = 64 << 20
 // <Dir>/<project>/<hash>/, and returns the copy of the file. A failed
 // deploy re-ups the last good snapshot; a rollback ups an older one.
 // Symlinks are not followed: the copy holds only what is inside the folder.
-func (s *Stack) Snapshot(project, hash, file string) (string, error) {
+func (s *Compose) Snapshot(project, hash, file string) (string, error) {
 	dst := s.snapshotDir(project, hash)
 	if _, err := os.Stat(dst); err == nil {
 		return filepath.Join(dst, filepath.Base(file)), nil // the same content: already kept
@@ -37,7 +37,7 @@ func (s *Stack) Snapshot(project, hash, file string) (string, error) {
 
 // SnapshotFile is the kept copy of the compose file named base for hash,
 // "" when there is none.
-func (s *Stack) SnapshotFile(project, hash, base string) string {
+func (s *Compose) SnapshotFile(project, hash, base string) string {
 	p := filepath.Join(s.snapshotDir(project, hash), base)
 	if _, err := os.Stat(p); err != nil {
 		return ""
@@ -47,7 +47,7 @@ func (s *Stack) SnapshotFile(project, hash, base string) string {
 
 // Forget removes the snapshots of project other than keep (hashes); with
 // no keep it removes the project's folder.
-func (s *Stack) Forget(project string, keep ...string) error {
+func (s *Compose) Forget(project string, keep ...string) error {
 	dir := filepath.Join(s.Dir, project)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -72,7 +72,7 @@ func (s *Stack) Forget(project string, keep ...string) error {
 	return errors.Join(errs...)
 }
 
-func (s *Stack) snapshotDir(project, hash string) string {
+func (s *Compose) snapshotDir(project, hash string) string {
 	if len(hash) > 16 {
 		hash = hash[:16]
 	}

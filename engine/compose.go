@@ -1,4 +1,4 @@
-package compose
+package engine
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
@@ -16,47 +15,12 @@ import (
 
 	"github.com/berthops/berth/internal/atomicfile"
 	"github.com/berthops/berth/internal/fault"
-	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
 )
 
-// ProjectName is the compose project of a workload.
-func ProjectName(w *sources.Workload, c *Config) string {
-	if c.Project != "" {
-		return c.Project
-	}
-	return "berth-" + sources.Slug(w)
-}
-
-// CheckFile parses a compose file well enough to find its services; the
-// loader calls it so a file that does not parse fails validation.
-func (c *Config) CheckFile(field string, data []byte) error {
-	if field != "source.file" {
-		return nil
-	}
-	_, err := services(data)
-	return err
-}
-
-func services(data []byte) ([]string, error) {
-	var doc struct {
-		Services map[string]yaml.Node `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("the compose file does not parse: %w", err)
-	}
-	if len(doc.Services) == 0 {
-		return nil, errors.New("the compose file has no services")
-	}
-	var names []string
-	for n := range doc.Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names, nil
-}
-
-// Stack runs `docker compose` for workloads.
-type Stack struct {
+// Compose runs `docker compose` for compose workloads (and the docker CLI
+// for Swarm).
+type Compose struct {
 	// Docker is the docker CLI; default "docker".
 	Docker string
 	// Dir holds the generated label override files and the kept copies of
@@ -80,7 +44,7 @@ type Stack struct {
 // workload's env and shared secrets), passed in the process environment,
 // never written to a file. A service that does not run (or is unhealthy)
 // within Wait fails the up. On failure the error is a *fault.ToolError.
-func (s *Stack) Up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
+func (s *Compose) Up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
 	file, names, err := readServices(file)
 	if err != nil {
 		return err
@@ -112,14 +76,14 @@ func readServices(file string) (string, []string, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("reading the compose file: %w", err)
 	}
-	names, err := services(data)
+	names, err := compose.Services(data)
 	return file, names, err
 }
 
 // Rendered is the project as docker compose will run it (`docker compose
 // config --format json`: interpolated, with relative paths resolved), for
 // the policy check before an up.
-func (s *Stack) Rendered(ctx context.Context, project, file string, vars []string) ([]byte, error) {
+func (s *Compose) Rendered(ctx context.Context, project, file string, vars []string) ([]byte, error) {
 	file, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
@@ -130,17 +94,17 @@ func (s *Stack) Rendered(ctx context.Context, project, file string, vars []strin
 }
 
 // Down removes the stack (`docker compose -p <project> down`).
-func (s *Stack) Down(ctx context.Context, project string) error {
+func (s *Compose) Down(ctx context.Context, project string) error {
 	return s.run(ctx, s.Dir, "docker compose down", nil, "compose", "-p", project, "down", "--remove-orphans")
 }
 
-func (s *Stack) run(ctx context.Context, dir, tool string, vars []string, args ...string) error {
+func (s *Compose) run(ctx context.Context, dir, tool string, vars []string, args ...string) error {
 	return s.runOut(ctx, dir, tool, vars, nil, args...)
 }
 
 // runOut runs docker compose; stdout goes to stdout when it is not nil
 // (and is then kept out of the error's output).
-func (s *Stack) runOut(ctx context.Context, dir, tool string, vars []string, stdout *bytes.Buffer, args ...string) error {
+func (s *Compose) runOut(ctx context.Context, dir, tool string, vars []string, stdout *bytes.Buffer, args ...string) error {
 	bin := s.Docker
 	if bin == "" {
 		bin = "docker"
@@ -173,7 +137,7 @@ func (s *Stack) runOut(ctx context.Context, dir, tool string, vars []string, std
 
 // writeOverride writes the compose override that labels every service's
 // containers (and, for Swarm, the services themselves: deployLabels).
-func (s *Stack) writeOverride(project string, names []string, labels, deployLabels map[string]string) (string, error) {
+func (s *Compose) writeOverride(project string, names []string, labels, deployLabels map[string]string) (string, error) {
 	svcs := map[string]any{}
 	for _, n := range names {
 		svc := map[string]any{"labels": labels}

@@ -1,4 +1,4 @@
-package compose
+package engine
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/berthops/berth/docker"
-	"github.com/berthops/berth/engine"
 )
 
 // SwarmAPI is what a stack deploy asks the Docker API directly.
@@ -27,7 +26,7 @@ type SwarmAPI interface {
 type Swarm struct {
 	// Stack runs the docker CLI (its Docker, Dir, Env and Timeout); its
 	// Wait bounds how long a rollout may take (--compose-wait).
-	Stack *Stack
+	Stack *Compose
 	API   SwarmAPI
 	// Poll is how often the services are read during a rollout
 	// (default 1s).
@@ -38,7 +37,7 @@ type Swarm struct {
 // (so the one snapshot sees the tasks); vars are the interpolation
 // variables, in the process environment only. It returns nil once every
 // service it changed has converged; an error wrapping
-// engine.ErrRolledBack when Swarm rolled an update back (after Berth
+// ErrReverted when Swarm rolled an update back (after Berth
 // asked it to, when the update paused); any other error otherwise.
 func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[string]string, vars []string) error {
 	if err := s.API.SwarmManager(ctx); err != nil {
@@ -57,7 +56,7 @@ func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[strin
 	for _, b := range before {
 		if b.Labels[docker.LabelAgent] != owner[docker.LabelAgent] || b.Labels[docker.LabelWorkload] != owner[docker.LabelWorkload] {
 			// --prune would remove someone else's services.
-			return fmt.Errorf("%w: Swarm stack %q has services Berth does not own (%s): choose another source.stack", engine.ErrStillServing, stack, b.Name)
+			return fmt.Errorf("%w: Swarm stack %q has services Berth does not own (%s): choose another source.stack", ErrStillServing, stack, b.Name)
 		}
 		versions[b.Name] = b.Version
 	}
@@ -111,9 +110,9 @@ func (s *Swarm) await(ctx context.Context, stack string, before map[string]uint6
 		case len(r.pending) == 0 && len(r.paused) == 0 && r.rolledBack != "":
 			if len(asked) > 0 {
 				return fmt.Errorf("%w: Swarm paused the update of %s and Berth asked for a rollback: %s",
-					engine.ErrRolledBack, strings.Join(slices.Sorted(maps.Keys(asked)), ", "), r.rolledBack)
+					ErrReverted, strings.Join(slices.Sorted(maps.Keys(asked)), ", "), r.rolledBack)
 			}
-			return fmt.Errorf("%w: %s", engine.ErrRolledBack, r.rolledBack)
+			return fmt.Errorf("%w: %s", ErrReverted, r.rolledBack)
 		case len(r.pending) == 0 && len(r.paused) == 0:
 			return nil
 		case time.Since(start) > wait:

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/policy"
+	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
+)
+
+// ErrNotRecorded: the tool brought the new version up, but the runtime
+// record could not be written.
+var ErrNotRecorded = errors.New("recording the deploy failed")
+
+// Release is the last good version of a stack (compose or Swarm), for the
+// revert of a failed deploy: a stack has no container to start again, so
+// its kept files are brought up once more.
+type Release struct {
+	Workload *sources.Workload // the workload as it was then
+	Commit   string
+	File     string   // the kept copy of its compose file
+	Env      []string // its interpolation variables
+	// Unavailable says why it cannot be brought up again (its record or
+	// its files are gone); nil when it can.
+	Unavailable error
+}
+
+// stackTool is a tool that owns a workload's containers: docker compose
+// (Compose) or Docker Swarm (Swarm).
+type stackTool interface {
+	name(w *sources.Workload) string
+	own(ctx context.Context, e *Engine, w *sources.Workload, name string) error
+	up(ctx context.Context, name, file string, labels map[string]string, vars []string, recreate bool) error
+	remove(ctx context.Context, name string) error
+	// revertable reports whether a failed up is Berth's to revert (and not
+	// already reverted or refused by the tool).
+	revertable(err error) bool
+}
+
+// projectLister lists a compose project's containers (ownership check).
+type projectLister interface {
+	ProjectContainers(ctx context.Context, project string) ([]docker.Container, error)
+}
+
+// deployStack brings a compose or Swarm workload up from the kept copy of
+// its files (d.File) and waits until it runs. The tool owns the
+// containers; Berth labels them (so the one snapshot finds them), checks
+// the rendered project against the policy first, and records the stack
+// through d.Persist (a Container named after the project). When the up
+// fails, the last good release (d.Previous) is brought up again: the
+// error then wraps ErrReverted, or ErrRevertFailed.
+func (e *Engine) deployStack(ctx context.Context, d Deployment) (Result, error) {
+	w := d.Workload
+	tool, err := e.stackTool(w)
+	if err != nil {
+		return Result{}, err
+	}
+	name := tool.name(w)
+	if err := tool.own(ctx, e, w, name); err != nil {
+		return Result{}, err
+	}
+	if err := e.checkRendered(ctx, name, d.File, d.Env); err != nil {
+		return Result{}, err
+	}
+	recreate := d.Decision.Strategy == sources.StrategyRecreate
+	if err := tool.up(ctx, name, d.File, e.Labels(w, d.Commit), d.Env, recreate); err != nil {
+		if tool.revertable(err) {
+			err = e.revertStack(ctx, d, tool, name, err)
+		}
+		return Result{}, err
+	}
+	res := Result{Started: e.now(), Container: docker.Container{Name: name}}
+	if err := d.Persist(ctx, res.Container); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrNotRecorded, err)
+	}
+	if d.Replaced != "" && d.Replaced != name {
+		// The project was renamed (source.project, or names that became
+		// injective): the old one's containers go.
+		if err := tool.remove(ctx, d.Replaced); err != nil {
+			e.log.Warn("removing the previous project failed", "workload", w.ID(), "project", d.Replaced, "error", err)
+		}
+	}
+	return res, nil
+}
+
+// stackTool is the tool of a managed workload's kind.
+func (e *Engine) stackTool(w *sources.Workload) (stackTool, error) {
+	switch w.Source.(type) {
+	case *compose.Config:
+		if e.opts.Compose == nil {
+			return nil, errors.New("compose is not configured")
+		}
+		return e.opts.Compose, nil
+	case *compose.SwarmConfig:
+		if e.opts.Swarm == nil {
+			return nil, errors.New("stacks are not configured (they need the docker CLI and its compose plugin)")
+		}
+		return e.opts.Swarm, nil
+	}
+	return nil, fmt.Errorf("a %s workload has no stack tool", w.Source.Kind())
+}
+
+// RemoveStack removes a managed workload's project or stack by name.
+func (e *Engine) RemoveStack(ctx context.Context, w *sources.Workload, name string) error {
+	tool, err := e.stackTool(w)
+	if err != nil {
+		return err
+	}
+	return tool.remove(ctx, name)
+}
+
+// checkRendered holds the project, as docker compose renders it with
+// this workload's variables, to the operator's policy: what the file
+// cannot say (a privileged: ${FLAG}) the rendering shows.
+func (e *Engine) checkRendered(ctx context.Context, project, file string, vars []string) error {
+	if e.opts.Compose == nil {
+		return errors.New("compose is not configured")
+	}
+	out, err := e.opts.Compose.Rendered(ctx, project, file, vars)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		return fmt.Errorf("reading the rendered compose project: %w", err)
+	}
+	violations := e.opts.Policy.Compose(&doc, filepath.Dir(file))
+	if len(violations) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(violations))
+	for i, v := range violations {
+		msgs[i] = v.Error()
+	}
+	return fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
+}
+
+var (
+	_ stackTool = (*Compose)(nil)
+	_ stackTool = (*Swarm)(nil)
+)
+
+func (s *Compose) name(w *sources.Workload) string {
+	c, _ := w.Source.(*compose.Config)
+	return compose.ProjectName(w, c)
+}
+
+// own refuses a compose project that has containers Berth did not make
+// for this workload: a commit must not take over (and then remove)
+// someone else's stack by naming its project.
+func (s *Compose) own(ctx context.Context, e *Engine, w *sources.Workload, project string) error {
+	if e.opts.Projects == nil {
+		return nil
+	}
+	cs, err := e.opts.Projects.ProjectContainers(ctx, project)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		mine := c.Labels[docker.LabelAgent] == e.agent && c.Workload() == w.ID() &&
+			(e.opts.StateID == "" || c.Labels[docker.LabelState] == "" || c.Labels[docker.LabelState] == e.opts.StateID)
+		if !mine {
+			return fmt.Errorf("compose project %q has containers Berth does not own (%s): choose another source.project", project, c.Name)
+		}
+	}
+	return nil
+}
+
+func (s *Compose) up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
+	return s.Up(ctx, project, file, labels, vars, recreate)
+}
+
+func (s *Compose) remove(ctx context.Context, project string) error { return s.Down(ctx, project) }
+
+func (s *Compose) revertable(error) bool { return true }
+
+func (s *Swarm) name(w *sources.Workload) string {
+	c, _ := w.Source.(*compose.SwarmConfig)
+	return compose.StackName(w, c)
+}
+
+// own is part of Deploy, which reads the stack's services anyway.
+func (s *Swarm) own(context.Context, *Engine, *sources.Workload, string) error { return nil }
+
+func (s *Swarm) up(ctx context.Context, stack, file string, labels map[string]string, vars []string, _ bool) error {
+	return s.Deploy(ctx, stack, file, labels, vars)
+}
+
+func (s *Swarm) remove(ctx context.Context, stack string) error { return s.Remove(ctx, stack) }
+
+// revertable: Swarm rolled it back itself, the host is no manager, or the
+// stack was refused before anything changed; otherwise it never
+// converged and Berth deploys the last good copy again.
+func (s *Swarm) revertable(err error) bool {
+	return !errors.Is(err, ErrReverted) && !errors.Is(err, docker.ErrNotSwarmManager) && !errors.Is(err, ErrStillServing)
+}
