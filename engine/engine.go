@@ -79,6 +79,7 @@ type Engine struct {
 	agent  string
 	log    *slog.Logger
 	opts   Options
+	stacks map[sources.Kind]stackTool // compose and Swarm, when configured
 }
 
 // New returns an engine that labels containers as owned by agent.
@@ -94,7 +95,7 @@ func New(runner ContainerRunner, agent string, log *slog.Logger, opts Options) *
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{runner: runner, agent: agent, log: log, opts: opts}
+	return &Engine{runner: runner, agent: agent, log: log, opts: opts, stacks: stackTools(opts)}
 }
 
 func (e *Engine) now() time.Time { return e.opts.Now() }

@@ -37,6 +37,8 @@ type Release struct {
 type stackTool interface {
 	name(w *sources.Workload) string
 	own(ctx context.Context, e *Engine, w *sources.Workload, name string) error
+	// render is the project as the tool will run it, for the policy.
+	render(ctx context.Context, name, file string, vars []string) ([]byte, error)
 	up(ctx context.Context, name, file string, labels map[string]string, vars []string, recreate bool) error
 	remove(ctx context.Context, name string) error
 	// revertable reports whether a failed up is Berth's to revert (and not
@@ -66,7 +68,7 @@ func (e *Engine) deployStack(ctx context.Context, d Deployment) (Result, error) 
 	if err := tool.own(ctx, e, w, name); err != nil {
 		return Result{}, err
 	}
-	if err := e.checkRendered(ctx, name, d.File, d.Env); err != nil {
+	if err := e.checkRendered(ctx, tool, name, d.File, d.Env); err != nil {
 		return Result{}, err
 	}
 	recreate := d.Decision.Strategy == sources.StrategyRecreate
@@ -90,21 +92,27 @@ func (e *Engine) deployStack(ctx context.Context, d Deployment) (Result, error) 
 	return res, nil
 }
 
+// stackTools are the tools of the managed kinds that are configured.
+func stackTools(opts Options) map[sources.Kind]stackTool {
+	tools := map[sources.Kind]stackTool{}
+	if opts.Compose != nil {
+		tools[sources.KindCompose] = opts.Compose
+		if opts.Swarm != nil {
+			tools[sources.KindStack] = opts.Swarm
+		}
+	}
+	return tools
+}
+
 // stackTool is the tool of a managed workload's kind.
 func (e *Engine) stackTool(w *sources.Workload) (stackTool, error) {
-	switch w.Source.(type) {
-	case *compose.Config:
-		if e.opts.Compose == nil {
-			return nil, errors.New("compose is not configured")
-		}
-		return e.opts.Compose, nil
-	case *compose.SwarmConfig:
-		if e.opts.Swarm == nil {
-			return nil, errors.New("stacks are not configured (they need the docker CLI and its compose plugin)")
-		}
-		return e.opts.Swarm, nil
+	if tool, ok := e.stacks[w.Source.Kind()]; ok {
+		return tool, nil
 	}
-	return nil, fmt.Errorf("a %s workload has no stack tool", w.Source.Kind())
+	if w.Source.Kind() == sources.KindStack {
+		return nil, errors.New("stacks are not configured (they need the docker CLI and its compose plugin)")
+	}
+	return nil, errors.New("compose is not configured")
 }
 
 // RemoveStack removes a managed workload's project or stack by name.
@@ -119,11 +127,8 @@ func (e *Engine) RemoveStack(ctx context.Context, w *sources.Workload, name stri
 // checkRendered holds the project, as docker compose renders it with
 // this workload's variables, to the operator's policy: what the file
 // cannot say (a privileged: ${FLAG}) the rendering shows.
-func (e *Engine) checkRendered(ctx context.Context, project, file string, vars []string) error {
-	if e.opts.Compose == nil {
-		return errors.New("compose is not configured")
-	}
-	out, err := e.opts.Compose.Rendered(ctx, project, file, vars)
+func (e *Engine) checkRendered(ctx context.Context, tool stackTool, project, file string, vars []string) error {
+	out, err := tool.render(ctx, project, file, vars)
 	if err != nil {
 		return err
 	}
@@ -173,6 +178,10 @@ func (s *Compose) own(ctx context.Context, e *Engine, w *sources.Workload, proje
 	return nil
 }
 
+func (s *Compose) render(ctx context.Context, project, file string, vars []string) ([]byte, error) {
+	return s.Rendered(ctx, project, file, vars)
+}
+
 func (s *Compose) up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
 	return s.Up(ctx, project, file, labels, vars, recreate)
 }
@@ -188,6 +197,10 @@ func (s *Swarm) name(w *sources.Workload) string {
 
 // own is part of Deploy, which reads the stack's services anyway.
 func (s *Swarm) own(context.Context, *Engine, *sources.Workload, string) error { return nil }
+
+func (s *Swarm) render(ctx context.Context, stack, file string, vars []string) ([]byte, error) {
+	return s.Stack.Rendered(ctx, stack, file, vars)
+}
 
 func (s *Swarm) up(ctx context.Context, stack, file string, labels map[string]string, vars []string, _ bool) error {
 	return s.Deploy(ctx, stack, file, labels, vars)

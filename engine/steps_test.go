@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/router"
+	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/sources/compose"
+	"github.com/berthops/berth/sources/image"
+)
+
+// These tests pin the exact order of each strategy's steps, and of the
+// revert at each failure point, against a recording fake of the Docker
+// calls (no daemon). The real-Docker tests in agent/ prove the same
+// transactions end to end.
+
+var errBoom = errors.New("boom")
+
+// recorder is a ContainerRunner, a router and a stack tool that writes
+// down every call that changes something, and fails the one named in
+// fail ("start new", "route new", "persist", "up v2" …).
+type recorder struct {
+	mu      sync.Mutex
+	steps   []string
+	fail    string
+	exited  map[string]bool   // containers that die right after they start
+	ports   map[int]string    // host port → container id, for route steps
+	servers map[string]int    // container id → the host port of its server
+	files   map[string]string // compose file → its version, for up steps
+	created int
+}
+
+func (r *recorder) step(s string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.steps = append(r.steps, s)
+	if s == r.fail {
+		return fmt.Errorf("%s: %w", s, errBoom)
+	}
+	return nil
+}
+
+func (r *recorder) Create(_ context.Context, spec docker.RunSpec) (string, error) {
+	r.created++
+	id := "new"
+	if r.created > 1 {
+		id = fmt.Sprintf("new%d", r.created)
+	}
+	return id, r.step("create " + id)
+}
+
+func (r *recorder) container(id string) docker.Container {
+	state := "running"
+	if r.exited[id] {
+		state = "exited"
+	}
+	return docker.Container{ID: id, Name: id, State: state, HostPort: r.servers[id]}
+}
+
+func (r *recorder) Start(_ context.Context, id string, _ int) (docker.Container, error) {
+	if err := r.step("start " + id); err != nil {
+		return docker.Container{}, err // the adapter removes a container that did not start
+	}
+	return r.container(id), nil
+}
+
+func (r *recorder) Stop(_ context.Context, id string, _ time.Duration) error {
+	return r.step("stop " + id)
+}
+
+func (r *recorder) Remove(_ context.Context, id string, _ time.Duration) error {
+	return r.step("remove " + id)
+}
+
+func (r *recorder) Rename(_ context.Context, id, name string) error {
+	return r.step("rename " + id + " " + name)
+}
+
+func (r *recorder) Inspect(_ context.Context, id string, _ int) (docker.Container, error) {
+	return r.container(id), nil
+}
+
+func (r *recorder) Restart(_ context.Context, id string, _ int) (docker.Container, error) {
+	if err := r.step("restart " + id); err != nil {
+		return docker.Container{}, err
+	}
+	return r.container(id), nil
+}
+
+func (r *recorder) Upsert(_ context.Context, rt router.Route) error {
+	_, port, _ := net.SplitHostPort(rt.Upstream)
+	var p int
+	_, _ = fmt.Sscan(port, &p)
+	return r.step("route " + r.ports[p])
+}
+
+func (r *recorder) persist(_ context.Context, c docker.Container) error {
+	return r.step("persist " + c.Name)
+}
+
+// The stack tool's side.
+func (r *recorder) name(w *sources.Workload) string { return "berth-" + sources.Slug(w) }
+func (r *recorder) own(context.Context, *Engine, *sources.Workload, string) error {
+	return r.step("own")
+}
+func (r *recorder) render(context.Context, string, string, []string) ([]byte, error) {
+	return []byte(`{"services": {"web": {"image": "x"}}}`), r.step("render")
+}
+func (r *recorder) up(_ context.Context, _, file string, _ map[string]string, _ []string, _ bool) error {
+	return r.step("up " + r.files[file])
+}
+func (r *recorder) remove(_ context.Context, name string) error { return r.step("down " + name) }
+func (r *recorder) revertable(error) bool                      { return true }
+
+// serve starts a real HTTP server on loopback answering 200, as the
+// container id would, and returns its port.
+func (r *recorder) serve(t testing.TB, id string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	var p int
+	_, _ = fmt.Sscan(port, &p)
+	r.ports[p], r.servers[id] = id, p
+}
+
+func newRecorder(t testing.TB) *recorder {
+	r := &recorder{exited: map[string]bool{}, ports: map[int]string{}, servers: map[string]int{}, files: map[string]string{}}
+	r.serve(t, "blue")
+	r.serve(t, "new")
+	return r
+}
+
+func recordingEngine(r *recorder) *Engine {
+	e := New(r, "test", slog.New(slog.NewTextHandler(io.Discard, nil)), Options{
+		Router: r, LivenessWindow: time.Millisecond, Drain: -1,
+	})
+	e.stacks = map[sources.Kind]stackTool{sources.KindCompose: r}
+	return e
+}
+
+func routedWorkload() *sources.Workload {
+	w := &sources.Workload{App: "shop", Name: "web", Hash: "0123456789abcdef"}
+	w.Source = &image.Config{Image: "shop/web:2"}
+	w.Port = 8080
+	w.Route = &sources.Route{Hosts: []string{"shop.test"}}
+	return w
+}
+
+func TestStepOrder(t *testing.T) {
+	tests := []struct {
+		name     string
+		strategy sources.Strategy
+		fail     string // the step that fails
+		gateDies bool   // the new container exits before the gate decides
+		steps    []string
+		want     error // the outcome marker, nil for success
+	}{
+		{"blue-green", sources.StrategyBlueGreen, "", false,
+			[]string{"create new", "start new", "route new", "persist new", "remove blue"}, nil},
+		{"blue-green create fails", sources.StrategyBlueGreen, "create new", false,
+			[]string{"create new"}, ErrStillServing},
+		{"blue-green start fails", sources.StrategyBlueGreen, "start new", false,
+			[]string{"create new", "start new"}, ErrStillServing},
+		{"blue-green gate fails", sources.StrategyBlueGreen, "", true,
+			[]string{"create new", "start new", "remove new"}, ErrStillServing},
+		{"blue-green route fails", sources.StrategyBlueGreen, "route new", false,
+			[]string{"create new", "start new", "route new", "remove new"}, ErrStillServing},
+		{"blue-green persist fails", sources.StrategyBlueGreen, "persist new", false,
+			[]string{"create new", "start new", "route new", "persist new", "route blue", "remove new"}, ErrStillServing},
+
+		{"recreate", sources.StrategyRecreate, "", false,
+			[]string{"create new", "stop blue", "start new", "route new", "persist new", "remove blue", "rename new berth-shop_web", "persist berth-shop_web"}, nil},
+		{"recreate create fails", sources.StrategyRecreate, "create new", false,
+			[]string{"create new"}, ErrStillServing},
+		{"recreate stop fails", sources.StrategyRecreate, "stop blue", false,
+			[]string{"create new", "stop blue", "remove new", "restart blue", "route blue"}, ErrReverted},
+		{"recreate start fails", sources.StrategyRecreate, "start new", false,
+			[]string{"create new", "stop blue", "start new", "restart blue", "route blue"}, ErrReverted},
+		{"recreate gate fails", sources.StrategyRecreate, "", true,
+			[]string{"create new", "stop blue", "start new", "remove new", "restart blue", "route blue"}, ErrReverted},
+		{"recreate route fails", sources.StrategyRecreate, "route new", false,
+			[]string{"create new", "stop blue", "start new", "route new", "remove new", "restart blue", "route blue"}, ErrReverted},
+		{"recreate persist fails", sources.StrategyRecreate, "persist new", false,
+			[]string{"create new", "stop blue", "start new", "route new", "persist new", "remove new", "restart blue", "route blue"}, ErrReverted},
+		{"recreate revert cannot restart", sources.StrategyRecreate, "restart blue", true,
+			[]string{"create new", "stop blue", "start new", "remove new", "restart blue"}, ErrRevertFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecorder(t)
+			r.fail, r.exited["new"] = tt.fail, tt.gateDies
+			e := recordingEngine(r)
+			blue := r.container("blue")
+			res, err := e.Deploy(context.Background(), Deployment{
+				Workload: routedWorkload(), Decision: sources.Decision{Strategy: tt.strategy},
+				Image: "shop/web:2", Old: []docker.Container{blue}, Current: &blue, Persist: r.persist,
+			})
+			assert.Equal(t, tt.steps, r.steps)
+			if tt.want == nil {
+				require.NoError(t, err)
+				assert.Equal(t, "new", res.Container.ID)
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+			if tt.want == ErrReverted {
+				assert.Equal(t, "blue", res.RevertedTo.ID, "the result names the container serving again")
+				assert.True(t, res.Reverted)
+			}
+		})
+	}
+}
+
+// A first deploy that fails has nothing to revert to: the new container
+// goes and nothing else is touched.
+func TestStepOrderFirstDeployFails(t *testing.T) {
+	r := newRecorder(t)
+	r.exited["new"] = true
+	_, err := recordingEngine(r).Deploy(context.Background(), Deployment{
+		Workload: routedWorkload(), Decision: sources.Decision{Strategy: sources.StrategyRecreate},
+		Image: "shop/web:1", Persist: r.persist,
+	})
+	require.ErrorIs(t, err, ErrNotReady)
+	assert.NotErrorIs(t, err, ErrReverted)
+	assert.Equal(t, []string{"create new", "start new", "remove new"}, r.steps)
+}
+
+func TestStackStepOrder(t *testing.T) {
+	w := &sources.Workload{App: "tools", Name: "stack", Hash: "0123456789abcdef"}
+	w.Source = &compose.Config{File: "compose.yml"}
+	prev := &Release{Workload: w, Commit: "c1", File: "/kept/v1/compose.yml"}
+	tests := []struct {
+		name     string
+		fail     string
+		previous *Release
+		replaced string
+		steps    []string
+		want     error
+	}{
+		{"up", "", prev, "", []string{"own", "render", "up v2", "persist berth-tools_stack"}, nil},
+		{"renamed project", "", prev, "old-project", []string{"own", "render", "up v2", "persist berth-tools_stack", "down old-project"}, nil},
+		{"not owned", "own", prev, "", []string{"own"}, errBoom},
+		{"render fails", "render", prev, "", []string{"own", "render"}, errBoom},
+		{"up fails: the last good is up again", "up v2", prev, "", []string{"own", "render", "up v2", "up v1"}, ErrReverted},
+		{"up fails on a first deploy", "up v2", nil, "", []string{"own", "render", "up v2"}, errBoom},
+		{"up fails, files gone", "up v2", &Release{Unavailable: errors.New("its compose files are no longer kept")}, "",
+			[]string{"own", "render", "up v2"}, ErrRevertFailed},
+		{"persist fails", "persist berth-tools_stack", prev, "", []string{"own", "render", "up v2", "persist berth-tools_stack"}, ErrNotRecorded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecorder(t)
+			r.fail = tt.fail
+			r.files["/kept/v2/compose.yml"], r.files["/kept/v1/compose.yml"] = "v2", "v1"
+			_, err := recordingEngine(r).Deploy(context.Background(), Deployment{
+				Workload: w, Commit: "c2", File: "/kept/v2/compose.yml", Previous: tt.previous, Replaced: tt.replaced,
+				Persist: r.persist,
+			})
+			assert.Equal(t, tt.steps, r.steps)
+			if tt.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tt.want)
+		})
+	}
+}
