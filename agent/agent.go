@@ -189,7 +189,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		trigger: make(chan struct{}, 1),
 		report: &reporter{
 			agent: opts.Name, events: events, status: opts.Status, log: log, gitTimeout: opts.Timeouts.Git,
-			labels: opts.Labels, heartbeat: opts.Heartbeat, now: opts.Now, interval: interval(opts.Schedule, opts.Now()),
+			labels: opts.Labels, heartbeat: opts.Heartbeat, now: opts.Now, meta: st, interval: interval(opts.Schedule, opts.Now()),
 			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}, timeout: opts.Timeouts.Forge},
 		},
 		interval: interval(opts.Schedule, opts.Now()),

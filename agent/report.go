@@ -36,13 +36,49 @@ type reporter struct {
 	interval  time.Duration
 	heartbeat time.Duration // an idle agent rewrites its report this often; <= 0 never
 	now       func() time.Time
-	pushedAt  time.Time // the last status push tried (a failing branch is not retried every idle tick)
+	// pushedAt is the last status push tried (a failing branch is not
+	// retried every idle tick). It is kept in the state dir (meta), so a
+	// `berth sync` run from a timer does not push a heartbeat every run.
+	pushedAt time.Time
+	meta     metaStore
+	loaded   bool // pushedAt was read from meta
 }
+
+// metaStore keeps small facts across processes (the state dir's SQLite).
+type metaStore interface {
+	Meta(ctx context.Context, key string) (string, error)
+	SetMeta(ctx context.Context, key, value string) error
+}
+
+// metaStatusPushed is the meta key of the last status push tried.
+const metaStatusPushed = "status_pushed_at"
 
 // heartbeatDue reports whether an idle agent should rewrite its report
 // so the fleet view does not call it quiet.
-func (r *reporter) heartbeatDue() bool {
-	return r.status != nil && r.heartbeat > 0 && r.now().Sub(r.pushedAt) >= r.heartbeat
+func (r *reporter) heartbeatDue(ctx context.Context) bool {
+	if r.status == nil || r.heartbeat <= 0 {
+		return false
+	}
+	if !r.loaded && r.meta != nil {
+		r.loaded = true
+		if v, err := r.meta.Meta(ctx, metaStatusPushed); err == nil && v != "" {
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(r.pushedAt) {
+				r.pushedAt = t
+			}
+		}
+	}
+	return r.now().Sub(r.pushedAt) >= r.heartbeat
+}
+
+// pushed records when a status push was tried, in memory and in meta.
+func (r *reporter) pushed(ctx context.Context, at time.Time) {
+	r.pushedAt, r.loaded = at, true
+	if r.meta == nil {
+		return
+	}
+	if err := r.meta.SetMeta(ctx, metaStatusPushed, at.UTC().Format(time.RFC3339Nano)); err != nil {
+		r.log.Warn("recording the status push time failed", "error", err)
+	}
 }
 
 func (r *reporter) deployStarted(ctx context.Context, commit string, d deployment, dec sources.Decision) {
@@ -159,7 +195,7 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 	rep := statusReport(r.agent, res, rows)
 	rep.Labels, rep.Heartbeat = r.labels, r.now().UTC()
 	rep.IntervalSeconds, rep.HeartbeatSeconds = int(r.interval/time.Second), int(max(r.heartbeat, 0)/time.Second)
-	r.pushedAt = rep.Heartbeat
+	r.pushed(ctx, rep.Heartbeat)
 	push := func(ctx context.Context) error { return r.status.Push(ctx, rep) }
 	if err := fault.Deadline(ctx, r.gitTimeout, "--git-timeout", push); err != nil {
 		r.log.Warn("status push failed", "error", err)

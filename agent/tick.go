@@ -293,7 +293,7 @@ func (a *Agent) finish(ctx context.Context, res *TickResult, newlyInvalid bool, 
 	switch {
 	case res.Changed() || newlyInvalid || res.announce:
 		a.pushStatus(ctx, res)
-	case a.report.heartbeatDue():
+	case a.report.heartbeatDue(ctx):
 		hb := *res // nothing changed: the same report, a new heartbeat
 		hb.Note = "heartbeat at " + shortSHA(res.Commit)
 		a.pushStatus(ctx, &hb)

@@ -156,3 +156,26 @@ func TestTwentyAgentsPushStatusAtOnce(t *testing.T) {
 	t.Logf("%d agents: the first done %s after the start, the last %s; retries per agent median %d, max %d (limit 15), %d in all",
 		n, fastest.Round(time.Millisecond), slowest.Round(time.Millisecond), retries[n/2], retries[n-1], total)
 }
+
+// TestIdleSyncRunsPushNoHeartbeat: `berth sync` run from a timer is a new
+// process each time. The first run reports; the idle runs after it push
+// nothing until a heartbeat is due (10m), because the last push time
+// lives in the state dir, not in memory.
+func TestIdleSyncRunsPushNoHeartbeat(t *testing.T) {
+	w := newCLIWorld(t)
+	w.src.Write("apps/"+w.app+"/web.yaml", "source:\n  type: image\n  image: "+w.img+"\nport: 8080\n")
+	w.src.Push("web")
+	env := []string{"BERTH_STATE_DIR=" + t.TempDir(), "BERTH_AGENT_NAME=" + w.name}
+	statusCommits := func() []string {
+		t.Helper()
+		dir := t.TempDir()
+		gitserver.Git(t, "", "clone", "-q", "--branch", "berth/status", w.src.URL, dir)
+		return strings.Split(strings.TrimSpace(gitserver.Git(t, dir, "log", "--format=%s")), "\n")
+	}
+	for i := range 3 {
+		r := run(t, env, "sync", "--repo", w.src.URL, "--router", "none")
+		require.Equal(t, 0, r.code, "run %d: %s", i, r.stderr)
+	}
+	commits := statusCommits()
+	assert.Len(t, commits, 1, "one report for the deploy, no heartbeat from the two idle runs: %q", commits)
+}
