@@ -17,6 +17,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/gitserver"
 )
 
@@ -25,6 +26,7 @@ import (
 // when the test ends, if it was not in one before.
 func requireSwarm(t *testing.T) {
 	t.Helper()
+	dockertest.Docker(t) // skips without a daemon (fails in CI)
 	requireCompose(t)
 	out, err := exec.Command("docker", "info", "--format", "{{.Swarm.LocalNodeState}}").Output()
 	require.NoError(t, err)

@@ -190,12 +190,42 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, perWorkload i
 		return 0, fmt.Errorf("pruning old events: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	m, err := s.capEvents(ctx, perWorkload)
+	return n + m, err
+}
+
+// capEvents keeps the newest perWorkload events of each workload. Only
+// the workloads over the cap are touched, each by one range delete on
+// the (workload_id, id) index.
+func (s *Store) capEvents(ctx context.Context, perWorkload int) (int64, error) {
 	s.count()
-	res, err = s.db.ExecContext(ctx, `DELETE FROM event_log WHERE id IN (
-		SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY workload_id ORDER BY id DESC) AS n FROM event_log) WHERE n > ?)`, perWorkload)
+	rows, err := s.db.QueryContext(ctx, "SELECT workload_id FROM event_log GROUP BY workload_id HAVING COUNT(*) > ?", perWorkload)
 	if err != nil {
-		return n, fmt.Errorf("capping events per workload: %w", err)
+		return 0, fmt.Errorf("capping events per workload: %w", err)
 	}
-	m, _ := res.RowsAffected()
-	return n + m, nil
+	var over []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return 0, fmt.Errorf("capping events per workload: %w", err)
+		}
+		over = append(over, id)
+	}
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("capping events per workload: %w", err)
+	}
+	var n int64
+	for _, id := range over {
+		s.count()
+		res, err := s.db.ExecContext(ctx, `DELETE FROM event_log WHERE workload_id = ? AND id <= (
+			SELECT id FROM event_log WHERE workload_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`, id, id, perWorkload)
+		if err != nil {
+			return n, fmt.Errorf("capping the events of %s: %w", id, err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return n, nil
 }
