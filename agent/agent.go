@@ -1,20 +1,18 @@
 // Package agent runs Berth's loop: on a schedule (and on demand) it pulls
 // the config repo, decides what to do, deploys what changed, reconciles
-// what runs, reports the outcomes, and serves the HTTP API.
+// what runs, and reports the outcomes. Its HTTP face is agent/api.
 package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 
 	"github.com/berthops/berth/agent/store"
@@ -38,15 +36,6 @@ type Options struct {
 	SelfHeal   bool   // redeploy a workload whose container vanished
 	Parallel   int    // deploys at once; default 4
 	Schedule   string // robfig/cron spec; default "@every 1m"
-	Listen     string // HTTP API address; "" for none
-	Token      string // bearer token the API asks for; "" for none
-	// APIHosts are the names the API answers to besides localhost and IP
-	// addresses (--api-host).
-	APIHosts []string
-	// HooksListen serves only POST /hooks/git on its own listener.
-	HooksListen string
-	// WebhookSecret authenticates POST /hooks/git; "" turns it off.
-	WebhookSecret string
 	// Resync is how often the container view lists every container as a
 	// safety net beside Docker's event stream (default 10m).
 	Resync time.Duration
@@ -148,9 +137,7 @@ type Agent struct {
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
 	interval    time.Duration
 	metrics     *metrics
-	prunedAt    time.Time // when the event log was last pruned
-	sessions    sessions
-	streams     atomic.Int64    // open event streams
+	prunedAt    time.Time       // when the event log was last pruned
 	rejected    string          // the last config commit that failed signature verification
 	view        *containerView  // nil when the Docker client cannot stream events
 	loginSum    string          // the registry logins in use, hashed
@@ -193,7 +180,6 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}, timeout: opts.Timeouts.Forge},
 		},
 		interval: interval(opts.Schedule, opts.Now()),
-		sessions: sessions{byID: map[string]time.Time{}},
 	}
 	if w, ok := d.(containerWatcher); ok {
 		a.view = newContainerView(w, opts.Name, opts.Resync, log)
@@ -267,7 +253,7 @@ func (a *Agent) Trigger() {
 }
 
 // Run ticks at once, then on the schedule and on every Trigger, until ctx
-// is done. A tick in flight when ctx ends is finished (within
+// is done. The HTTP face (agent/api) is served beside it by the caller. A tick in flight when ctx ends is finished (within
 // ShutdownGrace), then Run returns.
 func (a *Agent) Run(ctx context.Context) error {
 	sched, err := cron.ParseStandard(a.opts.Schedule)
@@ -278,19 +264,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	c.Schedule(sched, cron.FuncJob(a.Trigger))
 	c.Start()
 	defer c.Stop()
-	for _, l := range []struct {
-		addr string
-		h    http.Handler
-	}{{a.opts.Listen, a.Handler()}, {a.opts.HooksListen, a.HooksHandler()}} {
-		if l.addr == "" {
-			continue
-		}
-		stop, err := a.serve(ctx, l.addr, l.h)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	a.Watch(ctx)
 	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
 	a.loop(ctx)
@@ -350,24 +323,19 @@ func (a *Agent) loop(ctx context.Context) {
 	}
 }
 
-// serve starts an HTTP listener; stop shuts it down. Slow clients are cut
-// off: headers within 10s, a whole request (a webhook body) within a
-// minute. Responses (event streams) are not bounded.
-func (a *Agent) serve(ctx context.Context, addr string, h http.Handler) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("API listen %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("API server stopped", "error", err)
-		}
-	}()
-	a.log.Info("API listening", "addr", ln.Addr().String())
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}, nil
-}
+// Ready says whether a tick succeeded recently enough (/readyz).
+func (a *Agent) Ready(now time.Time) (bool, string) { return a.readiness(now) }
+
+// Subscribe streams new events until the returned func is called.
+func (a *Agent) Subscribe() (<-chan store.Event, func()) { return a.events.subscribe() }
+
+// SharedSecrets lists the shared secrets of the last loaded commit: scope,
+// app, name and whether a value could be decrypted. Never a value:
+// secrets change only through reviewed commits (`berth secrets set`).
+func (a *Agent) SharedSecrets() []SharedSecret { return a.secrets.list() }
+
+// Metrics is the agent's Prometheus registry.
+func (a *Agent) Metrics() prometheus.Gatherer { return a.metrics.reg }
+
+// Branch is the watched branch of the config repo.
+func (a *Agent) Branch() string { return a.repo.Branch() }

@@ -27,7 +27,7 @@ import (
 func readyz(t *testing.T, a *agent.Agent) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/readyz", nil))
+	agenttest.API(a, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/readyz", nil))
 	return rec.Code, rec.Body.String()
 }
 

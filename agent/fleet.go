@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +19,8 @@ type fleetReader interface {
 	Fleet(ctx context.Context, now time.Time) (*gitops.Fleet, error)
 }
 
-// errNoFleet means status push-back is off: there is no branch to read.
-var errNoFleet = errors.New("status push-back is off (--status-branch \"\"): there is no fleet to read")
+// ErrNoFleet means status push-back is off: there is no branch to read.
+var ErrNoFleet = errors.New("status push-back is off (--status-branch \"\"): there is no fleet to read")
 
 // fleetCache keeps the last fleet read a short while, so a page that
 // polls does not make a fetch per request.
@@ -39,7 +38,7 @@ const fleetAPIMaxAge = 15 * time.Second
 func (a *Agent) readFleet(ctx context.Context, maxAge time.Duration) (*gitops.Fleet, error) {
 	fr, ok := a.report.status.(fleetReader)
 	if !ok {
-		return nil, errNoFleet
+		return nil, ErrNoFleet
 	}
 	a.fleet.mu.Lock()
 	defer a.fleet.mu.Unlock()
@@ -58,22 +57,10 @@ func (a *Agent) readFleet(ctx context.Context, maxAge time.Duration) (*gitops.Fl
 	return f, nil
 }
 
-// fleetAPI serves GET /api/fleet: every agent and workload on the status
-// branch, and the agents gone quiet.
-func (a *Agent) fleetAPI(w http.ResponseWriter, r *http.Request) {
-	f, err := a.readFleet(r.Context(), fleetAPIMaxAge)
-	switch {
-	case errors.Is(err, errNoFleet) || errors.Is(err, gitops.ErrNoStatusBranch):
-		w.WriteHeader(http.StatusNotFound)
-		writeJSON(w, map[string]string{"error": err.Error()})
-		return
-	case err != nil:
-		a.log.Warn("API: reading the fleet failed", "error", err)
-		w.WriteHeader(http.StatusBadGateway)
-		writeJSON(w, map[string]string{"error": a.opts.Redactor.Redact(err.Error())})
-		return
-	}
-	writeJSON(w, f)
+// Fleet reads the status branch for the API (a read up to 15 s old is
+// reused).
+func (a *Agent) Fleet(ctx context.Context) (*gitops.Fleet, error) {
+	return a.readFleet(ctx, fleetAPIMaxAge)
 }
 
 // holdMoves keeps, among the prunes, the workloads that moved to other

@@ -30,6 +30,25 @@ const (
 	StateUnknown   = "unknown"
 )
 
+// WorkloadView is a workload as the API shows it: its row and what that
+// means (running, degraded, down, pinned, suspended).
+type WorkloadView struct {
+	store.Runtime
+	Health
+}
+
+// WorkloadViews describes rows as the API and `berth status` show them.
+func WorkloadViews(rows []store.Runtime) []WorkloadView {
+	out := make([]WorkloadView, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, WorkloadView{Runtime: r, Health: health(r)})
+	}
+	return out
+}
+
+// HealthOf is what serves the workload of a row now (see health).
+func HealthOf(r store.Runtime) Health { return health(r) }
+
 // health tells the truth about a row: a workload whose serving container
 // is gone or stopped is never shown running, and a failed new version
 // with the old one still serving is degraded, not running.

@@ -2,12 +2,10 @@ package agent
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Counter is a monotonically increasing count, such as Docker API calls.
@@ -89,8 +87,4 @@ func (c *workloadCollector) Collect(ch chan<- prometheus.Metric) {
 	for state, n := range by {
 		ch <- prometheus.MustNewConstMetric(workloadsDesc, prometheus.GaugeValue, float64(n), state)
 	}
-}
-
-func (a *Agent) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
 }

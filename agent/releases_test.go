@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/api"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/dockertest"
@@ -113,7 +114,7 @@ func TestReleasesRollbackPinResumeSuspend(t *testing.T) {
 	h := newHarness(t)
 	h.Workload("web", agenttest.Web(h.Image, "v1"))
 	a, st := h.Start("v1", agent.Options{SelfHeal: true})
-	srv := a.Handler()
+	srv := agenttest.API(a, st)
 	base := "/api/workloads/" + h.ID("web")
 	commits := map[string]string{"v1": agenttest.Rows(t, st)[h.ID("web")].Commit}
 	for _, v := range []string{"v2", "v3"} {
@@ -129,7 +130,7 @@ func TestReleasesRollbackPinResumeSuspend(t *testing.T) {
 	assert.True(t, rels[0].Serving)
 	assert.NotEmpty(t, rels[0].ImageID)
 
-	var res agent.RollbackResult
+	var res api.RollbackResult
 	require.Equal(t, http.StatusOK, apiCall(t, srv, http.MethodPost, base+"/rollback", "", &res))
 	assert.Equal(t, commits["v2"], res.Commit, "by default the release before the serving one")
 	assert.Equal(t, agent.StatePinned, res.Now.State)

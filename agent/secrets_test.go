@@ -132,7 +132,7 @@ func TestSharedSecretsLayeringRotationAndNoLeaks(t *testing.T) {
 
 	// The API lists names and whether they decrypt, never values.
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/api/shared-secrets", nil))
+	agenttest.API(a, st).ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/api/shared-secrets", nil))
 	require.Equal(t, 200, rec.Code)
 	assert.NotContains(t, rec.Body.String(), canary)
 	var listed []agent.SharedSecret

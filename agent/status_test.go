@@ -53,7 +53,7 @@ func TestStatusBranchAfterChangesOnly(t *testing.T) {
 
 	// A container going missing is a change worth a status commit.
 	require.NoError(t, h.Docker.Remove(context.Background(), h.Containers()[h.ID("web")][0].ID, 0))
-	b, _ := h.Agent(agent.Options{Status: sw, SelfHeal: false})
+	b, bst := h.Agent(agent.Options{Status: sw, SelfHeal: false})
 	_, err = b.Tick(context.Background())
 	require.NoError(t, err)
 	log = statusLog(t, h.Repo.URL)
@@ -67,7 +67,7 @@ func TestStatusBranchAfterChangesOnly(t *testing.T) {
 
 	// The API serves the same badge.
 	rec := httptest.NewRecorder()
-	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/badges/"+h.App+"/web.svg", nil))
+	agenttest.API(b, bst).ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/badges/"+h.App+"/web.svg", nil))
 	assert.Equal(t, 200, rec.Code)
 	assert.Equal(t, string(badge.SVG(h.ID("web"), "down")), rec.Body.String())
 }

@@ -125,7 +125,7 @@ func (r *recorder) up(_ context.Context, _, file string, _ map[string]string, _ 
 	return r.step("up " + r.files[file])
 }
 func (r *recorder) remove(_ context.Context, name string) error { return r.step("down " + name) }
-func (r *recorder) revertable(error) bool                      { return true }
+func (r *recorder) revertable(error) bool                       { return true }
 
 // serve starts a real HTTP server on loopback answering 200, as the
 // container id would, and returns its port.

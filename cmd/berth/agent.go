@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/api"
 	"github.com/berthops/berth/internal/secretfile"
 )
 
@@ -22,7 +24,8 @@ func newAgentCmd() *cobra.Command {
   berth agent --repo ./config --router embedded --http 127.0.0.1:8080 --https ""`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := agent.Options{Schedule: schedule, Listen: listen, APIHosts: apiHosts, HooksListen: hooksListen, Resync: resync, Heartbeat: heartbeat}
+			opts := agent.Options{Schedule: schedule, Resync: resync, Heartbeat: heartbeat}
+			web := api.Options{Listen: listen, APIHosts: apiHosts}
 			if heartbeat == 0 {
 				opts.Heartbeat = -1 // 0 means off on the command line, default in Options
 			}
@@ -30,16 +33,16 @@ func newAgentCmd() *cobra.Command {
 			if resync <= 0 {
 				return &exitError{code: 2, msg: "--resync must be positive"}
 			}
-			if listen != "" && !agent.Loopback(listen) && tokenFile == "" {
+			if listen != "" && !api.Loopback(listen) && tokenFile == "" {
 				return &exitError{code: 2, msg: fmt.Sprintf("--listen %s accepts connections from other machines: set --api-token-file (or listen on 127.0.0.1)", listen)}
 			}
 			if tokenFile != "" {
-				if opts.Token, err = secretfile.Read(tokenFile); err != nil {
+				if web.Token, err = secretfile.Read(tokenFile); err != nil {
 					return &exitError{code: 2, msg: fmt.Sprintf("--api-token-file: %v", err)}
 				}
 			}
 			if webhookFile != "" {
-				if opts.WebhookSecret, err = secretfile.Read(webhookFile); err != nil {
+				if web.WebhookSecret, err = secretfile.Read(webhookFile); err != nil {
 					return &exitError{code: 2, msg: fmt.Sprintf("--webhook-secret-file: %v", err)}
 				}
 			}
@@ -48,6 +51,21 @@ func newAgentCmd() *cobra.Command {
 				return err
 			}
 			defer rt.close()
+			web.Branch, web.Redact = rt.agent.Branch(), rt.redactor.Redact
+			srv := api.New(rt.agent, rt.store, rt.log, web)
+			for _, l := range []struct {
+				addr string
+				h    http.Handler
+			}{{listen, srv.Handler()}, {hooksListen, srv.HooksHandler()}} {
+				if l.addr == "" {
+					continue
+				}
+				stop, err := api.Serve(cmd.Context(), l.addr, l.h, rt.log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return rt.agent.Run(cmd.Context())
 		},
 	}

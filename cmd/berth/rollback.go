@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/api"
 )
 
 func newRollbackCmd() *cobra.Command {
@@ -28,7 +29,7 @@ func newRollbackCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var res agent.RollbackResult
+			var res api.RollbackResult
 			code, err := c.do(cmd.Context(), http.MethodPost, p+"/rollback", map[string]string{"to": to}, &res)
 			if err != nil {
 				return err

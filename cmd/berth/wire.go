@@ -23,9 +23,11 @@ import (
 
 // runtime is a wired agent and what must be closed after it.
 type runtime struct {
-	agent *agent.Agent
-	log   *slog.Logger
-	close func()
+	agent    *agent.Agent
+	store    *store.Store
+	log      *slog.Logger
+	redactor *secrets.Redactor
+	close    func()
 }
 
 // closers runs cleanups in reverse order: the one cleanup path for every
@@ -92,7 +94,7 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 		return nil, err
 	}
 	opts.Swarm = &engine.Swarm{Stack: opts.Compose, API: docker}
-	return &runtime{agent: agent.New(opts, repo, st, docker, log), log: log, close: cl.run}, nil
+	return &runtime{agent: agent.New(opts, repo, st, docker, log), store: st, log: log, redactor: redactor, close: cl.run}, nil
 }
 
 func openDocker(ctx context.Context, host string) (*docker.Client, error) {

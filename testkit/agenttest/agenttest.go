@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/api"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/engine"
@@ -270,4 +271,10 @@ func RemoveBerth() {
 	if berthPath != "" {
 		_ = os.RemoveAll(filepath.Dir(berthPath))
 	}
+}
+
+// API is the HTTP face of a, reading st, as `berth agent` serves it
+// (without a token or webhook secret).
+func API(a *agent.Agent, st *store.Store) http.Handler {
+	return api.New(a, st, slog.New(slog.DiscardHandler), api.Options{Branch: a.Branch()}).Handler()
 }

@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"bufio"
@@ -17,12 +17,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/badge"
 )
 
 func TestWebhookSignatures(t *testing.T) {
-	a, _ := testAgent(t, Options{WebhookSecret: "hook-secret"})
+	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
 	srv := a.Handler()
 	body := `{"ref":"refs/heads/main"}`
 	sign := func(secret string) string {
@@ -53,7 +54,7 @@ func TestWebhookSignatures(t *testing.T) {
 			assert.Equal(t, tc.code, rec.Code)
 			if tc.code == http.StatusAccepted {
 				select {
-				case <-a.trigger: // a valid hook queues a tick
+				case <-ta.triggers: // a valid hook queues a tick
 				default:
 					t.Error("no tick was triggered")
 				}
@@ -68,18 +69,18 @@ func TestWebhookSignatures(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, rec.Code)
 	assert.Contains(t, rec.Body.String(), "ignored: a push to refs/heads/berth/status")
 	select {
-	case <-a.trigger:
+	case <-ta.triggers:
 		t.Error("a push to another branch triggered a tick")
 	default:
 	}
-	off, _ := testAgent(t, Options{})
+	off, ta, _ := testServer(t, agent.Options{}, Options{})
 	rec = httptest.NewRecorder()
 	off.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(body)))
 	assert.Equal(t, http.StatusNotFound, rec.Code, "without a secret the hook is off")
 }
 
 func TestAPIBearerToken(t *testing.T) {
-	a, _ := testAgent(t, Options{Token: "api-token"})
+	a, _, _ := testServer(t, agent.Options{}, Options{Token: "api-token"})
 	srv := a.Handler()
 	for _, tc := range []struct {
 		path, auth string
@@ -105,7 +106,7 @@ func TestAPIBearerToken(t *testing.T) {
 }
 
 func TestWorkloadEventsAPI(t *testing.T) {
-	a, st := testAgent(t, Options{})
+	a, _, st := testServer(t, agent.Options{}, Options{})
 	ctx := context.Background()
 	for i := range 5 {
 		sev := store.SeverityInfo
@@ -145,7 +146,7 @@ func TestWorkloadEventsAPI(t *testing.T) {
 }
 
 func TestWorkloadsAPIAndBadge(t *testing.T) {
-	a, st := testAgent(t, Options{})
+	a, _, st := testServer(t, agent.Options{}, Options{})
 	ctx := context.Background()
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/workloads", nil))
@@ -159,9 +160,9 @@ func TestWorkloadsAPIAndBadge(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rows))
 	assert.Len(t, rows, 2)
 
-	var views []WorkloadView
+	var views []agent.WorkloadView
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &views))
-	assert.Equal(t, StateDegraded, views[0].State, "the API says what serves: shop/api's last deploy failed")
+	assert.Equal(t, agent.StateDegraded, views[0].State, "the API says what serves: shop/api's last deploy failed")
 	for id, want := range map[string]string{"shop/web": "running", "shop/api": "degraded", "shop/none": "unknown"} {
 		rec = httptest.NewRecorder()
 		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/badges/"+id+".svg", nil))
@@ -170,37 +171,33 @@ func TestWorkloadsAPIAndBadge(t *testing.T) {
 	}
 }
 
-// TestReadyzWatchdog: /readyz is 503 until a tick succeeds, 200 after,
-// and 503 again when no tick has succeeded for 3 × the schedule interval
-// + the git timeout.
-func TestReadyzWatchdog(t *testing.T) {
-	now := time.Now()
-	a, _ := testAgent(t, Options{Schedule: "@every 1m", Timeouts: Timeouts{Git: 30 * time.Second}, Now: func() time.Time { return now }})
+// TestReadyz: /readyz answers the agent's readiness: 503 with the
+// reason, or 200.
+func TestReadyz(t *testing.T) {
+	a, ta, _ := testServer(t, agent.Options{}, Options{})
 	readyz := func() (int, string) {
 		rec := httptest.NewRecorder()
 		a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/readyz", nil))
 		return rec.Code, rec.Body.String()
 	}
 	code, body := readyz()
-	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, http.StatusServiceUnavailable, code, "a real agent that never ticked is not ready")
 	assert.Contains(t, body, "no tick has succeeded yet")
-	a.lastSuccess.Store(now.UnixNano())
+	ta.ready = func(time.Time) (bool, string) { return true, "ready" }
 	code, _ = readyz()
 	assert.Equal(t, http.StatusOK, code)
-	now = now.Add(3*time.Minute + 29*time.Second)
-	code, _ = readyz()
-	assert.Equal(t, http.StatusOK, code, "within 3 × 1m + 30s")
-	now = now.Add(2 * time.Second)
+	ta.ready = func(time.Time) (bool, string) { return false, "no tick has succeeded for 3m31s" }
 	code, body = readyz()
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Contains(t, body, "no tick has succeeded for 3m31s")
 }
 
 // TestEventStreamIsLiveAndFiltered: the SSE stream delivers new events as
-// they are written, only the asked workload's, with the redactor applied.
+// they are written, only the asked workload's. (That the events are
+// redacted before they reach a subscriber is the agent's: its tests.)
 func TestEventStreamIsLiveAndFiltered(t *testing.T) {
-	a, _ := testAgent(t, Options{})
-	a.opts.Redactor.Add("s3cret-value")
+	a, ta, _ := testServer(t, agent.Options{}, Options{})
+	ta.events = make(chan store.Event, 4)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -216,24 +213,32 @@ func TestEventStreamIsLiveAndFiltered(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ": connected\n", line)
 
-	a.events.add(ctx, store.Event{WorkloadID: "shop/api", Kind: "deploy.started", Message: "not this one"})
-	a.events.add(ctx, store.Event{WorkloadID: "shop/web", Kind: "deploy.failed", Severity: store.SeverityError, Message: "token s3cret-value leaked?"})
-	var data string
+	ta.events <- store.Event{ID: 1, WorkloadID: "shop/api", Kind: "deploy.started", Message: "not this one"}
+	ta.events <- store.Event{ID: 2, WorkloadID: "shop/web", Kind: "deploy.failed", Severity: store.SeverityError, Message: "token *** leaked?"}
+	var data, id, kind string
 	for data == "" {
 		line, err := r.ReadString('\n')
 		require.NoError(t, err)
+		line = strings.TrimSuffix(line, "\n")
 		if d, ok := strings.CutPrefix(line, "data: "); ok {
 			data = d
+		}
+		if v, ok := strings.CutPrefix(line, "id: "); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(line, "event: "); ok {
+			kind = v
 		}
 	}
 	var ev store.Event
 	require.NoError(t, json.Unmarshal([]byte(data), &ev))
 	assert.Equal(t, "shop/web", ev.WorkloadID)
-	assert.Equal(t, "token *** leaked?", ev.Message)
+	assert.Equal(t, "2", id)
+	assert.Equal(t, "deploy.failed", kind)
 }
 
 func TestMetricsExposition(t *testing.T) {
-	a, st := testAgent(t, Options{})
+	a, _, st := testServer(t, agent.Options{}, Options{})
 	require.NoError(t, st.PutRuntime(context.Background(), store.Runtime{WorkloadID: "shop/web", Status: store.StatusRunning}))
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/metrics", nil))

@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	_ "embed" // the web UI
@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
 )
 
@@ -15,56 +16,56 @@ var indexHTML []byte
 
 // Handler is the agent's HTTP API (README: "HTTP API"), behind the Host
 // and Origin guard.
-func (a *Agent) Handler() http.Handler {
+func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := a.readiness(a.now())
+		ok, why := s.agent.Ready(s.now())
 		if !ok {
 			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, why)
 	})
-	mux.HandleFunc("GET /api/workloads", a.authed(a.listWorkloads))
-	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", a.authed(a.workloadEvents))
-	mux.HandleFunc("GET /api/workloads/{app}/{name}/releases", a.authed(a.listReleases))
-	mux.HandleFunc("POST /api/workloads/{app}/{name}/rollback", a.authed(a.rollback))
-	mux.HandleFunc("POST /api/workloads/{app}/{name}/suspend", a.authed(a.operate(suspendOp)))
-	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", a.authed(a.operate(resumeOp)))
-	mux.HandleFunc("GET /api/events/stream", a.authed(a.streamEvents))
-	mux.HandleFunc("GET /api/shared-secrets", a.authed(a.sharedSecrets))
-	mux.HandleFunc("GET /api/fleet", a.authed(a.fleetAPI))
-	mux.HandleFunc("POST /api/sync", a.authed(func(w http.ResponseWriter, _ *http.Request) {
-		a.Trigger()
+	mux.HandleFunc("GET /api/workloads", s.authed(s.listWorkloads))
+	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", s.authed(s.workloadEvents))
+	mux.HandleFunc("GET /api/workloads/{app}/{name}/releases", s.authed(s.listReleases))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/rollback", s.authed(s.rollback))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/suspend", s.authed(s.operate(suspendOp)))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", s.authed(s.operate(resumeOp)))
+	mux.HandleFunc("GET /api/events/stream", s.authed(s.streamEvents))
+	mux.HandleFunc("GET /api/shared-secrets", s.authed(s.sharedSecrets))
+	mux.HandleFunc("GET /api/fleet", s.authed(s.fleet))
+	mux.HandleFunc("POST /api/sync", s.authed(func(w http.ResponseWriter, _ *http.Request) {
+		s.agent.Trigger()
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintln(w, "sync queued")
 	}))
-	mux.Handle("GET /metrics", a.authed(a.metricsHandler().ServeHTTP))
-	mux.HandleFunc("GET /badges/{app}/{file}", a.badge) // public, like any badge
-	mux.HandleFunc("POST /hooks/git", a.gitHook)        // authenticated by its signature
-	mux.HandleFunc("GET /login", a.loginPage)
-	mux.HandleFunc("POST /login", a.login)
-	mux.HandleFunc("POST /logout", a.logout)
+	mux.Handle("GET /metrics", s.authed(s.metrics().ServeHTTP))
+	mux.HandleFunc("GET /badges/{app}/{file}", s.badge) // public, like any badge
+	mux.HandleFunc("POST /hooks/git", s.gitHook)        // authenticated by its signature
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
 	// The page holds no data: it reads the API like any client.
-	mux.HandleFunc("GET /{$}", a.page)
-	mux.HandleFunc("GET /w/{app}/{name}", a.page)
-	mux.HandleFunc("GET /fleet", a.page)
-	return a.guard(mux)
+	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("GET /w/{app}/{name}", s.page)
+	mux.HandleFunc("GET /fleet", s.page)
+	return s.guard(mux)
 }
 
 // HooksHandler serves only the webhook receiver, for --hooks-listen: the
 // one endpoint to expose to a forge.
-func (a *Agent) HooksHandler() http.Handler {
+func (s *Server) HooksHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /hooks/git", a.gitHook)
+	mux.HandleFunc("POST /hooks/git", s.gitHook)
 	return mux
 }
 
-func (a *Agent) page(w http.ResponseWriter, r *http.Request) {
-	if !a.authorized(r) {
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
 		to := "/login"
 		if l := r.URL.Query().Get("lang"); known(l) {
 			to += "?lang=" + l
@@ -75,9 +76,9 @@ func (a *Agent) page(w http.ResponseWriter, r *http.Request) {
 	servePage(w, r, indexHTML)
 }
 
-func (a *Agent) authed(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !a.authorized(r) {
+		if !s.authorized(r) {
 			http.Error(w, "missing or wrong bearer token (or session)", http.StatusUnauthorized)
 			return
 		}
@@ -92,17 +93,17 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = enc.Encode(v)
 }
 
-func (a *Agent) listWorkloads(w http.ResponseWriter, r *http.Request) {
-	rows, err := a.store.ListRuntime(r.Context())
+func (s *Server) listWorkloads(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.store.ListRuntime(r.Context())
 	if err != nil {
-		a.log.Error("API: listing workloads failed", "error", err)
+		s.log.Error("API: listing workloads failed", "error", err)
 		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
 		return
 	}
-	writeJSON(w, workloadViews(rows))
+	writeJSON(w, agent.WorkloadViews(rows))
 }
 
-func (a *Agent) workloadEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) workloadEvents(w http.ResponseWriter, r *http.Request) {
 	f := store.EventFilter{WorkloadID: r.PathValue("app") + "/" + r.PathValue("name")}
 	q := r.URL.Query()
 	var err error
@@ -125,9 +126,9 @@ func (a *Agent) workloadEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "severity must be info, warn or error", http.StatusBadRequest)
 		return
 	}
-	evs, err := a.store.Events(r.Context(), f)
+	evs, err := s.store.Events(r.Context(), f)
 	if err != nil {
-		a.log.Error("API: listing events failed", "error", err)
+		s.log.Error("API: listing events failed", "error", err)
 		http.Error(w, "listing events failed", http.StatusInternalServerError)
 		return
 	}
@@ -137,6 +138,6 @@ func (a *Agent) workloadEvents(w http.ResponseWriter, r *http.Request) {
 // sharedSecrets lists the shared secrets of the last loaded commit: scope,
 // app, name and whether a value could be decrypted. Never a value: secrets
 // change only through reviewed commits (`berth secrets set`).
-func (a *Agent) sharedSecrets(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, a.secrets.list())
+func (s *Server) sharedSecrets(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, s.agent.SharedSecrets())
 }

@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/berthops/berth/agent"
 )
 
 // FuzzWebhook sends arbitrary payloads and signature headers to the hook:
@@ -28,7 +30,7 @@ func FuzzWebhook(f *testing.F) {
 		f.Add([]byte(s.body), s.sig)
 	}
 	const secret = "fuzz-secret"
-	a, _ := testAgent(f, Options{WebhookSecret: secret})
+	a, ta, _ := testServer(f, agent.Options{}, Options{WebhookSecret: secret})
 	h := a.Handler()
 	f.Fuzz(func(t *testing.T, body []byte, sig string) {
 		send := func(sig string) int {
@@ -40,7 +42,7 @@ func FuzzWebhook(f *testing.F) {
 		}
 		drain := func() bool {
 			select {
-			case <-a.trigger:
+			case <-ta.triggers:
 				return true
 			default:
 				return false

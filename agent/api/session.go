@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"crypto/rand"
@@ -59,19 +59,19 @@ func (s *sessions) end(id string) {
 
 // authorized reports whether a request carries the token (bearer) or a
 // session made with it. Without a token everything is.
-func (a *Agent) authorized(r *http.Request) bool {
-	if a.opts.Token == "" {
+func (s *Server) authorized(r *http.Request) bool {
+	if s.opts.Token == "" {
 		return true
 	}
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+a.opts.Token)) == 1 {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+s.opts.Token)) == 1 {
 		return true
 	}
 	c, err := r.Cookie(sessionCookie)
-	return err == nil && a.sessions.valid(c.Value, a.now())
+	return err == nil && s.sessions.valid(c.Value, s.now())
 }
 
-func (a *Agent) loginPage(w http.ResponseWriter, r *http.Request) {
-	if a.opts.Token == "" {
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Token == "" {
 		http.Redirect(w, r, "/", http.StatusSeeOther) // nothing to log in to
 		return
 	}
@@ -79,21 +79,21 @@ func (a *Agent) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // login exchanges the token (form field "token") for a session cookie.
-func (a *Agent) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	tok := r.PostFormValue("token")
-	if a.opts.Token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(a.opts.Token)) != 1 {
+	if s.opts.Token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.Token)) != 1 {
 		http.Redirect(w, r, "/login?failed=1", http.StatusSeeOther)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: a.sessions.create(a.now()), Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.sessions.create(s.now()), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-func (a *Agent) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		a.sessions.end(c.Value)
+		s.sessions.end(c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther) // without a token, /login leads back to the UI

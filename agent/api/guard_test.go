@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthops/berth/agent"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +34,7 @@ func do(t *testing.T, h http.Handler, method, target string, header map[string]s
 // read the API: only localhost, IP addresses, the listen host and
 // --api-host names are answered.
 func TestHostHeaderGuard(t *testing.T) {
-	a, _ := testAgent(t, Options{Listen: "127.0.0.1:9090", APIHosts: []string{"berth.internal"}})
+	a, _, _ := testServer(t, agent.Options{}, Options{Listen: "127.0.0.1:9090", APIHosts: []string{"berth.internal"}})
 	h := a.Handler()
 	for host, want := range map[string]int{
 		"evil.example": http.StatusForbidden, "evil.example:9090": http.StatusForbidden,
@@ -50,7 +51,7 @@ func TestHostHeaderGuard(t *testing.T) {
 // TestCrossOriginWritesRefused: a page of another origin cannot make the
 // browser POST to the API (CSRF); the CLI and same-origin pages can.
 func TestCrossOriginWritesRefused(t *testing.T) {
-	a, _ := testAgent(t, Options{})
+	a, _, _ := testServer(t, agent.Options{}, Options{})
 	h := a.Handler()
 	tests := []struct {
 		name   string
@@ -73,7 +74,7 @@ func TestCrossOriginWritesRefused(t *testing.T) {
 // an HttpOnly, SameSite=Strict session cookie, the event stream included
 // (EventSource cannot send a header).
 func TestLoginSession(t *testing.T) {
-	a, _ := testAgent(t, Options{Token: "s3cret-token"})
+	a, _, _ := testServer(t, agent.Options{}, Options{Token: "s3cret-token"})
 	h := a.Handler()
 	rec := do(t, h, http.MethodGet, "/", nil, "")
 	assert.Equal(t, http.StatusSeeOther, rec.Code)
@@ -114,7 +115,7 @@ func TestLoginSession(t *testing.T) {
 }
 
 func TestWebhookBodyLimit(t *testing.T) {
-	a, _ := testAgent(t, Options{WebhookSecret: "x"})
+	a, _, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "x"})
 	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", bytes.NewReader(make([]byte, maxHookBody+1)))
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, req)
@@ -122,7 +123,7 @@ func TestWebhookBodyLimit(t *testing.T) {
 }
 
 func TestEventStreamsAreCapped(t *testing.T) {
-	a, _ := testAgent(t, Options{})
+	a, _, _ := testServer(t, agent.Options{}, Options{})
 	a.streams.Store(maxStreams)
 	assert.Equal(t, http.StatusServiceUnavailable, do(t, a.Handler(), http.MethodGet, "/api/events/stream", nil, "").Code)
 	assert.Equal(t, int64(maxStreams), a.streams.Load(), "a refused stream does not count")

@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"crypto/hmac"
@@ -20,8 +20,8 @@ const maxHookBody = 25 << 20
 // triggers a tick: the tick pulls and decides, so a forged payload cannot
 // deploy anything that is not in git. Without a webhook secret the
 // endpoint is off.
-func (a *Agent) gitHook(w http.ResponseWriter, r *http.Request) {
-	if a.opts.WebhookSecret == "" {
+func (s *Server) gitHook(w http.ResponseWriter, r *http.Request) {
+	if s.opts.WebhookSecret == "" {
 		http.Error(w, "webhooks are off (set --webhook-secret-file)", http.StatusNotFound)
 		return
 	}
@@ -34,18 +34,18 @@ func (a *Agent) gitHook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the payload is larger than 25 MiB", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if !a.validHook(r, body) {
+	if !s.validHook(r, body) {
 		http.Error(w, "signature missing or wrong", http.StatusUnauthorized)
 		return
 	}
-	if ref := pushedRef(body); ref != "" && ref != "refs/heads/"+a.repo.Branch() {
+	if ref := pushedRef(body); ref != "" && ref != "refs/heads/"+s.opts.Branch {
 		// Pushes to other branches (the status branch included: the
 		// agent's own status commits would otherwise tick it again).
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, "ignored: a push to %s, not to the watched branch\n", ref)
 		return
 	}
-	a.Trigger()
+	s.agent.Trigger()
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintln(w, "sync queued")
 }
@@ -63,8 +63,8 @@ func pushedRef(body []byte) string {
 	return p.Ref
 }
 
-func (a *Agent) validHook(r *http.Request, body []byte) bool {
-	secret := []byte(a.opts.WebhookSecret)
+func (s *Server) validHook(r *http.Request, body []byte) bool {
+	secret := []byte(s.opts.WebhookSecret)
 	if tok := r.Header.Get("X-Gitlab-Token"); tok != "" {
 		return subtle.ConstantTimeCompare([]byte(tok), secret) == 1
 	}

@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"encoding/json"
@@ -12,20 +12,20 @@ const maxStreams = 64
 
 // streamEvents is a live SSE stream of new events, optionally for one
 // workload. Each event is flushed as it happens.
-func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	if a.streams.Add(1) > maxStreams {
-		a.streams.Add(-1)
+	if s.streams.Add(1) > maxStreams {
+		s.streams.Add(-1)
 		http.Error(w, "too many event streams", http.StatusServiceUnavailable)
 		return
 	}
-	defer a.streams.Add(-1)
+	defer s.streams.Add(-1)
 	only := r.URL.Query().Get("workload")
-	ch, stop := a.events.subscribe()
+	ch, stop := s.agent.Subscribe()
 	defer stop()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")

@@ -1,30 +1,31 @@
-package agent
+package api
 
 import (
 	"net/http"
 	"strings"
 
+	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/badge"
 )
 
 // badge serves GET /badges/{app}/{name}.svg: the same SVG the status
 // branch holds.
-func (a *Agent) badge(w http.ResponseWriter, r *http.Request) {
+func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	id := r.PathValue("app") + "/" + name
-	rows, err := a.store.ListRuntime(r.Context())
+	rows, err := s.store.ListRuntime(r.Context())
 	if err != nil {
 		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
 		return
 	}
-	st := StateUnknown
+	st := agent.StateUnknown
 	for _, row := range rows {
 		if row.WorkloadID == id {
-			st = health(row).State
+			st = agent.HealthOf(row).State
 		}
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")

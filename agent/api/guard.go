@@ -1,4 +1,4 @@
-package agent
+package api
 
 import (
 	"net"
@@ -12,9 +12,9 @@ import (
 // header this agent does not answer to (DNS rebinding) is refused, and so
 // is an unsafe request (POST, …) from a page of another origin (CSRF).
 // Requests without Origin (curl, the CLI) are not affected by the latter.
-func (a *Agent) guard(next http.Handler) http.Handler {
+func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.knownHost(r.Host) {
+		if !s.knownHost(r.Host) {
 			http.Error(w, "unknown Host "+r.Host+": this agent answers to localhost, IP addresses and --api-host names", http.StatusForbidden)
 			return
 		}
@@ -29,7 +29,7 @@ func (a *Agent) guard(next http.Handler) http.Handler {
 // knownHost reports whether the API answers to host: localhost, an IP
 // address (a rebinding page cannot make a browser send one for its own
 // origin), the listen address, or an --api-host name.
-func (a *Agent) knownHost(hostport string) bool {
+func (s *Server) knownHost(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -38,10 +38,10 @@ func (a *Agent) knownHost(hostport string) bool {
 	if host == "localhost" || net.ParseIP(host) != nil {
 		return true
 	}
-	if lh, _, err := net.SplitHostPort(a.opts.Listen); err == nil && strings.EqualFold(lh, host) {
+	if lh, _, err := net.SplitHostPort(s.opts.Listen); err == nil && strings.EqualFold(lh, host) {
 		return true
 	}
-	return slices.ContainsFunc(a.opts.APIHosts, func(h string) bool { return strings.EqualFold(h, host) })
+	return slices.ContainsFunc(s.opts.APIHosts, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 func unsafeMethod(m string) bool {

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/berthops/berth/agent"
+)
+
+func pathID(r *http.Request) string { return r.PathValue("app") + "/" + r.PathValue("name") }
+
+func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) {
+	rels, err := s.agent.Releases(r.Context(), pathID(r))
+	if err != nil {
+		s.opError(w, err)
+		return
+	}
+	writeJSON(w, rels)
+}
+
+// rollbackRequest is the body of POST …/rollback; empty picks the release
+// before the serving one.
+type rollbackRequest struct {
+	To string `json:"to"`
+}
+
+// RollbackResult is what POST …/rollback answers.
+type RollbackResult struct {
+	Workload string             `json:"workload"`
+	Commit   string             `json:"commit"`
+	Result   string             `json:"result"`
+	Reason   string             `json:"reason,omitempty"`
+	Now      agent.WorkloadView `json:"now"`
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
+	var req rollbackRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if err != nil {
+		http.Error(w, "reading the body failed", http.StatusBadRequest)
+		return
+	}
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, `the body must be {"to": "<commit>"} or empty`, http.StatusBadRequest)
+			return
+		}
+	}
+	id := pathID(r)
+	o, err := s.agent.Rollback(r.Context(), id, req.To)
+	if err != nil && o.Workload == nil {
+		s.opError(w, err)
+		return
+	}
+	res := RollbackResult{Workload: id, Commit: o.Commit, Result: o.Result.String(), Reason: o.Reason}
+	if row, ok, rerr := s.store.GetRuntime(r.Context(), id); rerr == nil && ok {
+		res.Now = agent.WorkloadView{Runtime: row, Health: agent.HealthOf(row)}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusConflict)
+	}
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+func (s *Server) operate(op func(Agent, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := op(s.agent, r); err != nil {
+			s.opError(w, err)
+			return
+		}
+		row, _, err := s.store.GetRuntime(r.Context(), pathID(r))
+		if err != nil {
+			s.opError(w, err)
+			return
+		}
+		writeJSON(w, agent.WorkloadView{Runtime: row, Health: agent.HealthOf(row)})
+	}
+}
+
+func suspendOp(a Agent, r *http.Request) error { return a.Suspend(r.Context(), pathID(r)) }
+func resumeOp(a Agent, r *http.Request) error  { return a.Resume(r.Context(), pathID(r)) }
+
+func (s *Server) opError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, agent.ErrUnknownWorkload), errors.Is(err, agent.ErrNoRelease):
+		http.Error(w, err.Error(), http.StatusNotFound)
+	default:
+		s.log.Error("API: operation failed", "error", err)
+		http.Error(w, "the operation failed; see the agent's log", http.StatusInternalServerError)
+	}
+}
