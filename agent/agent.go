@@ -323,8 +323,9 @@ func (a *Agent) loop(ctx context.Context) {
 	}
 }
 
-// Ready says whether a tick succeeded recently enough (/readyz).
-func (a *Agent) Ready(now time.Time) (bool, string) { return a.readiness(now) }
+// Ready says whether a tick succeeded recently enough, by the agent's
+// clock (/readyz).
+func (a *Agent) Ready() (bool, string) { return a.readiness(a.now()) }
 
 // Subscribe streams new events until the returned func is called.
 func (a *Agent) Subscribe() (<-chan store.Event, func()) { return a.events.subscribe() }

@@ -22,7 +22,7 @@ func (s *Server) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := s.agent.Ready(s.now())
+		ok, why := s.agent.Ready()
 		if !ok {
 			http.Error(w, why, http.StatusServiceUnavailable)
 			return

@@ -183,10 +183,10 @@ func TestReadyz(t *testing.T) {
 	code, body := readyz()
 	assert.Equal(t, http.StatusServiceUnavailable, code, "a real agent that never ticked is not ready")
 	assert.Contains(t, body, "no tick has succeeded yet")
-	ta.ready = func(time.Time) (bool, string) { return true, "ready" }
+	ta.ready = func() (bool, string) { return true, "ready" }
 	code, _ = readyz()
 	assert.Equal(t, http.StatusOK, code)
-	ta.ready = func(time.Time) (bool, string) { return false, "no tick has succeeded for 3m31s" }
+	ta.ready = func() (bool, string) { return false, "no tick has succeeded for 3m31s" }
 	code, body = readyz()
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Contains(t, body, "no tick has succeeded for 3m31s")

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,7 +19,7 @@ import (
 type testAgent struct {
 	*agent.Agent
 	triggers chan struct{}
-	ready    func(now time.Time) (bool, string)
+	ready    func() (bool, string)
 	events   chan store.Event
 }
 
@@ -31,11 +30,11 @@ func (a *testAgent) Trigger() {
 	}
 }
 
-func (a *testAgent) Ready(now time.Time) (bool, string) {
+func (a *testAgent) Ready() (bool, string) {
 	if a.ready != nil {
-		return a.ready(now)
+		return a.ready()
 	}
-	return a.Agent.Ready(now)
+	return a.Agent.Ready()
 }
 
 func (a *testAgent) Subscribe() (<-chan store.Event, func()) {

@@ -26,8 +26,9 @@ import (
 type Agent interface {
 	// Trigger asks for a tick (POST /api/sync, webhooks).
 	Trigger()
-	// Ready says whether a tick succeeded recently enough (/readyz).
-	Ready(now time.Time) (bool, string)
+	// Ready says whether a tick succeeded recently enough, by the agent's
+	// clock (/readyz).
+	Ready() (bool, string)
 	// Subscribe streams new events until the returned func is called.
 	Subscribe() (<-chan store.Event, func())
 	// SharedSecrets lists the shared secrets, never a value.
