@@ -5,17 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/berthops/berth/internal/atomicfile"
 	"github.com/berthops/berth/internal/fault"
-	"github.com/berthops/berth/sources/compose"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // Compose runs `docker compose` for compose workloads (and the docker CLI
@@ -23,11 +22,11 @@ import (
 type Compose struct {
 	// Docker is the docker CLI; default "docker".
 	Docker string
-	// Dir holds the generated label override files and the kept copies of
-	// each release's compose folder.
+	// Dir holds the kept copies of each release's compose folder.
 	Dir string
-	// Env is the environment of every docker compose process (PATH,
-	// DOCKER_HOST, ...), before the workload's own variables.
+	// Env is the whole environment of every docker CLI process (PATH,
+	// DOCKER_HOST, DOCKER_CONFIG: the operator's); nothing from the config
+	// repo is added to it.
 	Env []string
 	// Wait is how long `up` waits for every service to run (and be
 	// healthy, when it has a healthcheck); default 2m.
@@ -37,19 +36,17 @@ type Compose struct {
 	Timeout time.Duration
 }
 
-// Up deploys the project in file: `docker compose -p <project> -f file -f
-// <labels override> up -d --remove-orphans --wait` (plus --force-recreate
-// when asked). labels go on every service's containers so the agent's one
-// `docker ps -a` finds them; vars are the interpolation variables (the
-// workload's env and shared secrets), passed in the process environment,
-// never written to a file. A service that does not run (or is unhealthy)
-// within Wait fails the up. On failure the error is a *fault.ToolError.
-func (s *Compose) Up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
-	file, names, err := readServices(file)
-	if err != nil {
-		return err
-	}
-	override, err := s.writeOverride(project, names, labels, nil)
+// Up brings up the rendered project p — the object the policy checked —
+// as it is: `docker compose -p <name> --project-directory <dir> -f - up -d
+// --remove-orphans --wait`, the project written to its standard input
+// (never to a file: it holds the workload's secrets). labels go on every
+// service's containers so the agent's one `docker ps -a` finds them. The
+// process's environment is the operator's (s.Env) and nothing from the
+// repo: every variable was interpolated when the project was rendered. A
+// service that does not run (or is unhealthy) within Wait fails the up.
+// On failure the error is a *fault.ToolError.
+func (s *Compose) Up(ctx context.Context, p *types.Project, labels map[string]string, recreate bool) error {
+	doc, err := applied(p, labels, nil)
 	if err != nil {
 		return err
 	}
@@ -57,54 +54,94 @@ func (s *Compose) Up(ctx context.Context, project, file string, labels map[strin
 	if wait <= 0 {
 		wait = 2 * time.Minute
 	}
-	args := []string{"compose", "-p", project, "-f", file, "-f", override, "up", "-d", "--remove-orphans",
+	args := []string{"compose", "-p", p.Name, "--project-directory", p.WorkingDir, "-f", "-", "up", "-d", "--remove-orphans",
 		"--wait", "--wait-timeout", strconv.Itoa(int(max(wait.Seconds(), 1)))}
 	if recreate {
 		args = append(args, "--force-recreate")
 	}
-	return s.run(ctx, filepath.Dir(file), "docker compose up", vars, args...)
+	return s.runIn(ctx, p.WorkingDir, "docker compose up", doc, nil, args...)
 }
 
-// readServices makes file absolute (compose runs in the file's folder)
-// and lists its services.
-func readServices(file string) (string, []string, error) {
-	file, err := filepath.Abs(file)
-	if err != nil {
-		return "", nil, err
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return "", nil, fmt.Errorf("reading the compose file: %w", err)
-	}
-	names, err := compose.Services(data)
-	return file, names, err
-}
-
-// Rendered is the project as docker compose will run it (`docker compose
-// config --format json`: interpolated, with relative paths resolved), for
-// the policy check before an up.
-func (s *Compose) Rendered(ctx context.Context, project, file string, vars []string) ([]byte, error) {
-	file, err := filepath.Abs(file)
+// applied is the YAML handed to the docker CLI for p: p with Berth's
+// labels on every service (and deployLabels on each Swarm service), every
+// "$" escaped (the CLI interpolates again; p already is), and without the
+// top-level name (the CLI gets it as an argument; docker stack deploy's
+// schema has no such key).
+func applied(p *types.Project, labels, deployLabels map[string]string) ([]byte, error) {
+	p, err := p.WithServicesTransform(func(name string, svc types.ServiceConfig) (types.ServiceConfig, error) {
+		svc.Labels = svc.Labels.Add("", "") // a copy, never the caller's map
+		delete(svc.Labels, "")
+		for k, v := range labels {
+			svc.Labels[k] = v
+		}
+		if deployLabels != nil {
+			if svc.Deploy == nil {
+				svc.Deploy = &types.DeployConfig{}
+			}
+			l := types.Labels{}
+			for k, v := range svc.Deploy.Labels {
+				l[k] = v
+			}
+			for k, v := range deployLabels {
+				l[k] = v
+			}
+			svc.Deploy.Labels = l
+		}
+		return svc, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	err = s.runOut(ctx, filepath.Dir(file), "docker compose config", vars, &out, "compose", "-p", project, "-f", file, "config", "--format", "json")
-	return out.Bytes(), err
+	out, err := p.MarshalYAML()
+	if err != nil {
+		return nil, fmt.Errorf("writing the rendered project: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		return nil, fmt.Errorf("writing the rendered project: %w", err)
+	}
+	root := doc.Content[0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "name" {
+			root.Content = append(root.Content[:i], root.Content[i+2:]...)
+			break
+		}
+	}
+	escapeDollars(root)
+	return yaml.Marshal(&doc)
+}
+
+// escapeDollars doubles every "$" in the values of n: what the CLI
+// interpolates again must come out as rendered.
+func escapeDollars(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			escapeDollars(n.Content[i])
+		}
+	case yaml.SequenceNode, yaml.DocumentNode:
+		for _, c := range n.Content {
+			escapeDollars(c)
+		}
+	case yaml.ScalarNode:
+		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
+	}
 }
 
 // Down removes the stack (`docker compose -p <project> down`).
 func (s *Compose) Down(ctx context.Context, project string) error {
-	return s.run(ctx, s.Dir, "docker compose down", nil, "compose", "-p", project, "down", "--remove-orphans")
+	return s.run(ctx, s.Dir, "docker compose down", "compose", "-p", project, "down", "--remove-orphans")
 }
 
-func (s *Compose) run(ctx context.Context, dir, tool string, vars []string, args ...string) error {
-	return s.runOut(ctx, dir, tool, vars, nil, args...)
+func (s *Compose) run(ctx context.Context, dir, tool string, args ...string) error {
+	return s.runIn(ctx, dir, tool, nil, nil, args...)
 }
 
-// runOut runs docker compose; stdout goes to stdout when it is not nil
-// (and is then kept out of the error's output).
-func (s *Compose) runOut(ctx context.Context, dir, tool string, vars []string, stdout *bytes.Buffer, args ...string) error {
+// runIn runs the docker CLI with stdin as its standard input; stdout goes
+// to stdout when it is not nil (and is then kept out of the error's
+// output). Its environment is the operator's: s.Env, never a value from
+// the config repo.
+func (s *Compose) runIn(ctx context.Context, dir, tool string, stdin []byte, stdout *bytes.Buffer, args ...string) error {
 	bin := s.Docker
 	if bin == "" {
 		bin = "docker"
@@ -116,8 +153,11 @@ func (s *Compose) runOut(ctx context.Context, dir, tool string, vars []string, s
 	return fault.Deadline(ctx, timeout, "--compose-timeout", func(ctx context.Context) error {
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Dir = dir
-		cmd.Env = append(append(append([]string{}, s.Env...), vars...), "COMPOSE_PROGRESS=plain", "COMPOSE_ANSI=never")
+		cmd.Env = append(append([]string{}, s.Env...), "COMPOSE_PROGRESS=plain", "COMPOSE_ANSI=never")
 		cmd.WaitDelay = 5 * time.Second // after the kill, stop waiting for its output
+		if stdin != nil {
+			cmd.Stdin = bytes.NewReader(stdin)
+		}
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if stdout != nil {
@@ -135,27 +175,30 @@ func (s *Compose) runOut(ctx context.Context, dir, tool string, vars []string, s
 	})
 }
 
-// writeOverride writes the compose override that labels every service's
-// containers (and, for Swarm, the services themselves: deployLabels).
-func (s *Compose) writeOverride(project string, names []string, labels, deployLabels map[string]string) (string, error) {
-	svcs := map[string]any{}
-	for _, n := range names {
-		svc := map[string]any{"labels": labels}
-		if deployLabels != nil {
-			svc["deploy"] = map[string]any{"labels": deployLabels}
+// operatorVars are the variables of the agent's environment a docker CLI
+// may see: where the daemon and the registry logins are, and what any
+// process needs. Nothing else of the agent's environment (its cloud
+// credentials, say) and nothing from the config repo.
+var operatorVars = []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR",
+	"DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONTEXT",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"}
+
+// CLIEnv is the environment of the docker CLI processes Berth runs, built
+// from scratch: operatorVars from environ, and DOCKER_HOST (the
+// operator's --docker-host, else environ's).
+func CLIEnv(environ []string, dockerHost string) []string {
+	var env []string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "DOCKER_HOST" && dockerHost == "" {
+			dockerHost = v
 		}
-		svcs[n] = svc
+		if slices.Contains(operatorVars, k) {
+			env = append(env, kv)
+		}
 	}
-	b, err := yaml.Marshal(map[string]any{"services": svcs})
-	if err != nil {
-		return "", err
+	if dockerHost != "" {
+		env = append(env, "DOCKER_HOST="+dockerHost)
 	}
-	path, err := filepath.Abs(filepath.Join(s.Dir, project+".labels.yml"))
-	if err != nil {
-		return "", err
-	}
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	return path, nil
+	return env
 }

@@ -97,7 +97,13 @@ func (e *Engine) revertStack(ctx context.Context, d Deployment, tool stackTool, 
 	if prev.Unavailable != nil {
 		return errors.Join(upErr, fmt.Errorf("%w: %w", ErrRevertFailed, prev.Unavailable))
 	}
-	if err := tool.up(context.WithoutCancel(ctx), name, prev.File, e.Labels(prev.Workload, prev.Commit), prev.Env, false); err != nil {
+	// The kept copy is checked again: a release is re-applied only as the
+	// policy allows it now.
+	p, err := e.render(context.WithoutCancel(ctx), name, prev.File, prev.Env)
+	if err != nil {
+		return errors.Join(upErr, fmt.Errorf("%w: %w", ErrRevertFailed, err))
+	}
+	if err := tool.up(context.WithoutCancel(ctx), p, e.Labels(prev.Workload, prev.Commit), false); err != nil {
 		return errors.Join(upErr, fmt.Errorf("%w: %w", ErrRevertFailed, err))
 	}
 	e.log.Warn("reverted: the previous version of the stack serves again", "workload", d.Workload.ID(), "project", name, "file", path.Base(prev.File))

@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // ErrNotRecorded: the tool brought the new version up, but the runtime
@@ -37,9 +36,7 @@ type Release struct {
 type stackTool interface {
 	name(w *sources.Workload) string
 	own(ctx context.Context, e *Engine, w *sources.Workload, name string) error
-	// render is the project as the tool will run it, for the policy.
-	render(ctx context.Context, name, file string, vars []string) ([]byte, error)
-	up(ctx context.Context, name, file string, labels map[string]string, vars []string, recreate bool) error
+	up(ctx context.Context, p *types.Project, labels map[string]string, recreate bool) error
 	remove(ctx context.Context, name string) error
 	// revertable reports whether a failed up is Berth's to revert (and not
 	// already reverted or refused by the tool).
@@ -68,11 +65,12 @@ func (e *Engine) deployStack(ctx context.Context, d Deployment) (Result, error) 
 	if err := tool.own(ctx, e, w, name); err != nil {
 		return Result{}, err
 	}
-	if err := e.checkRendered(ctx, tool, name, d.File, d.Env); err != nil {
+	p, err := e.render(ctx, name, d.File, d.Env)
+	if err != nil {
 		return Result{}, err
 	}
 	recreate := d.Decision.Strategy == sources.StrategyRecreate
-	if err := tool.up(ctx, name, d.File, e.Labels(w, d.Commit), d.Env, recreate); err != nil {
+	if err := tool.up(ctx, p, e.Labels(w, d.Commit), recreate); err != nil {
 		if tool.revertable(err) {
 			err = e.revertStack(ctx, d, tool, name, err)
 		}
@@ -124,27 +122,35 @@ func (e *Engine) RemoveStack(ctx context.Context, w *sources.Workload, name stri
 	return tool.remove(ctx, name)
 }
 
-// checkRendered holds the project, as docker compose renders it with
-// this workload's variables, to the operator's policy: what the file
-// cannot say (a privileged: ${FLAG}) the rendering shows.
-func (e *Engine) checkRendered(ctx context.Context, tool stackTool, project, file string, vars []string) error {
-	out, err := tool.render(ctx, project, file, vars)
+// render loads a stack's file from its release (the kept copy of its
+// folder) in process, with vars as its only variables, and holds the
+// result to the operator's policy: the project that passes is the one
+// applied, unchanged.
+func (e *Engine) render(ctx context.Context, name, file string, vars []string) (*types.Project, error) {
+	release := filepath.Dir(file)
+	p, err := compose.Render(ctx, release, filepath.Base(file), name, envMap(vars))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(out, &doc); err != nil {
-		return fmt.Errorf("reading the rendered compose project: %w", err)
-	}
-	violations := e.opts.Policy.Compose(&doc, filepath.Dir(file))
+	violations := e.opts.Policy.Project(p, release)
 	if len(violations) == 0 {
-		return nil
+		return p, nil
 	}
 	msgs := make([]string, len(violations))
 	for i, v := range violations {
 		msgs[i] = v.Error()
 	}
-	return fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
+	return nil, fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
+}
+
+// envMap is KEY=value pairs as a map (the last of a key wins).
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
 }
 
 var (
@@ -178,12 +184,8 @@ func (s *Compose) own(ctx context.Context, e *Engine, w *sources.Workload, proje
 	return nil
 }
 
-func (s *Compose) render(ctx context.Context, project, file string, vars []string) ([]byte, error) {
-	return s.Rendered(ctx, project, file, vars)
-}
-
-func (s *Compose) up(ctx context.Context, project, file string, labels map[string]string, vars []string, recreate bool) error {
-	return s.Up(ctx, project, file, labels, vars, recreate)
+func (s *Compose) up(ctx context.Context, p *types.Project, labels map[string]string, recreate bool) error {
+	return s.Up(ctx, p, labels, recreate)
 }
 
 func (s *Compose) remove(ctx context.Context, project string) error { return s.Down(ctx, project) }
@@ -198,12 +200,8 @@ func (s *Swarm) name(w *sources.Workload) string {
 // own is part of Deploy, which reads the stack's services anyway.
 func (s *Swarm) own(context.Context, *Engine, *sources.Workload, string) error { return nil }
 
-func (s *Swarm) render(ctx context.Context, stack, file string, vars []string) ([]byte, error) {
-	return s.Stack.Rendered(ctx, stack, file, vars)
-}
-
-func (s *Swarm) up(ctx context.Context, stack, file string, labels map[string]string, vars []string, _ bool) error {
-	return s.Deploy(ctx, stack, file, labels, vars)
+func (s *Swarm) up(ctx context.Context, p *types.Project, labels map[string]string, _ bool) error {
+	return s.Deploy(ctx, p.Name, p, labels)
 }
 
 func (s *Swarm) remove(ctx context.Context, stack string) error { return s.Remove(ctx, stack) }

@@ -9,15 +9,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
@@ -38,10 +42,9 @@ type recorder struct {
 	mu      sync.Mutex
 	steps   []string
 	fail    string
-	exited  map[string]bool   // containers that die right after they start
-	ports   map[int]string    // host port → container id, for route steps
-	servers map[string]int    // container id → the host port of its server
-	files   map[string]string // compose file → its version, for up steps
+	exited  map[string]bool // containers that die right after they start
+	ports   map[int]string  // host port → container id, for route steps
+	servers map[string]int  // container id → the host port of its server
 	created int
 }
 
@@ -118,11 +121,8 @@ func (r *recorder) name(w *sources.Workload) string { return "berth-" + sources.
 func (r *recorder) own(context.Context, *Engine, *sources.Workload, string) error {
 	return r.step("own")
 }
-func (r *recorder) render(context.Context, string, string, []string) ([]byte, error) {
-	return []byte(`{"services": {"web": {"image": "x"}}}`), r.step("render")
-}
-func (r *recorder) up(_ context.Context, _, file string, _ map[string]string, _ []string, _ bool) error {
-	return r.step("up " + r.files[file])
+func (r *recorder) up(_ context.Context, p *types.Project, _ map[string]string, _ bool) error {
+	return r.step("up " + filepath.Base(p.WorkingDir) + " " + p.Services["web"].Image)
 }
 func (r *recorder) remove(_ context.Context, name string) error { return r.step("down " + name) }
 func (r *recorder) revertable(error) bool                       { return true }
@@ -140,7 +140,7 @@ func (r *recorder) serve(t testing.TB, id string) {
 }
 
 func newRecorder(t testing.TB) *recorder {
-	r := &recorder{exited: map[string]bool{}, ports: map[int]string{}, servers: map[string]int{}, files: map[string]string{}}
+	r := &recorder{exited: map[string]bool{}, ports: map[int]string{}, servers: map[string]int{}}
 	r.serve(t, "blue")
 	r.serve(t, "new")
 	return r
@@ -240,35 +240,49 @@ func TestStepOrderFirstDeployFails(t *testing.T) {
 	assert.Equal(t, []string{"create new", "start new", "remove new"}, r.steps)
 }
 
+// keptRelease writes a release's compose folder, as the agent keeps it.
+func keptRelease(t *testing.T, version, body string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), version)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(body), 0o644))
+	return filepath.Join(dir, "compose.yml")
+}
+
 func TestStackStepOrder(t *testing.T) {
 	w := &sources.Workload{App: "tools", Name: "stack", Hash: "0123456789abcdef"}
 	w.Source = &compose.Config{File: "compose.yml"}
-	prev := &Release{Workload: w, Commit: "c1", File: "/kept/v1/compose.yml"}
+	v1 := keptRelease(t, "v1", "services:\n  web:\n    image: app:${TAG}\n")
+	v2 := keptRelease(t, "v2", "services:\n  web:\n    image: app:${TAG}\n")
+	refused := keptRelease(t, "v3", "services:\n  web:\n    image: app:${TAG}\n    privileged: true\n")
+	prev := &Release{Workload: w, Commit: "c1", File: v1, Env: []string{"TAG=1"}}
 	tests := []struct {
 		name     string
 		fail     string
+		file     string
 		previous *Release
 		replaced string
 		steps    []string
 		want     error
 	}{
-		{"up", "", prev, "", []string{"own", "render", "up v2", "persist berth-tools_stack"}, nil},
-		{"renamed project", "", prev, "old-project", []string{"own", "render", "up v2", "persist berth-tools_stack", "down old-project"}, nil},
-		{"not owned", "own", prev, "", []string{"own"}, errBoom},
-		{"render fails", "render", prev, "", []string{"own", "render"}, errBoom},
-		{"up fails: the last good is up again", "up v2", prev, "", []string{"own", "render", "up v2", "up v1"}, ErrReverted},
-		{"up fails on a first deploy", "up v2", nil, "", []string{"own", "render", "up v2"}, errBoom},
-		{"up fails, files gone", "up v2", &Release{Unavailable: errors.New("its compose files are no longer kept")}, "",
-			[]string{"own", "render", "up v2"}, ErrRevertFailed},
-		{"persist fails", "persist berth-tools_stack", prev, "", []string{"own", "render", "up v2", "persist berth-tools_stack"}, ErrNotRecorded},
+		{"up", "", v2, prev, "", []string{"own", "up v2 app:2", "persist berth-tools_stack"}, nil},
+		{"renamed project", "", v2, prev, "old-project", []string{"own", "up v2 app:2", "persist berth-tools_stack", "down old-project"}, nil},
+		{"not owned", "own", v2, prev, "", []string{"own"}, errBoom},
+		{"refused by the policy: nothing runs", "", refused, prev, "", []string{"own"}, policy.ErrNotAllowed},
+		{"up fails: the last good is up again", "up v2 app:2", v2, prev, "", []string{"own", "up v2 app:2", "up v1 app:1"}, ErrReverted},
+		{"up fails on a first deploy", "up v2 app:2", v2, nil, "", []string{"own", "up v2 app:2"}, errBoom},
+		{"up fails, files gone", "up v2 app:2", v2, &Release{Unavailable: errors.New("its compose files are no longer kept")}, "",
+			[]string{"own", "up v2 app:2"}, ErrRevertFailed},
+		{"up fails, the last good is refused now", "up v2 app:2", v2, &Release{Workload: w, Commit: "c0", File: refused, Env: []string{"TAG=0"}}, "",
+			[]string{"own", "up v2 app:2"}, ErrRevertFailed},
+		{"persist fails", "persist berth-tools_stack", v2, prev, "", []string{"own", "up v2 app:2", "persist berth-tools_stack"}, ErrNotRecorded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRecorder(t)
 			r.fail = tt.fail
-			r.files["/kept/v2/compose.yml"], r.files["/kept/v1/compose.yml"] = "v2", "v1"
 			_, err := recordingEngine(r).Deploy(context.Background(), Deployment{
-				Workload: w, Commit: "c2", File: "/kept/v2/compose.yml", Previous: tt.previous, Replaced: tt.replaced,
+				Workload: w, Commit: "c2", File: tt.file, Env: []string{"TAG=2"}, Previous: tt.previous, Replaced: tt.replaced,
 				Persist: r.persist,
 			})
 			assert.Equal(t, tt.steps, r.steps)

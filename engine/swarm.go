@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/berthops/berth/docker"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // SwarmAPI is what a stack deploy asks the Docker API directly.
@@ -33,18 +33,16 @@ type Swarm struct {
 	Poll time.Duration
 }
 
-// Deploy deploys file as stack. labels go on every service's containers
-// (so the one snapshot sees the tasks); vars are the interpolation
-// variables, in the process environment only. It returns nil once every
-// service it changed has converged; an error wrapping
-// ErrReverted when Swarm rolled an update back (after Berth
-// asked it to, when the update paused); any other error otherwise.
-func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[string]string, vars []string) error {
+// Deploy deploys the rendered project p — the object the policy
+// checked — as stack: `docker stack deploy --prune --with-registry-auth
+// -c - <stack>`, the project written to its standard input, in the
+// operator's environment only. labels go on every service's containers
+// (so the one snapshot sees the tasks), and the owner labels on the
+// services. It returns nil once every service it changed has converged;
+// an error wrapping ErrReverted when Swarm rolled an update back (after
+// Berth asked it to, when the update paused); any other error otherwise.
+func (s *Swarm) Deploy(ctx context.Context, stack string, p *types.Project, labels map[string]string) error {
 	if err := s.API.SwarmManager(ctx); err != nil {
-		return err
-	}
-	file, names, err := readServices(file)
-	if err != nil {
 		return err
 	}
 	owner := map[string]string{docker.LabelAgent: labels[docker.LabelAgent], docker.LabelWorkload: labels[docker.LabelWorkload]}
@@ -60,13 +58,13 @@ func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[strin
 		}
 		versions[b.Name] = b.Version
 	}
-	override, err := s.Stack.writeOverride(stack, names, labels, owner)
+	doc, err := applied(p, labels, owner)
 	if err != nil {
 		return err
 	}
 	since := time.Now().Add(-time.Second) // the daemon's clock, on this host
-	if err := s.Stack.run(ctx, filepath.Dir(file), "docker stack deploy", vars,
-		"stack", "deploy", "--prune", "--with-registry-auth", "-c", file, "-c", override, stack); err != nil {
+	if err := s.Stack.runIn(ctx, p.WorkingDir, "docker stack deploy", doc, nil,
+		"stack", "deploy", "--prune", "--with-registry-auth", "-c", "-", stack); err != nil {
 		return err
 	}
 	return s.await(ctx, stack, versions, since)
@@ -74,7 +72,7 @@ func (s *Swarm) Deploy(ctx context.Context, stack, file string, labels map[strin
 
 // Remove removes the stack (`docker stack rm`).
 func (s *Swarm) Remove(ctx context.Context, stack string) error {
-	return s.Stack.run(ctx, s.Stack.Dir, "docker stack rm", nil, "stack", "rm", stack)
+	return s.Stack.run(ctx, s.Stack.Dir, "docker stack rm", "stack", "rm", stack)
 }
 
 // await polls the stack's services until every one this deploy changed
@@ -99,7 +97,7 @@ func (s *Swarm) await(ctx context.Context, stack string, before map[string]uint6
 		for _, name := range r.paused {
 			if !asked[name] {
 				asked[name] = true
-				if err := s.Stack.run(ctx, s.Stack.Dir, "docker service rollback", nil, "service", "rollback", "--detach", name); err != nil {
+				if err := s.Stack.run(ctx, s.Stack.Dir, "docker service rollback", "service", "rollback", "--detach", name); err != nil {
 					return fmt.Errorf("Swarm paused the update of %s, and rolling it back failed: %w", name, err)
 				}
 			}

@@ -1,12 +1,15 @@
 package gitops
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/berthops/berth/notify"
@@ -270,27 +273,11 @@ func (d *Desired) invalidate(bad map[*sources.Workload][]error) {
 }
 
 // checkPolicy reports what a workload asks of the host beyond --allow: in
-// a compose file (at the compose file's own line), or an app repo on this
-// host.
+// its rendered compose project, or an app repo on this host.
 func (l *loader) checkPolicy(dec *decoder, w *sources.Workload) {
 	switch c := w.Source.(type) {
 	case *compose.Config, *compose.SwarmConfig:
-		file := c.(interface{ ResolvedFile() string }).ResolvedFile()
-		if file == "" {
-			return
-		}
-		data, err := l.readFile(file)
-		if err != nil {
-			return
-		}
-		var doc yaml.Node
-		if yaml.Unmarshal(data, &doc) != nil {
-			return // CheckFile reported it
-		}
-		for _, v := range l.policy.Compose(&doc, "") {
-			dec.errs = append(dec.errs, &ConfigError{File: file, Line: v.Line, Col: v.Col, Field: v.Field,
-				Msg: fmt.Sprintf("%s needs --allow %s (the operator's decision, not the repo's)", v.Detail, v.Permission)})
-		}
+		l.checkProject(dec, w)
 	case *dockerfile.Config:
 		if git := c.AppRepo(); git != nil {
 			for _, v := range l.policy.RepoURL("source.git.url", git.URL) {
@@ -298,4 +285,76 @@ func (l *loader) checkPolicy(dec *decoder, w *sources.Workload) {
 			}
 		}
 	}
+}
+
+// checkProject renders a compose or stack workload's project the way the
+// agent does (compose.Render, with the workload's env as its variables;
+// shared secrets are not decrypted here) and holds it to the same
+// policy: a green validate or plan is the agent's verdict.
+func (l *loader) checkProject(dec *decoder, w *sources.Workload) {
+	var file, name string
+	switch c := w.Source.(type) {
+	case *compose.Config:
+		file, name = c.ResolvedFile(), compose.ProjectName(w, c)
+	case *compose.SwarmConfig:
+		file, name = c.ResolvedFile(), compose.StackName(w, c)
+	}
+	if file == "" {
+		return
+	}
+	for _, e := range dec.errs {
+		if ce, ok := e.(*ConfigError); ok && (ce.Field == "source.file" || ce.Field == "source.project" || ce.Field == "source.stack") {
+			return // a file that does not parse or exist, or a bad name, is reported already
+		}
+	}
+	base, err := filepath.Abs(l.root.Name())
+	if err != nil {
+		return
+	}
+	release := filepath.Join(base, filepath.FromSlash(path.Dir(file)))
+	p, err := compose.Render(context.Background(), release, path.Base(file), name, w.Env)
+	if err != nil {
+		dec.errs = append(dec.errs, &ConfigError{File: file, Msg: err.Error()})
+		return
+	}
+	var doc yaml.Node
+	if data, err := l.readFile(file); err == nil {
+		_ = yaml.Unmarshal(data, &doc)
+	}
+	for _, v := range l.policy.Project(p, release) {
+		line, col := fieldPos(&doc, v.Field)
+		dec.errs = append(dec.errs, &ConfigError{File: file, Line: line, Col: col, Field: v.Field,
+			Msg: fmt.Sprintf("%s needs --allow %s (the operator's decision, not the repo's)", v.Detail, v.Permission)})
+	}
+}
+
+// fieldPos is where a dotted field (services.web.volumes.0) is written in
+// a compose file, as far as the file writes it (an included or extended
+// service is elsewhere: 0, 0).
+func fieldPos(doc *yaml.Node, field string) (line, col int) {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	for _, part := range strings.Split(field, ".") {
+		next := (*yaml.Node)(nil)
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					next = n.Content[i+1]
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(part); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		line, col = n.Line, n.Column
+	}
+	return line, col
 }

@@ -26,13 +26,22 @@ const (
 	CapAdd       Permission = "cap-add"       // cap_add
 	DockerSocket Permission = "docker-socket" // a mount that reaches the Docker socket
 	LocalRepos   Permission = "local-repos"   // app repos from file:// URLs or host paths
+	// SharedVolumes lets a workload mount an external volume (another
+	// workload's, or one made outside Berth).
+	SharedVolumes Permission = "shared-volumes"
+	// SharedNetworks lets a workload join an external network or link to
+	// containers outside its project.
+	SharedNetworks Permission = "shared-networks"
+	// Providers lets a compose service or model be run by a provider, a
+	// program on the host.
+	Providers Permission = "providers"
 	// PrivateNotify lets notifications reach loopback, private and
 	// link-local addresses (services only the host can reach).
 	PrivateNotify Permission = "private-notify"
 )
 
 // All lists every permission, in the order help shows them.
-var All = []Permission{Privileged, HostMounts, HostNetwork, HostPID, Devices, CapAdd, DockerSocket, LocalRepos, PrivateNotify}
+var All = []Permission{Privileged, HostMounts, HostNetwork, HostPID, Devices, CapAdd, DockerSocket, LocalRepos, SharedVolumes, SharedNetworks, Providers, PrivateNotify}
 
 // Policy is the set of permissions the operator granted.
 type Policy map[Permission]bool

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -139,7 +138,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 		return gitops.NewRepo(url, branch, filepath.Join(f.state.dir, "apps", name), gitops.CredentialsFor(url, f.repo, creds, f.credentialRules))
 	}
 	opts.Secrets, opts.SecretKey, opts.Redactor = secrets.NewResolver(ids, idErr, redactor), key, redactor
-	opts.Compose = &engine.Compose{Dir: filepath.Join(f.state.dir, "compose"), Env: composeEnv(f.dockerHost), Wait: f.composeWait, Timeout: f.composeTimeout}
+	opts.Compose = &engine.Compose{Dir: filepath.Join(f.state.dir, "compose"), Env: engine.CLIEnv(os.Environ(), f.dockerHost), Wait: f.composeWait, Timeout: f.composeTimeout}
 	opts.Timeouts, opts.EventsMaxAge = f.timeouts, f.eventsMaxAge
 	opts.RetryBackoff, opts.RetryMax, opts.KeepReleases, opts.PruneVolumes = f.retryBackoff, f.retryMax, f.keepReleases, f.pruneVolumes
 	opts.StaticServer = f.siteServer
@@ -175,19 +174,4 @@ func failpoint(log *slog.Logger) func(fault.Step) {
 			os.Exit(fault.FailpointExitCode)
 		}
 	}
-}
-
-// composeEnv is the environment docker compose runs in: this process's,
-// without Berth's own settings, pointed at the same daemon.
-func composeEnv(dockerHost string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BERTH_") && !strings.HasPrefix(kv, "DOCKER_HOST=") {
-			env = append(env, kv)
-		}
-	}
-	if dockerHost != "" {
-		env = append(env, "DOCKER_HOST="+dockerHost)
-	}
-	return env
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 
 	"github.com/berthops/berth/sources"
 	"gopkg.in/yaml.v3"
@@ -80,26 +79,22 @@ func (c *Config) CheckFile(field string, data []byte) error {
 	if field != "source.file" {
 		return nil
 	}
-	_, err := Services(data)
-	return err
+	return checkDoc(data)
 }
 
-// Services lists the services of a compose file, sorted; a file that does
-// not parse or has none is an error.
-func Services(data []byte) ([]string, error) {
+// checkDoc parses a compose file well enough to know it defines
+// something: services of its own, or includes (whose services the
+// rendered project has).
+func checkDoc(data []byte) error {
 	var doc struct {
 		Services map[string]yaml.Node `yaml:"services"`
+		Include  []yaml.Node          `yaml:"include"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("the compose file does not parse: %w", err)
+		return fmt.Errorf("the compose file does not parse: %w", err)
 	}
-	if len(doc.Services) == 0 {
-		return nil, errors.New("the compose file has no services")
+	if len(doc.Services) == 0 && len(doc.Include) == 0 {
+		return errors.New("the compose file has no services")
 	}
-	var names []string
-	for n := range doc.Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names, nil
+	return nil
 }

@@ -63,8 +63,7 @@ func (c *SwarmConfig) CheckFile(field string, data []byte) error {
 	if field != "source.file" {
 		return nil
 	}
-	_, err := Services(data)
-	return err
+	return checkDoc(data)
 }
 
 // StackName is the Swarm stack of a workload.

@@ -122,7 +122,7 @@ func (h *Harness) build(opts agent.Options, repo *gitops.Repo, d agent.Docker) (
 	if opts.StateID == "" {
 		opts.StateID = h.StateID
 	}
-	opts.Compose = &engine.Compose{Dir: filepath.Join(h.StateDir, "compose"), Env: os.Environ(), Wait: 30 * time.Second}
+	opts.Compose = &engine.Compose{Dir: filepath.Join(h.StateDir, "compose"), Env: engine.CLIEnv(os.Environ(), ""), Wait: 30 * time.Second}
 	if sd, ok := d.(engine.SwarmAPI); ok {
 		opts.Swarm = &engine.Swarm{Stack: opts.Compose, API: sd, Poll: 500 * time.Millisecond}
 	}
