@@ -35,7 +35,7 @@ func ParseCredentialRule(s string) (CredentialRule, error) {
 func CredentialsFor(repoURL, configURL string, config Credentials, rules []CredentialRule) Credentials {
 	best := -1
 	for i, r := range rules {
-		if strings.HasPrefix(repoURL, r.Prefix) && (best < 0 || len(r.Prefix) > len(rules[best].Prefix)) {
+		if underPrefix(repoURL, r.Prefix) && (best < 0 || len(r.Prefix) > len(rules[best].Prefix)) {
 			best = i
 		}
 	}
@@ -46,6 +46,35 @@ func CredentialsFor(repoURL, configURL string, config Credentials, rules []Crede
 		return config
 	}
 	return Credentials{}
+}
+
+// underPrefix reports whether a repo URL is under a --repo-credentials
+// prefix: the same origin (scheme, host and port, compared as URLs, so
+// http://h:1840 is not http://h:18401), and the prefix's path as whole
+// segments of the URL's path (team/ is not team-evil/).
+func underPrefix(repoURL, prefix string) bool {
+	if origin(repoURL) == "" || origin(repoURL) != origin(prefix) {
+		return false
+	}
+	rp, pp := urlPath(repoURL), urlPath(prefix)
+	if pp == "" || pp == "/" {
+		return true
+	}
+	if strings.HasSuffix(pp, "/") {
+		return strings.HasPrefix(rp, pp)
+	}
+	return rp == pp || strings.HasPrefix(rp, pp+"/")
+}
+
+func urlPath(raw string) string {
+	if scpLike.MatchString(raw) && !strings.Contains(raw, "://") {
+		return "/" + raw[strings.IndexByte(raw, ':')+1:]
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Path
 }
 
 // origin is scheme://host:port of a URL ("" for a local path); scp-style
@@ -61,9 +90,9 @@ func origin(raw string) string {
 	}
 	port := u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443", "ssh": "22", "git": "9418"}[u.Scheme]
+		port = map[string]string{"http": "80", "https": "443", "ssh": "22", "git": "9418"}[strings.ToLower(u.Scheme)]
 	}
-	return u.Scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // loopback reports whether a URL's host is this machine.

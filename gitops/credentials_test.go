@@ -30,7 +30,16 @@ func TestCredentialsGoWhereTheyBelong(t *testing.T) {
 		{"longest prefix wins", "https://git.example.com/team/app.git", "team"},
 		{"a shorter prefix", "https://git.example.com/other/app.git", "all"},
 		{"a local path", "/srv/git/app", ""},
+		{"the scheme in capitals", "HTTPS://git.example.com/team/app.git", "team"},
+		{"a longer port is another origin", "http://h:18401/app.git", ""},
+		{"the prefix's port", "http://h:1840/app.git", "port"},
+		{"a segment that only starts like the prefix", "https://git.example.com/team-evil/app.git", "all"},
+		{"a path prefix without its slash", "https://git.example.com/ops-evil/app.git", "all"},
+		{"under a path prefix without its slash", "https://git.example.com/ops/app.git", "ops"},
 	}
+	rules = append(rules,
+		gitops.CredentialRule{Prefix: "http://h:1840", Credentials: gitops.Credentials{Username: "port", PasswordFile: "/port"}},
+		gitops.CredentialRule{Prefix: "https://git.example.com/ops", Credentials: gitops.Credentials{Username: "ops", PasswordFile: "/ops"}})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := gitops.CredentialsFor(tc.url, "https://config.example.com/ops/config.git", config, rules)

@@ -321,8 +321,9 @@ func (r *Repo) wrap(op string, err error) error {
 }
 
 func (r *Repo) auth() (transport.AuthMethod, error) {
+	lower := strings.ToLower(r.url) // schemes are case-insensitive
 	switch {
-	case strings.HasPrefix(r.url, "http://") || strings.HasPrefix(r.url, "https://"):
+	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
 		if r.creds.PasswordFile == "" {
 			return nil, nil
 		}
@@ -338,7 +339,7 @@ func (r *Repo) auth() (transport.AuthMethod, error) {
 			user = "git"
 		}
 		return &githttp.BasicAuth{Username: user, Password: pw}, nil
-	case strings.HasPrefix(r.url, "ssh://") || scpLike.MatchString(r.url):
+	case strings.HasPrefix(lower, "ssh://") || scpLike.MatchString(r.url):
 		if r.creds.SSHKeyFile == "" {
 			return nil, nil // go-git falls back to the SSH agent
 		}

@@ -16,7 +16,7 @@ func TestParseAndRepoURL(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, p.Allows(policy.HostNetwork))
 	assert.False(t, p.Allows(policy.Privileged))
-	for u, local := range map[string]bool{"file:///srv/git/app": true, "/srv/git/app": true, "../app": true,
+	for u, local := range map[string]bool{"file:///srv/git/app": true, "FILE:///srv/git/app": true, "File:///srv/git/app": true, "/srv/git/app": true, "../app": true,
 		"https://git.example.com/app.git": false, "git@github.com:acme/app.git": false, "ssh://git@host/app": false} {
 		assert.Equal(t, local, len(policy.Policy{}.RepoURL("source.git.url", u)) == 1, u)
 	}

@@ -11,7 +11,8 @@ var scpLike = regexp.MustCompile(`^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:`)
 // can bake any repo the agent can read into an image, so it needs
 // local-repos.
 func (p Policy) RepoURL(field, u string) []Violation {
-	local := strings.HasPrefix(u, "file://") || !strings.Contains(u, "://") && !scpLike.MatchString(u)
+	scheme, _, hasScheme := strings.Cut(u, "://")
+	local := hasScheme && strings.EqualFold(scheme, "file") || !hasScheme && !scpLike.MatchString(u)
 	if !local || p.Allows(LocalRepos) {
 		return nil
 	}

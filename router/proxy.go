@@ -133,6 +133,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "berth proxy: reading the request failed", http.StatusBadRequest)
 		return
 	}
+	if err := checkRoute(body); err != nil {
+		http.Error(w, "berth proxy: "+err.Error(), http.StatusForbidden)
+		return
+	}
 	var rec *buffered
 	for attempt := range 3 {
 		// Caddy restarts its admin server right after a change: a request

@@ -45,3 +45,35 @@ func TestLoopbackHost(t *testing.T) {
 		assert.Equal(t, want, loopbackHost(host, "127.0.0.1:2019"), host)
 	}
 }
+
+// TestRouteBodiesReachOnlyLoopbackPorts: anyone on loopback can call the
+// admin API of `berth proxy`; a route that would reach the Docker socket,
+// another host, or serve files is refused.
+func TestRouteBodiesReachOnlyLoopbackPorts(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"an agent's route", `{"@id":"berth_a_shop_web","match":[{"host":["shop.test"]}],"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:32768"}]}]}`, true},
+		{"dynamic upstreams", `{"handle":[{"handler":"reverse_proxy","dynamic_upstreams":{"source":"berth","route":"shop/web"}}]}`, true},
+		{"an upstream patch", `[{"dial":"127.0.0.1:40000"}]`, true},
+		{"ipv6 loopback", `[{"dial":"[::1]:40000"}]`, true},
+		{"a delete", ``, true},
+		{"the docker socket", `[{"dial":"unix//var/run/docker.sock"}]`, false},
+		{"another host", `[{"dial":"10.0.0.5:2375"}]`, false},
+		{"a name", `[{"dial":"localhost.evil.example:80"}]`, false},
+		{"a port range", `[{"dial":"127.0.0.1:1-65535"}]`, false},
+		{"a placeholder", `[{"dial":"127.0.0.1:{http.request.uri.query.p}"}]`, false},
+		{"files of the host", `{"handle":[{"handler":"file_server","root":"/"}]}`, false},
+		{"a transport", `{"handle":[{"handler":"reverse_proxy","transport":{"protocol":"fastcgi"},"upstreams":[{"dial":"127.0.0.1:9000"}]}]}`, false},
+		{"nested in a subroute", `{"handle":[{"handler":"subroute","routes":[{"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"unix//run/docker.sock"}]}]}]}]}`, false},
+		{"another upstream source", `{"handle":[{"handler":"reverse_proxy","dynamic_upstreams":{"source":"srv","name":"x"}}]}`, false},
+	} {
+		err := checkRoute([]byte(tc.body))
+		if tc.ok {
+			assert.NoError(t, err, tc.name)
+		} else {
+			assert.Error(t, err, tc.name)
+		}
+	}
+}

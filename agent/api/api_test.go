@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +69,7 @@ func TestWebhookSignatures(t *testing.T) {
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusAccepted, rec.Code)
-	assert.Contains(t, rec.Body.String(), "ignored: a push to refs/heads/berth/status")
+	assert.Contains(t, rec.Body.String(), "ignored: not a push to the watched branch")
 	select {
 	case <-ta.triggers:
 		t.Error("a push to another branch triggered a tick")
@@ -102,6 +104,84 @@ func TestAPIBearerToken(t *testing.T) {
 			srv.ServeHTTP(rec, req)
 			assert.Equal(t, tc.code, rec.Code)
 		})
+	}
+}
+
+// TestWebhookTicksOnlyForPushesToTheBranch: pings, other events, tags and
+// deliveries without a ref do not tick; GitHub's and Gitea's form-encoded
+// deliveries are read like JSON ones.
+func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
+	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
+	srv := a.Handler()
+	send := func(body string, header map[string]string) (int, bool) {
+		m := hmac.New(sha256.New, []byte("hook-secret"))
+		m.Write([]byte(body))
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(body))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		select {
+		case <-ta.triggers:
+			return rec.Code, true
+		default:
+			return rec.Code, false
+		}
+	}
+	form := func(json string) string { return "payload=" + url.QueryEscape(json) }
+	for _, tc := range []struct {
+		name   string
+		body   string
+		header map[string]string
+		tick   bool
+	}{
+		{"a push", `{"ref":"refs/heads/main"}`, map[string]string{"X-GitHub-Event": "push"}, true},
+		{"a generic push", `{"ref":"refs/heads/main"}`, nil, true},
+		{"a ping", `{"zen":"hi","hook_id":1}`, map[string]string{"X-GitHub-Event": "ping"}, false},
+		{"a pull request", `{"ref":"refs/heads/main","action":"opened"}`, map[string]string{"X-GitHub-Event": "pull_request"}, false},
+		{"a branch created", `{"ref":"main","ref_type":"branch"}`, map[string]string{"X-Gitea-Event": "create"}, false},
+		{"a delete", `{"ref":"refs/heads/main"}`, map[string]string{"X-Gitea-Event": "delete"}, false},
+		{"a tag push", `{"ref":"refs/tags/v1"}`, map[string]string{"X-GitHub-Event": "push"}, false},
+		{"no ref", `{}`, nil, false},
+		{"GitHub, form-encoded", form(`{"ref":"refs/heads/main"}`), map[string]string{"X-GitHub-Event": "push", "Content-Type": "application/x-www-form-urlencoded"}, true},
+		{"GitHub, form-encoded, another branch", form(`{"ref":"refs/heads/dev"}`), map[string]string{"X-GitHub-Event": "push", "Content-Type": "application/x-www-form-urlencoded"}, false},
+		{"Gitea, form-encoded", form(`{"ref":"refs/heads/main"}`), map[string]string{"X-Gitea-Event": "push", "Content-Type": "application/x-www-form-urlencoded"}, true},
+	} {
+		code, ticked := send(tc.body, tc.header)
+		assert.Equal(t, http.StatusAccepted, code, tc.name)
+		assert.Equal(t, tc.tick, ticked, tc.name)
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct{ n int }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.n += len(p)
+	return len(p), nil
+}
+
+// TestUnsignedWebhookIsNotRead: a delivery without a signature is refused
+// before its body is read, so forged large bodies cost nothing.
+func TestUnsignedWebhookIsNotRead(t *testing.T) {
+	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
+	body := &countingReader{}
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", io.LimitReader(body, 25<<20))
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+	assert.Zero(t, body.n, "the body was read")
+	req = httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader("x"))
+	req.Header.Set("X-Gitlab-Token", "wrong")
+	rec = httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+	select {
+	case <-ta.triggers:
+		t.Error("a refused hook ticked")
+	default:
 	}
 }
 

@@ -117,6 +117,7 @@ func TestLoginSession(t *testing.T) {
 func TestWebhookBodyLimit(t *testing.T) {
 	a, _, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "x"})
 	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", bytes.NewReader(make([]byte, maxHookBody+1)))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("ab", 32)) // signed (wrongly): the size is checked first
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)

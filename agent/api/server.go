@@ -72,7 +72,8 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	sessions sessions
-	streams  atomic.Int64 // open event streams
+	streams  atomic.Int64  // open event streams
+	hooks    chan struct{} // webhook bodies being read (hookReads)
 }
 
 // New returns the HTTP face of a, reading st.
@@ -83,7 +84,8 @@ func New(a Agent, st *store.Store, log *slog.Logger, opts Options) *Server {
 	if opts.Redact == nil {
 		opts.Redact = func(s string) string { return s }
 	}
-	return &Server{agent: a, store: st, opts: opts, log: log, sessions: sessions{byID: map[string]time.Time{}}}
+	return &Server{agent: a, store: st, opts: opts, log: log, sessions: sessions{byID: map[string]time.Time{}},
+		hooks: make(chan struct{}, hookReads)}
 }
 
 func (s *Server) now() time.Time { return s.opts.Now() }

@@ -9,20 +9,48 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
 // maxHookBody is the largest webhook payload read (GitHub sends up to 25 MiB).
 const maxHookBody = 25 << 20
 
+// hookReads bounds the webhook bodies read at once: a body is buffered to
+// check its signature, so many large forged requests in parallel would
+// otherwise hold 25 MiB each.
+const hookReads = 2
+
 // gitHook receives push webhooks from GitHub, Gitea/Forgejo, GitLab or
 // anything that signs its body with HMAC-SHA256. A valid hook only
-// triggers a tick: the tick pulls and decides, so a forged payload cannot
-// deploy anything that is not in git. Without a webhook secret the
-// endpoint is off.
+// triggers a tick, and only for a push to the watched branch: the tick
+// pulls and decides, so a forged payload cannot deploy anything that is
+// not in git. Without a webhook secret the endpoint is off.
+//
+// Nothing is read before the request names a signature (or a GitLab
+// token, compared first); at most hookReads bodies are buffered at once.
 func (s *Server) gitHook(w http.ResponseWriter, r *http.Request) {
 	if s.opts.WebhookSecret == "" {
 		http.Error(w, "webhooks are off (set --webhook-secret-file)", http.StatusNotFound)
+		return
+	}
+	if tok := r.Header.Get("X-Gitlab-Token"); tok != "" {
+		if subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.WebhookSecret)) != 1 {
+			http.Error(w, "signature missing or wrong", http.StatusUnauthorized)
+			return
+		}
+	} else if signature(r) == nil {
+		http.Error(w, "signature missing or wrong", http.StatusUnauthorized)
+		return
+	}
+	if r.ContentLength > maxHookBody {
+		http.Error(w, "the payload is larger than 25 MiB", http.StatusRequestEntityTooLarge)
+		return
+	}
+	select {
+	case s.hooks <- struct{}{}:
+		defer func() { <-s.hooks }()
+	case <-r.Context().Done():
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxHookBody+1))
@@ -34,15 +62,22 @@ func (s *Server) gitHook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the payload is larger than 25 MiB", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if !s.validHook(r, body) {
+	if r.Header.Get("X-Gitlab-Token") == "" && !s.validHook(r, body) {
 		http.Error(w, "signature missing or wrong", http.StatusUnauthorized)
 		return
 	}
-	if ref := pushedRef(body); ref != "" && ref != "refs/heads/"+s.opts.Branch {
-		// Pushes to other branches (the status branch included: the
-		// agent's own status commits would otherwise tick it again).
+	if ev := hookEvent(r); ev != "" && ev != "push" && ev != "Push Hook" {
 		w.WriteHeader(http.StatusAccepted)
-		fmt.Fprintf(w, "ignored: a push to %s, not to the watched branch\n", ref)
+		fmt.Fprintf(w, "ignored: a %s event, not a push\n", ev)
+		return
+	}
+	ref := pushedRef(payload(r, body))
+	if ref != "refs/heads/"+s.opts.Branch {
+		// Pushes to other branches (the status branch included: the
+		// agent's own status commits would otherwise tick it again), tag
+		// pushes, and deliveries that name no ref.
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, "ignored: not a push to the watched branch (ref %q)\n", ref)
 		return
 	}
 	s.agent.Trigger()
@@ -50,9 +85,34 @@ func (s *Server) gitHook(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "sync queued")
 }
 
+// hookEvent is the event a forge says it delivers ("" when it does not
+// say: a generic sender).
+func hookEvent(r *http.Request) string {
+	for _, h := range []string{"X-GitHub-Event", "X-Gitea-Event", "X-Forgejo-Event", "X-Gogs-Event", "X-Gitlab-Event"} {
+		if v := r.Header.Get(h); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// payload is the JSON of a delivery: the body, or its payload field when
+// the forge posts a form (GitHub's and Gitea's "application/x-www-form-
+// urlencoded" content type).
+func payload(r *http.Request, body []byte) []byte {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	if strings.TrimSpace(strings.ToLower(ct)) != "application/x-www-form-urlencoded" {
+		return body
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil
+	}
+	return []byte(form.Get("payload"))
+}
+
 // pushedRef is the ref a push payload names (GitHub, Gitea, Forgejo and
-// GitLab all send "ref"); "" when it names none (a ping, another event,
-// a sender that does not say), which triggers a tick to be safe.
+// GitLab all send "ref"); "" when it names none.
 func pushedRef(body []byte) string {
 	var p struct {
 		Ref string `json:"ref"`
@@ -63,24 +123,29 @@ func pushedRef(body []byte) string {
 	return p.Ref
 }
 
-func (s *Server) validHook(r *http.Request, body []byte) bool {
-	secret := []byte(s.opts.WebhookSecret)
-	if tok := r.Header.Get("X-Gitlab-Token"); tok != "" {
-		return subtle.ConstantTimeCompare([]byte(tok), secret) == 1
-	}
-	sig := r.Header.Get("X-Hub-Signature-256") // GitHub, Gitea, Forgejo, generic
+// signature is the HMAC-SHA256 a request names (GitHub, Gitea, Forgejo,
+// generic), nil when it names none.
+func signature(r *http.Request) []byte {
+	sig := r.Header.Get("X-Hub-Signature-256")
 	if sig == "" {
 		sig = r.Header.Get("X-Gitea-Signature")
 	}
 	if sig == "" {
 		sig = r.Header.Get("X-Signature-256")
 	}
-	sig = strings.TrimPrefix(sig, "sha256=")
-	got, err := hex.DecodeString(sig)
-	if err != nil || len(got) == 0 {
+	got, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
+	if err != nil || len(got) != sha256.Size {
+		return nil
+	}
+	return got
+}
+
+func (s *Server) validHook(r *http.Request, body []byte) bool {
+	got := signature(r)
+	if got == nil {
 		return false
 	}
-	m := hmac.New(sha256.New, secret)
+	m := hmac.New(sha256.New, []byte(s.opts.WebhookSecret))
 	m.Write(body)
 	return hmac.Equal(got, m.Sum(nil))
 }
