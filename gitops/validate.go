@@ -314,7 +314,7 @@ func (l *loader) checkProject(dec *decoder, w *sources.Workload) {
 	release := filepath.Join(base, filepath.FromSlash(path.Dir(file)))
 	p, err := compose.Render(context.Background(), release, path.Base(file), name, w.Env)
 	if err != nil {
-		dec.errs = append(dec.errs, &ConfigError{File: file, Msg: err.Error()})
+		dec.errs = append(dec.errs, &ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), path.Base(file)+": ")})
 		return
 	}
 	var doc yaml.Node

@@ -74,8 +74,14 @@ func (c *projectCheck) service(f string, s types.ServiceConfig) {
 	if len(s.CapAdd) > 0 {
 		c.deny(CapAdd, f+".cap_add", "cap_add %s", strings.Join(s.CapAdd, ", "))
 	}
-	if len(s.Devices) > 0 || len(s.DeviceCgroupRules) > 0 || len(s.Gpus) > 0 {
-		c.deny(Devices, f+".devices", "devices, device_cgroup_rules or gpus")
+	if len(s.Devices) > 0 {
+		c.deny(Devices, f+".devices", "devices")
+	}
+	if len(s.DeviceCgroupRules) > 0 {
+		c.deny(Devices, f+".device_cgroup_rules", "device_cgroup_rules")
+	}
+	if len(s.Gpus) > 0 {
+		c.deny(Devices, f+".gpus", "gpus")
 	}
 	if s.Deploy != nil && s.Deploy.Resources.Reservations != nil && (len(s.Deploy.Resources.Reservations.Devices) > 0 || len(s.Deploy.Resources.Reservations.GenericResources) > 0) {
 		c.deny(Devices, f+".deploy.resources.reservations.devices", "device reservations (GPUs)")
@@ -129,14 +135,15 @@ func (c *projectCheck) service(f string, s types.ServiceConfig) {
 // namespace checks a namespace mode: the host's, or another container's
 // (another app's), needs a word; a service of this project is its own.
 func (c *projectCheck) namespace(field, mode string, perm Permission) {
+	key := field[strings.LastIndexByte(field, '.')+1:]
 	switch {
 	case mode == "host":
-		c.deny(perm, field, "%s (the host's namespace)", mode)
+		c.deny(perm, field, "%s: %s (the host's namespace)", key, mode)
 	case strings.HasPrefix(mode, "container:"):
-		c.deny(perm, field, "%s (another container's namespace)", mode)
+		c.deny(perm, field, "%s: %s (another container's namespace)", key, mode)
 	case strings.HasPrefix(mode, "service:"):
 		if _, ok := c.proj.Services[strings.TrimPrefix(mode, "service:")]; !ok {
-			c.deny(perm, field, "%s (not a service of this project)", mode)
+			c.deny(perm, field, "%s: %s (not a service of this project)", key, mode)
 		}
 	}
 }

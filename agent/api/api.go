@@ -78,7 +78,14 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if wait := s.guesses.wait(r, s.now()); wait > 0 {
+			tooMany(w, wait)
+			return
+		}
 		if !s.authorized(r) {
+			if r.Header.Get("Authorization") != "" {
+				s.guesses.failed(r, s.now()) // a wrong bearer token is a guess
+			}
 			http.Error(w, "missing or wrong bearer token (or session)", http.StatusUnauthorized)
 			return
 		}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -135,4 +136,42 @@ func TestLoopback(t *testing.T) {
 		":9090": false, "0.0.0.0:9090": false, "10.0.0.5:9090": false, "berth.example:9090": false} {
 		assert.Equal(t, want, Loopback(addr), addr)
 	}
+}
+
+// TestTokenGuessesBackOff: after a few wrong tokens a client waits, and
+// is answered 429 without its next guess being compared; the right
+// token is not accepted during the wait either, and another client is
+// not held up.
+func TestTokenGuessesBackOff(t *testing.T) {
+	now := time.Now()
+	a, _, _ := testServer(t, agent.Options{}, Options{Token: "the-right-token-1234", Now: func() time.Time { return now }})
+	h := a.Handler()
+	login := func(from, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = from + ":40000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for i := range freeTries {
+		rec := login("192.0.2.1", fmt.Sprintf("guess-%d", i))
+		require.Equal(t, http.StatusSeeOther, rec.Code)
+		assert.Contains(t, rec.Header().Get("Location"), "failed=1")
+	}
+	assert.Equal(t, http.StatusSeeOther, login("192.0.2.1", "guess-6").Code, "the first guess past the free ones is still compared")
+	rec := login("192.0.2.1", "the-right-token-1234")
+	assert.Equal(t, http.StatusTooManyRequests, rec.Code, "inside the wait nothing is compared")
+	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
+	assert.Equal(t, http.StatusSeeOther, login("192.0.2.2", "the-right-token-1234").Code, "another client logs in")
+	bearer := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/api/workloads", nil)
+	bearer.RemoteAddr = "192.0.2.1:40001"
+	bearer.Header.Set("Authorization", "Bearer the-right-token-1234")
+	brec := httptest.NewRecorder()
+	h.ServeHTTP(brec, bearer)
+	assert.Equal(t, http.StatusTooManyRequests, brec.Code, "the bearer path waits too")
+	now = now.Add(2 * time.Second)
+	rec = login("192.0.2.1", "the-right-token-1234")
+	assert.Equal(t, http.StatusSeeOther, rec.Code)
+	assert.Equal(t, "/", rec.Header().Get("Location"), "after the wait the right token logs in")
 }

@@ -74,6 +74,7 @@ type Server struct {
 	sessions sessions
 	streams  atomic.Int64  // open event streams
 	hooks    chan struct{} // webhook bodies being read (hookReads)
+	guesses  guesses       // wrong tokens by client, for backoff
 }
 
 // New returns the HTTP face of a, reading st.

@@ -80,12 +80,18 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // login exchanges the token (form field "token") for a session cookie.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if wait := s.guesses.wait(r, s.now()); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	tok := r.PostFormValue("token")
 	if s.opts.Token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.Token)) != 1 {
+		s.guesses.failed(r, s.now())
 		http.Redirect(w, r, "/login?failed=1", http.StatusSeeOther)
 		return
 	}
+	s.guesses.succeeded(r)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.sessions.create(s.now()), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
 	http.Redirect(w, r, "/", http.StatusSeeOther)

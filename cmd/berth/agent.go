@@ -12,6 +12,10 @@ import (
 	"github.com/berthops/berth/internal/secretfile"
 )
 
+// minTokenBytes is the shortest API token accepted: with the API's backoff
+// on wrong tokens, 16 random bytes cannot be guessed.
+const minTokenBytes = 16
+
 func newAgentCmd() *cobra.Command {
 	var f runFlags
 	var schedule, listen, tokenFile, webhookFile, hooksListen string
@@ -39,6 +43,9 @@ func newAgentCmd() *cobra.Command {
 			if tokenFile != "" {
 				if web.Token, err = secretfile.Read(tokenFile); err != nil {
 					return &exitError{code: 2, msg: fmt.Sprintf("--api-token-file: %v", err)}
+				}
+				if len(web.Token) < minTokenBytes {
+					return &exitError{code: 2, msg: fmt.Sprintf("--api-token-file: the token has %d bytes; use at least %d random bytes (openssl rand -hex 32 > FILE)", len(web.Token), minTokenBytes)}
 				}
 			}
 			if webhookFile != "" {

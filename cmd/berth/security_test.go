@@ -100,10 +100,10 @@ func TestValidateNamesTheAllowWord(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	for _, want := range []string{
 		"apps/ops/stack/compose.yml:4:17: services.root.privileged: privileged: true needs --allow privileged",
-		"apps/ops/stack/compose.yml:5:19: services.root.network_mode: network_mode: host needs --allow host-network",
+		"apps/ops/stack/compose.yml:5:19: services.root.network_mode: network_mode: host (the host's namespace) needs --allow host-network",
 		"apps/ops/stack/compose.yml:6:10: services.root.pid: pid: host (the host's namespace) needs --allow host-pid",
 		"apps/ops/stack/compose.yml:7:15: services.root.volumes.0: bind mount of / (reaches the Docker socket) needs --allow docker-socket",
-		"apps/ops/stack/compose.yml:7:15: services.root.volumes.0: bind mount of / (a host path outside the project) needs --allow host-mounts",
+		"apps/ops/stack/compose.yml:7:15: services.root.volumes.0: bind mount of / (a host path outside the release) needs --allow host-mounts",
 		"apps/ops/stack/compose.yml:7:26: services.root.volumes.1: bind mount of /var/run/docker.sock (the Docker socket) needs --allow docker-socket",
 		"apps/ops/stack/compose.yml:8:14: services.root.devices: devices needs --allow devices",
 		"apps/ops/stack/compose.yml:9:14: services.root.cap_add: cap_add SYS_ADMIN needs --allow cap-add",
@@ -188,6 +188,8 @@ func TestRouterAutoUsesOnlyBerthProxy(t *testing.T) {
 func TestAgentRefusesAnOpenAPI(t *testing.T) {
 	empty := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+	short := filepath.Join(t.TempDir(), "short")
+	require.NoError(t, os.WriteFile(short, []byte("hunter2\n"), 0o600))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -195,6 +197,7 @@ func TestAgentRefusesAnOpenAPI(t *testing.T) {
 	}{
 		{"all interfaces without a token", []string{"--listen", "0.0.0.0:0"}, "accepts connections from other machines: set --api-token-file"},
 		{"empty token file", []string{"--listen", "127.0.0.1:0", "--api-token-file", empty}, "--api-token-file: " + empty + " is empty"},
+		{"a short token", []string{"--listen", "127.0.0.1:0", "--api-token-file", short}, "--api-token-file: the token has 7 bytes; use at least 16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, nil, append([]string{"agent", "--repo", t.TempDir(), "--state-dir", t.TempDir(), "--router", "none"}, tc.args...)...)

@@ -30,7 +30,7 @@ func TestUIWithTokenInBrowser(t *testing.T) {
 		return "source:\n  type: image\n  image: " + img + "\nenv:\n  MESSAGE: " + msg + "\nport: 8080\n"
 	}
 	src.Write("apps/"+app+"/web.yaml", web("one")).Push("one")
-	const token = "ui-token-canary"
+	const token = "ui-token-canary-0123456789"
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
 	ag := startAgent(t, "--repo", src.URL, "--state-dir", t.TempDir(), "--agent-name", name, "--schedule", "@every 1h",

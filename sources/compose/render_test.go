@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,4 +79,19 @@ func TestRenderReadsOnlyInsideTheRelease(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// TestRenderRefusesAnAliasBomb: a few hundred bytes of nested aliases
+// expand to billions of nodes; the file is refused at once.
+func TestRenderRefusesAnAliasBomb(t *testing.T) {
+	bomb := "x-a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += "x-" + n + ": &" + n + " [" + strings.Repeat("*"+prev+",", 8) + "*" + prev + "]\n"
+		prev = n
+	}
+	dir := release(t, map[string]string{"compose.yml": bomb + "services:\n  web:\n    image: x\n"})
+	_, err := Render(context.Background(), dir, "compose.yml", "p", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "excessive aliasing")
 }
