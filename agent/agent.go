@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	dockercontainer "github.com/docker/docker/api/types/container"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 
@@ -115,6 +116,7 @@ type Docker interface {
 	Purge(ctx context.Context, id string, grace time.Duration) error
 	VolumeLabels(ctx context.Context, name string) (map[string]string, bool, error)
 	ProjectContainers(ctx context.Context, project string) ([]docker.Container, error)
+	InspectCreated(ctx context.Context, id string) (dockercontainer.InspectResponse, error)
 	RemoveWorkloadVolumes(ctx context.Context, agent, workload string) error
 }
 

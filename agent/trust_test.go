@@ -53,6 +53,8 @@ func TestComposeCommitCannotTakeTheHost(t *testing.T) {
 			refused: "needs --allow host-network"},
 		{name: "another workload's volume", compose: "image: %s\nvolumes: [\"shared:/d\"]\n", extra: "volumes:\n  shared:\n    external: true\n    name: berth-other_app_data\n",
 			refused: "needs --allow shared-volumes"},
+		{name: "another workload's volume by its name", compose: "image: %s\nvolumes: [\"data:/d\"]\n", extra: "volumes:\n  data:\n    name: berth-trust-other_app_data\n",
+			refused: "not this workload's"},
 		{name: "GPUs by reservation", compose: "image: %s\ndeploy:\n  resources:\n    reservations:\n      devices:\n        - capabilities: [gpu]\n",
 			refused: "needs --allow devices"},
 		{name: "a build on the host network", compose: "build:\n  context: .\n  network: host\n", refused: "needs --allow host-network"},
@@ -71,7 +73,10 @@ func TestComposeCommitCannotTakeTheHost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			project := "berth-" + h.App + "_stack"
-			t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
+			t.Cleanup(func() {
+				_ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run()
+				_ = exec.Command("docker", "volume", "rm", "-f", "berth-trust-other_app_data").Run()
+			})
 			body := tt.compose
 			if strings.Contains(body, "%s") {
 				body = fmt.Sprintf(body, h.Image)

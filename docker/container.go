@@ -274,6 +274,18 @@ func (d *Client) Inspect(ctx context.Context, id string, port int) (Container, e
 	return c, nil
 }
 
+// InspectCreated is a container as Docker created it (docker inspect),
+// for the policy's check before it starts.
+func (d *Client) InspectCreated(ctx context.Context, id string) (container.InspectResponse, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	info, err := d.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return info, fmt.Errorf("inspecting container %s: %w", ShortID(id), err)
+	}
+	return info, nil
+}
+
 // localBinding reports whether a published port is reachable on
 // 127.0.0.1: bound there, or on every interface (a pinned host_port).
 func localBinding(ip string) bool {

@@ -37,15 +37,17 @@ type Compose struct {
 }
 
 // Up brings up the rendered project p — the object the policy checked —
-// as it is: `docker compose -p <name> --project-directory <dir> -f - up -d
-// --remove-orphans --wait`, the project written to its standard input
+// as it is: `docker compose -p <name> --project-directory <dir> -f - up
+// --no-start`, then check (what Docker created, before anything starts;
+// a refusal removes it again), then `up -d --wait`; the project is
+// written to the CLI's standard input
 // (never to a file: it holds the workload's secrets). labels go on every
 // service's containers so the agent's one `docker ps -a` finds them. The
 // process's environment is the operator's (s.Env) and nothing from the
 // repo: every variable was interpolated when the project was rendered. A
 // service that does not run (or is unhealthy) within Wait fails the up.
 // On failure the error is a *fault.ToolError.
-func (s *Compose) Up(ctx context.Context, p *types.Project, labels map[string]string, recreate bool) error {
+func (s *Compose) Up(ctx context.Context, p *types.Project, labels map[string]string, recreate bool, check func(ctx context.Context) error) error {
 	doc, err := applied(p, labels, nil)
 	if err != nil {
 		return err
@@ -54,12 +56,24 @@ func (s *Compose) Up(ctx context.Context, p *types.Project, labels map[string]st
 	if wait <= 0 {
 		wait = 2 * time.Minute
 	}
-	args := []string{"compose", "-p", p.Name, "--project-directory", p.WorkingDir, "-f", "-", "up", "-d", "--remove-orphans",
-		"--wait", "--wait-timeout", strconv.Itoa(int(max(wait.Seconds(), 1)))}
+	base := []string{"compose", "-p", p.Name, "--project-directory", p.WorkingDir, "-f", "-", "up", "--remove-orphans"}
+	create := append(slices.Clone(base), "--no-start")
 	if recreate {
-		args = append(args, "--force-recreate")
+		create = append(create, "--force-recreate")
 	}
-	return s.runIn(ctx, p.WorkingDir, "docker compose up", doc, nil, args...)
+	if err := s.runIn(ctx, p.WorkingDir, "docker compose up", doc, nil, create...); err != nil {
+		return err
+	}
+	if check != nil {
+		if err := check(ctx); err != nil {
+			if derr := s.Down(context.WithoutCancel(ctx), p.Name); derr != nil {
+				return errors.Join(err, derr)
+			}
+			return err
+		}
+	}
+	start := append(slices.Clone(base), "-d", "--wait", "--wait-timeout", strconv.Itoa(int(max(wait.Seconds(), 1))))
+	return s.runIn(ctx, p.WorkingDir, "docker compose up", doc, nil, start...)
 }
 
 // applied is the YAML handed to the docker CLI for p: p with Berth's

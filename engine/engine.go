@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/berthops/berth/docker"
@@ -16,6 +17,7 @@ import (
 	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/router"
 	"github.com/berthops/berth/sources"
+	"github.com/docker/docker/api/types/container"
 )
 
 // Engine defaults.
@@ -199,7 +201,7 @@ func (e *Engine) spec(d Deployment, name string) docker.RunSpec {
 
 func (e *Engine) run(ctx context.Context, d Deployment, name string) (docker.Container, error) {
 	w := d.Workload
-	id, err := e.runner.Create(ctx, e.spec(d, name))
+	id, err := e.create(ctx, e.spec(d, name))
 	if err != nil {
 		return docker.Container{}, err
 	}
@@ -244,4 +246,49 @@ func grace(w *sources.Workload) time.Duration {
 		return w.StopGracePeriod.Std()
 	}
 	return DefaultStopGrace
+}
+
+// createdInspector reads back what Docker created (the real adapter does;
+// a runner without it is not checked).
+type createdInspector interface {
+	InspectCreated(ctx context.Context, id string) (container.InspectResponse, error)
+}
+
+// create creates a container and, before it can start, holds it as
+// Docker created it to the operator's policy (the same check as every
+// compose container's): a refused one is removed again.
+func (e *Engine) create(ctx context.Context, spec docker.RunSpec) (string, error) {
+	id, err := e.runner.Create(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	ci, ok := e.runner.(createdInspector)
+	if !ok {
+		return id, nil
+	}
+	info, err := ci.InspectCreated(ctx, id)
+	if err == nil {
+		own := map[string]bool{}
+		for name := range spec.Volumes {
+			own[name] = true
+		}
+		for _, m := range spec.Carry {
+			own[m.Name] = true
+		}
+		vs := e.opts.Policy.Container(info, policy.Scope{OwnVolume: func(name string) bool { return own[name] }})
+		if len(vs) > 0 {
+			msgs := make([]string, len(vs))
+			for i, v := range vs {
+				msgs[i] = v.Error()
+			}
+			err = fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
+		}
+	}
+	if err != nil {
+		if rmErr := e.runner.Remove(context.WithoutCancel(ctx), id, 0); rmErr != nil {
+			e.log.Warn("removing a refused container failed", "container", spec.Name, "error", rmErr)
+		}
+		return "", err
+	}
+	return id, nil
 }

@@ -18,8 +18,11 @@ const (
 	// connectRetry is how soon a probe that got no answer at all tries
 	// again: the server is still starting (Docker's port proxy accepts and
 	// then drops the connection until it listens), and asking costs
-	// nothing. An answer that does not pass waits probeInterval.
+	// nothing.
 	connectRetry = 50 * time.Millisecond
+	// answerRetry is the first wait after an answer that did not pass;
+	// it doubles up to probeInterval.
+	answerRetry = 50 * time.Millisecond
 )
 
 // ErrNotReady means a new container did not pass its readiness gate.
@@ -116,6 +119,7 @@ func (e *Engine) probe(ctx context.Context, c docker.Container, p probe) (answer
 	defer cancel()
 	last := "no answer"
 	nextInspect := time.Now().Add(probeInterval)
+	answerWait := answerRetry
 	for {
 		wait := probeInterval
 		a, err := ask(ctx, addr, p.path)
@@ -124,6 +128,9 @@ func (e *Engine) probe(ctx context.Context, c docker.Container, p probe) (answer
 			return a, e.stillUp(ctx, c, p.path, a)
 		case err == nil:
 			last = a.String()
+			// An app that answers "not yet" is usually ready soon: ask
+			// again after 50 ms, doubling up to probeInterval.
+			wait, answerWait = answerWait, min(answerWait*2, probeInterval)
 		case ctx.Err() == nil:
 			wait = connectRetry
 			last = "no answer" // the error text names the ephemeral port

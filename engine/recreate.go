@@ -27,7 +27,7 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	base := sources.ContainerName(w)
 	spec := e.spec(d, sources.BuildGreenName(base))
 	spec.Carry = carried(d.Current, spec.Volumes)
-	id, err := e.runner.Create(ctx, spec)
+	id, err := e.create(ctx, spec)
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", ErrStillServing, err)
 	}

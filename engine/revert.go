@@ -103,7 +103,7 @@ func (e *Engine) revertStack(ctx context.Context, d Deployment, tool stackTool, 
 	if err != nil {
 		return errors.Join(upErr, fmt.Errorf("%w: %w", ErrRevertFailed, err))
 	}
-	if err := tool.up(context.WithoutCancel(ctx), p, e.Labels(prev.Workload, prev.Commit), false); err != nil {
+	if err := tool.up(context.WithoutCancel(ctx), e, p, e.Labels(prev.Workload, prev.Commit), false); err != nil {
 		return errors.Join(upErr, fmt.Errorf("%w: %w", ErrRevertFailed, err))
 	}
 	e.log.Warn("reverted: the previous version of the stack serves again", "workload", d.Workload.ID(), "project", name, "file", path.Base(prev.File))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/berthops/berth/docker"
@@ -12,6 +13,7 @@ import (
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/container"
 )
 
 // ErrNotRecorded: the tool brought the new version up, but the runtime
@@ -36,16 +38,56 @@ type Release struct {
 type stackTool interface {
 	name(w *sources.Workload) string
 	own(ctx context.Context, e *Engine, w *sources.Workload, name string) error
-	up(ctx context.Context, p *types.Project, labels map[string]string, recreate bool) error
+	up(ctx context.Context, e *Engine, p *types.Project, labels map[string]string, recreate bool) error
 	remove(ctx context.Context, name string) error
 	// revertable reports whether a failed up is Berth's to revert (and not
 	// already reverted or refused by the tool).
 	revertable(err error) bool
 }
 
-// projectLister lists a compose project's containers (ownership check).
+// projectLister lists a compose project's containers (the ownership
+// check) and reads back what Docker created (the policy's last word).
 type projectLister interface {
 	ProjectContainers(ctx context.Context, project string) ([]docker.Container, error)
+	InspectCreated(ctx context.Context, id string) (container.InspectResponse, error)
+}
+
+// checkCreated holds every container Docker created for a compose
+// project, before any of it starts, to the operator's policy: the
+// settings as Docker will run them, whatever rendered them.
+func (e *Engine) checkCreated(ctx context.Context, p *types.Project) error {
+	if e.opts.Projects == nil {
+		return nil
+	}
+	cs, err := e.opts.Projects.ProjectContainers(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	siblings := map[string]bool{}
+	for _, c := range cs {
+		siblings[c.ID], siblings[c.Name] = true, true
+	}
+	scope := policy.Scope{
+		Release:   p.WorkingDir,
+		OwnVolume: func(name string) bool { return strings.HasPrefix(name, p.Name+"_") },
+		Sibling: func(ref string) bool {
+			return siblings[ref] || len(ref) >= 12 && slices.ContainsFunc(cs, func(c docker.Container) bool { return strings.HasPrefix(c.ID, ref) })
+		},
+	}
+	var msgs []string
+	for _, c := range cs {
+		info, err := e.opts.Projects.InspectCreated(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		for _, v := range e.opts.Policy.Container(info, scope) {
+			msgs = append(msgs, v.Error())
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // deployStack brings a compose or Swarm workload up from the kept copy of
@@ -70,7 +112,7 @@ func (e *Engine) deployStack(ctx context.Context, d Deployment) (Result, error) 
 		return Result{}, err
 	}
 	recreate := d.Decision.Strategy == sources.StrategyRecreate
-	if err := tool.up(ctx, p, e.Labels(w, d.Commit), recreate); err != nil {
+	if err := tool.up(ctx, e, p, e.Labels(w, d.Commit), recreate); err != nil {
 		if tool.revertable(err) {
 			err = e.revertStack(ctx, d, tool, name, err)
 		}
@@ -184,8 +226,8 @@ func (s *Compose) own(ctx context.Context, e *Engine, w *sources.Workload, proje
 	return nil
 }
 
-func (s *Compose) up(ctx context.Context, p *types.Project, labels map[string]string, recreate bool) error {
-	return s.Up(ctx, p, labels, recreate)
+func (s *Compose) up(ctx context.Context, e *Engine, p *types.Project, labels map[string]string, recreate bool) error {
+	return s.Up(ctx, p, labels, recreate, func(ctx context.Context) error { return e.checkCreated(ctx, p) })
 }
 
 func (s *Compose) remove(ctx context.Context, project string) error { return s.Down(ctx, project) }
@@ -200,7 +242,7 @@ func (s *Swarm) name(w *sources.Workload) string {
 // own is part of Deploy, which reads the stack's services anyway.
 func (s *Swarm) own(context.Context, *Engine, *sources.Workload, string) error { return nil }
 
-func (s *Swarm) up(ctx context.Context, p *types.Project, labels map[string]string, _ bool) error {
+func (s *Swarm) up(ctx context.Context, _ *Engine, p *types.Project, labels map[string]string, _ bool) error {
 	return s.Deploy(ctx, p.Name, p, labels)
 }
 

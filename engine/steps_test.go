@@ -121,7 +121,7 @@ func (r *recorder) name(w *sources.Workload) string { return "berth-" + sources.
 func (r *recorder) own(context.Context, *Engine, *sources.Workload, string) error {
 	return r.step("own")
 }
-func (r *recorder) up(_ context.Context, p *types.Project, _ map[string]string, _ bool) error {
+func (r *recorder) up(_ context.Context, _ *Engine, p *types.Project, _ map[string]string, _ bool) error {
 	return r.step("up " + filepath.Base(p.WorkingDir) + " " + p.Services["web"].Image)
 }
 func (r *recorder) remove(_ context.Context, name string) error { return r.step("down " + name) }
