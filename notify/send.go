@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,12 +27,13 @@ var ErrPrivate = errors.New("a private address needs --allow private-notify")
 type Sender struct {
 	allowPrivate bool
 	client       *http.Client
+	lookup       func(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
 // NewSender returns a sender; allowPrivate lets it reach loopback,
 // private and link-local addresses.
 func NewSender(allowPrivate bool) *Sender {
-	s := &Sender{allowPrivate: allowPrivate}
+	s := &Sender{allowPrivate: allowPrivate, lookup: net.DefaultResolver.LookupIPAddr}
 	d := &net.Dialer{Timeout: 10 * time.Second, Control: s.control}
 	tr := &http.Transport{DialContext: d.DialContext, TLSHandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
 	s.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -52,8 +54,29 @@ func (s *Sender) control(_, address string, _ syscall.RawConn) error {
 }
 
 func private(ip net.IP) bool {
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
+		return true
+	}
+	for _, n := range reserved {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
+
+// reserved are ranges that are not the public internet besides those
+// net.IP names: "this network", carrier-grade NAT (100.64.0.0/10, which
+// cloud providers use for internal services), IETF protocol assignments
+// and benchmarking, NAT64, and IPv6 discard and documentation.
+var reserved = func() []*net.IPNet {
+	var out []*net.IPNet
+	for _, c := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001:db8::/32"} {
+		_, n, _ := net.ParseCIDR(c)
+		out = append(out, n)
+	}
+	return out
+}()
 
 // Send delivers m to the destination raw. Errors name the destination by
 // its Label, never by its URL.
@@ -63,10 +86,10 @@ func (s *Sender) Send(ctx context.Context, raw string, m Message) error {
 		return errors.New("an invalid URL")
 	}
 	label := Label(raw)
-	if u.Scheme == "http" || u.Scheme == "https" {
+	if scheme := strings.ToLower(u.Scheme); scheme == "http" || scheme == "https" {
 		return s.post(ctx, raw, label, m)
 	}
-	if err := s.checkHost(ctx, u.Hostname()); err != nil {
+	if err := s.checkHost(ctx, u.Hostname(), strings.HasPrefix(strings.ToLower(u.Scheme), "generic")); err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}
 	done := make(chan error, 1)
@@ -110,7 +133,10 @@ func (s *Sender) post(ctx context.Context, raw, label string, m Message) error {
 
 // checkHost refuses a service URL whose host is, or resolves to, a
 // private address (shoutrrr dials on its own).
-func (s *Sender) checkHost(ctx context.Context, host string) error {
+//
+// strict services (generic: a POST to any host the URL names) must resolve
+// now; for the others the host part often names the service, not a host.
+func (s *Sender) checkHost(ctx context.Context, host string, strict bool) error {
 	if s.allowPrivate || host == "" {
 		return nil
 	}
@@ -122,8 +148,13 @@ func (s *Sender) checkHost(ctx context.Context, host string) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupIPAddr(rctx, host)
+	addrs, err := s.lookup(rctx, host)
 	if err != nil {
+		if strict {
+			// A host that does not resolve now may resolve to loopback
+			// when the service dials it (DNS rebinding): refused.
+			return fmt.Errorf("%w: %s does not resolve", ErrPrivate, host)
+		}
 		return nil // a name of the service's own (a channel, a token) is not a host
 	}
 	for _, a := range addrs {
