@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"testing"
 	"time"
@@ -59,6 +60,8 @@ stop_grace_period: 2s
 
 	l := agenttest.StartLoad(proxy, host)
 	var swaps []time.Duration
+	var gcBefore runtime.MemStats
+	runtime.ReadMemStats(&gcBefore)
 	b.ResetTimer()
 	for i := 1; i <= b.N; i++ {
 		b.StopTimer()
@@ -77,6 +80,15 @@ stop_grace_period: 2s
 	l.Finish()
 	failed, gap, durs := l.Stats()
 	samples := durs
+	// The proxy, the agent and the load share this process: its GC pauses
+	// are part of every request's latency, so print them beside the tail.
+	var gcAfter runtime.MemStats
+	runtime.ReadMemStats(&gcAfter)
+	var maxPause time.Duration
+	for i := gcBefore.NumGC; i < gcAfter.NumGC && i < gcBefore.NumGC+256; i++ {
+		maxPause = max(maxPause, time.Duration(gcAfter.PauseNs[(i+255)%256]))
+	}
+	fmt.Printf("%s: %d GCs during the run, longest stop-the-world pause %.2f ms\n", name, gcAfter.NumGC-gcBefore.NumGC, ms(maxPause))
 	sort.Slice(swaps, func(i, j int) bool { return swaps[i] < swaps[j] })
 	p99 := durs[len(durs)*99/100]
 	maxLat := durs[len(durs)-1]
