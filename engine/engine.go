@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/berthops/berth/docker"
@@ -275,14 +274,7 @@ func (e *Engine) create(ctx context.Context, spec docker.RunSpec) (string, error
 		for _, m := range spec.Carry {
 			own[m.Name] = true
 		}
-		vs := e.opts.Policy.Container(info, policy.Scope{OwnVolume: func(name string) bool { return own[name] }})
-		if len(vs) > 0 {
-			msgs := make([]string, len(vs))
-			for i, v := range vs {
-				msgs[i] = v.Error()
-			}
-			err = fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
-		}
+		err = policy.Refusal(e.opts.Policy.Container(info, policy.Scope{OwnVolume: func(name string) bool { return own[name] }}))
 	}
 	if err != nil {
 		if rmErr := e.runner.Remove(context.WithoutCancel(ctx), id, 0); rmErr != nil {

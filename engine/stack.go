@@ -74,20 +74,15 @@ func (e *Engine) checkCreated(ctx context.Context, p *types.Project) error {
 			return siblings[ref] || len(ref) >= 12 && slices.ContainsFunc(cs, func(c docker.Container) bool { return strings.HasPrefix(c.ID, ref) })
 		},
 	}
-	var msgs []string
+	var vs []policy.Violation
 	for _, c := range cs {
 		info, err := e.opts.Projects.InspectCreated(ctx, c.ID)
 		if err != nil {
 			return err
 		}
-		for _, v := range e.opts.Policy.Container(info, scope) {
-			msgs = append(msgs, v.Error())
-		}
+		vs = append(vs, e.opts.Policy.Container(info, scope)...)
 	}
-	if len(msgs) > 0 {
-		return fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
-	}
-	return nil
+	return policy.Refusal(vs)
 }
 
 // deployStack brings a compose or Swarm workload up from the kept copy of
@@ -174,15 +169,10 @@ func (e *Engine) render(ctx context.Context, name, file string, vars []string) (
 	if err != nil {
 		return nil, err
 	}
-	violations := e.opts.Policy.Project(p, release)
-	if len(violations) == 0 {
-		return p, nil
+	if err := policy.Refusal(e.opts.Policy.Project(p, release)); err != nil {
+		return nil, err
 	}
-	msgs := make([]string, len(violations))
-	for i, v := range violations {
-		msgs[i] = v.Error()
-	}
-	return nil, fmt.Errorf("%w: %s", policy.ErrNotAllowed, strings.Join(msgs, "; "))
+	return p, nil
 }
 
 // envMap is KEY=value pairs as a map (the last of a key wins).

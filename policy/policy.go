@@ -90,3 +90,16 @@ func (v Violation) Error() string {
 
 // ErrNotAllowed: a workload asks the host for what --allow does not grant.
 var ErrNotAllowed = errors.New("not allowed by the operator's policy")
+
+// Refusal is the error of a check that found violations (wrapping
+// ErrNotAllowed, each violation named), nil when it found none.
+func Refusal(vs []Violation) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(vs))
+	for i, v := range vs {
+		msgs[i] = v.Error()
+	}
+	return fmt.Errorf("%w: %s", ErrNotAllowed, strings.Join(msgs, "; "))
+}
