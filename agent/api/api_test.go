@@ -147,6 +147,8 @@ func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
 		{"no ref", `{}`, nil, false},
 		{"GitHub, form-encoded", form(`{"ref":"refs/heads/main"}`), map[string]string{"X-GitHub-Event": "push", "Content-Type": "application/x-www-form-urlencoded"}, true},
 		{"GitHub, form-encoded, another branch", form(`{"ref":"refs/heads/dev"}`), map[string]string{"X-GitHub-Event": "push", "Content-Type": "application/x-www-form-urlencoded"}, false},
+		{"a form with more fields", "x=1&" + form(`{"ref": "refs/heads/main", "message": "a b+c"}`) + "&y=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, true},
+		{"a big push payload", `{"commits":[` + strings.Repeat(`{"id":"abc","message":"x"},`, 20000) + `{}],"ref":"refs/heads/main"}`, map[string]string{"X-GitHub-Event": "push"}, true},
 		{"Gitea, form-encoded", form(`{"ref":"refs/heads/main"}`), map[string]string{"X-Gitea-Event": "push", "Content-Type": "application/x-www-form-urlencoded"}, true},
 	} {
 		code, ticked := send(tc.body, tc.header)
@@ -155,10 +157,10 @@ func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
 	}
 }
 
-// countingReader counts the bytes read from it.
-type countingReader struct{ n int }
+// readCounter counts the bytes read from it.
+type readCounter struct{ n int }
 
-func (c *countingReader) Read(p []byte) (int, error) {
+func (c *readCounter) Read(p []byte) (int, error) {
 	c.n += len(p)
 	return len(p), nil
 }
@@ -167,7 +169,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // before its body is read, so forged large bodies cost nothing.
 func TestUnsignedWebhookIsNotRead(t *testing.T) {
 	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
-	body := &countingReader{}
+	body := &readCounter{}
 	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", io.LimitReader(body, 25<<20))
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, req)
