@@ -137,6 +137,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "berth proxy: "+err.Error(), http.StatusForbidden)
 		return
 	}
+	if cfg, err := p.api.config(r.Context()); err == nil {
+		if err := checkOwners(body, hostOwners(cfg)); err != nil {
+			http.Error(w, "berth proxy: "+err.Error(), http.StatusConflict)
+			return
+		}
+	}
 	var rec *buffered
 	for attempt := range 3 {
 		// Caddy restarts its admin server right after a change: a request

@@ -77,3 +77,25 @@ func TestRouteBodiesReachOnlyLoopbackPorts(t *testing.T) {
 		}
 	}
 }
+
+// TestAHostBelongsToItsFirstAgent: a second agent on the same proxy
+// cannot take a host another agent routes (409 naming the owner); the
+// owner can change its own route.
+func TestAHostBelongsToItsFirstAgent(t *testing.T) {
+	cfg := map[string]any{"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"berth-proxy": map[string]any{
+		"routes": []any{map[string]any{"@id": "berth_host-a_shop_web", "match": []any{map[string]any{"host": []any{"shop.test"}}}}},
+	}}}}}
+	owners := hostOwners(cfg)
+	take := `{"@id":"berth_host-b_evil_web","match":[{"host":["SHOP.test"]}],"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}]}]}`
+	err := checkOwners([]byte(take), owners)
+	var taken *HostTakenError
+	if assert.ErrorAs(t, err, &taken) {
+		assert.Equal(t, "berth_host-a_shop_web", taken.Owner)
+		assert.Contains(t, err.Error(), "agent host-a")
+	}
+	mine := `{"@id":"berth_host-a_shop_web","match":[{"host":["shop.test"]}],"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:2"}]}]}`
+	assert.NoError(t, checkOwners([]byte(mine), owners), "the owner moves its own route")
+	other := `{"@id":"berth_host-a_shop_api","match":[{"host":["api.test"]}]}`
+	assert.NoError(t, checkOwners([]byte(other), owners), "a free host")
+	assert.NoError(t, checkOwners([]byte(`[{"dial":"127.0.0.1:3"}]`), owners), "an upstream patch names no host")
+}

@@ -77,3 +77,78 @@ func loopbackTCP(dial string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// hostOwners maps each host a route of the config serves to the @id of
+// that route.
+func hostOwners(cfg any) map[string]string {
+	out := map[string]string{}
+	for _, srv := range dig(cfg, "apps", "http", "servers") {
+		list, _ := dig(srv)["routes"].([]any)
+		for _, rt := range list {
+			id, _ := dig(rt)["@id"].(string)
+			for _, h := range routeHosts(rt) {
+				if _, taken := out[h]; !taken && id != "" {
+					out[h] = id
+				}
+			}
+		}
+	}
+	return out
+}
+
+// routeHosts are the hosts a route matches.
+func routeHosts(rt any) []string {
+	var out []string
+	ms, _ := dig(rt)["match"].([]any)
+	for _, m := range ms {
+		hs, _ := dig(m)["host"].([]any)
+		for _, h := range hs {
+			if s, ok := h.(string); ok {
+				out = append(out, strings.ToLower(s))
+			}
+		}
+	}
+	return out
+}
+
+// routeAgent is the agent in a route id berth_<agent>_<app>_<name> (agent
+// names have no "_"); "" for another id.
+func routeAgent(id string) string {
+	rest, ok := strings.CutPrefix(id, "berth_")
+	if !ok {
+		return ""
+	}
+	agent, _, _ := strings.Cut(rest, "_")
+	return agent
+}
+
+// checkOwners refuses a route change that would serve a host another
+// agent's route already serves: a host belongs to the agent that routed
+// it first.
+func checkOwners(body []byte, owners map[string]string) error {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil // checkRoute answers for bodies that are not JSON
+	}
+	routes, ok := v.([]any)
+	if !ok {
+		routes = []any{v}
+	}
+	for _, rt := range routes {
+		id, _ := dig(rt)["@id"].(string)
+		for _, h := range routeHosts(rt) {
+			owner, taken := owners[h]
+			if taken && owner != id && routeAgent(owner) != "" && routeAgent(owner) != routeAgent(id) {
+				return &HostTakenError{Host: h, Owner: owner}
+			}
+		}
+	}
+	return nil
+}
+
+// HostTakenError: another agent's route serves the host.
+type HostTakenError struct{ Host, Owner string }
+
+func (e *HostTakenError) Error() string {
+	return fmt.Sprintf("the host %s is served by %s (agent %s): a host belongs to the agent that routed it first", e.Host, e.Owner, routeAgent(e.Owner))
+}
