@@ -42,11 +42,13 @@ type ProxyOptions struct {
 // saved routes on its own listeners before its admin API opens.
 type Proxy struct {
 	opts  ProxyOptions
-	table string // proxy-routes.json
-	inner *url.URL
+	table string   // proxy-routes.json
+	inner *url.URL // Caddy's admin API, on a unix socket in socketDir
 	fwd   *httputil.ReverseProxy
-	api   *adminAPI
-	srv   *http.Server
+	// socketDir is a 0700 folder holding Caddy's admin socket.
+	socketDir string
+	api       *adminAPI
+	srv       *http.Server
 
 	mu     sync.Mutex // one change at a time: the saved table follows Caddy
 	routes int
@@ -62,15 +64,27 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner, err := freeLoopback()
+	// Caddy's own admin API listens on a unix socket in a folder only this
+	// user can enter: nobody else on the host reaches it, whatever an
+	// answer of the guarded API says about it.
+	dir, err := os.MkdirTemp("", "berth-proxy-admin-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("making the admin socket's folder: %w", err)
 	}
-	p.inner = &url.URL{Scheme: "http", Host: inner}
-	p.api = newAdminAPI(p.inner.String())
-	p.fwd = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+	p.socketDir = dir
+	started := false
+	defer func() {
+		if !started {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	sock := filepath.Join(dir, "caddy.sock")
+	inner := "unix/" + sock
+	p.inner = &url.URL{Scheme: "http", Host: "caddy-admin"}
+	tr := unixTransport(sock)
+	p.api = &adminAPI{base: p.inner.String(), client: &http.Client{Timeout: 10 * time.Second, Transport: tr}}
+	p.fwd = &httputil.ReverseProxy{Transport: tr, Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(p.inner)
-		r.Out.Host = p.inner.Host // Caddy's admin checks Host against its own address
 		r.Out.Header.Del("Origin")
 	}, ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 		if b, ok := w.(*buffered); ok {
@@ -94,6 +108,7 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 	}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
+	started = true
 	return p, nil
 }
 
@@ -108,7 +123,7 @@ func (p *Proxy) Routes() int {
 func (p *Proxy) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return errors.Join(p.srv.Shutdown(ctx), caddy.Stop())
+	return errors.Join(p.srv.Shutdown(ctx), caddy.Stop(), os.RemoveAll(p.socketDir))
 }
 
 // ServeHTTP is the guarded admin API.
@@ -299,13 +314,17 @@ func loopbackHost(host, admin string) bool {
 	return false
 }
 
-func freeLoopback() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("finding a port for the admin API: %w", err)
+// unixTransport talks HTTP over the unix socket sock, a connection per
+// request (Caddy replaces its admin server on a config change).
+func unixTransport(sock string) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
 	}
-	addr := l.Addr().String()
-	return addr, l.Close()
+	return tr
 }
 
 // buffered holds an admin answer until the change is saved.

@@ -88,6 +88,20 @@ func TestProxyOutlivesItsRestarts(t *testing.T) {
 	assert.Equal(t, 403, adminCall(t, p, http.MethodPatch, "/config/apps/http/servers/berth/listen", "", `[":80"]`))
 	assert.Equal(t, 403, adminCall(t, p, http.MethodPost, "/stop", "", ``))
 	assert.Equal(t, 403, adminCall(t, p, http.MethodGet, "/config/", "evil.example", ""))
+	// A route to the Docker socket is refused, and Caddy's own admin API
+	// is a unix socket in a folder only this user enters: no TCP port on
+	// loopback to reach it around the guard.
+	assert.Equal(t, 403, adminCall(t, p, http.MethodPost, "/config/apps/http/servers/berth/routes", "",
+		`{"@id":"berth_x_a_b","match":[{"host":["d.test"]}],"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"unix//var/run/docker.sock"}]}]}`))
+	resp, err := http.Get("http://" + p.admin + "/config/admin/listen")
+	require.NoError(t, err)
+	var inner string
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&inner))
+	_ = resp.Body.Close()
+	require.True(t, strings.HasPrefix(inner, "unix/"), "the inner admin listens on %q", inner)
+	st, err := os.Stat(filepath.Dir(strings.TrimPrefix(inner, "unix/")))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
 	assert.Equal(t, []string{p.http}, listeners(t, p))
 
 	l := agenttest.StartLoad(p.http, host)
