@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -83,23 +84,18 @@ func (s *Compose) Up(ctx context.Context, p *types.Project, labels map[string]st
 // schema has no such key).
 func applied(p *types.Project, labels, deployLabels map[string]string) ([]byte, error) {
 	p, err := p.WithServicesTransform(func(name string, svc types.ServiceConfig) (types.ServiceConfig, error) {
-		svc.Labels = svc.Labels.Add("", "") // a copy, never the caller's map
-		delete(svc.Labels, "")
-		for k, v := range labels {
-			svc.Labels[k] = v
-		}
+		l := make(types.Labels, len(svc.Labels)+len(labels)) // a copy, never the caller's map
+		maps.Copy(l, svc.Labels)
+		maps.Copy(l, labels)
+		svc.Labels = l
 		if deployLabels != nil {
 			if svc.Deploy == nil {
 				svc.Deploy = &types.DeployConfig{}
 			}
-			l := types.Labels{}
-			for k, v := range svc.Deploy.Labels {
-				l[k] = v
-			}
-			for k, v := range deployLabels {
-				l[k] = v
-			}
-			svc.Deploy.Labels = l
+			dl := make(types.Labels, len(svc.Deploy.Labels)+len(deployLabels))
+			maps.Copy(dl, svc.Deploy.Labels)
+			maps.Copy(dl, deployLabels)
+			svc.Deploy.Labels = dl
 		}
 		return svc, nil
 	})

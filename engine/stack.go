@@ -150,15 +150,6 @@ func (e *Engine) stackTool(w *sources.Workload) (stackTool, error) {
 	return nil, errors.New("compose is not configured")
 }
 
-// RemoveStack removes a managed workload's project or stack by name.
-func (e *Engine) RemoveStack(ctx context.Context, w *sources.Workload, name string) error {
-	tool, err := e.stackTool(w)
-	if err != nil {
-		return err
-	}
-	return tool.remove(ctx, name)
-}
-
 // render loads a stack's file from its release (the kept copy of its
 // folder) in process, with vars as its only variables, and holds the
 // result to the operator's policy: the project that passes is the one
