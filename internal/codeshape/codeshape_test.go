@@ -21,25 +21,9 @@ const (
 )
 
 func TestFileAndFunctionSizes(t *testing.T) {
-	_, self, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(self), "..", "..")
 	fset := token.NewFileSet()
 	checked := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != root || d.Name() == "testdata" || d.Name() == "node_modules") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
+	err := walkSources(func(rel, p string, src []byte) error {
 		if n := strings.Count(string(src), "\n"); n > maxFileLines {
 			t.Errorf("%s has %d lines (at most %d): split it by concept", rel, n, maxFileLines)
 		}
@@ -66,4 +50,28 @@ func TestFileAndFunctionSizes(t *testing.T) {
 	if checked < 50 {
 		t.Fatalf("only %d files checked: the walk missed the module", checked)
 	}
+}
+
+// walkSources calls f with every non-test Go file of the module: its path
+// relative to the module root, its path, and its content.
+func walkSources(f func(rel, p string, src []byte) error) error {
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(self), "..", "..")
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != root || d.Name() == "testdata" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return f(filepath.ToSlash(rel), p, src)
+	})
 }

@@ -3,10 +3,7 @@ package codeshape
 import (
 	"go/parser"
 	"go/token"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"runtime"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,26 +57,10 @@ var layers = map[string]int{
 // TestLayers fails when a package imports one of its own layer or above,
 // or has no layer yet. Test files may import anything (harnesses).
 func TestLayers(t *testing.T) {
-	_, self, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(self), "..", "..")
 	imports := map[string]map[string]bool{}
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != root || d.Name() == "testdata" || d.Name() == "node_modules") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, filepath.Dir(p))
-		pkg := filepath.ToSlash(rel)
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
+	err := walkSources(func(rel, p string, src []byte) error {
+		pkg := path.Dir(rel)
 		f, err := parser.ParseFile(fset, p, src, parser.ImportsOnly)
 		if err != nil {
 			return err
@@ -88,9 +69,9 @@ func TestLayers(t *testing.T) {
 			imports[pkg] = map[string]bool{}
 		}
 		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if strings.HasPrefix(path, module) {
-				imports[pkg][strings.TrimPrefix(path, module)] = true
+			ip, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(ip, module) {
+				imports[pkg][strings.TrimPrefix(ip, module)] = true
 			}
 		}
 		return nil
