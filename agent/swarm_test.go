@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/gitserver"
@@ -211,4 +214,56 @@ func statusClone(t *testing.T, url string) string {
 	dir := t.TempDir()
 	gitserver.Git(t, "", "clone", "-q", url, dir)
 	return dir
+}
+
+// The service specs Swarm gets are the ones checked: a spec the policy
+// refuses (here a bind of host /etc, asked for in the rendered document
+// itself, past any file check) changes no service — neither a new one
+// nor a running one — and an allowed one runs.
+func TestStackServiceSpecsAreCheckedBeforeSwarmGetsThem(t *testing.T) {
+	requireSwarm(t)
+	h := newHarness(t)
+	d := dockertest.Docker(t)
+	stack := "berth-" + h.App + "_specs"
+	t.Cleanup(func() { removeStack(t, stack) })
+	dir := t.TempDir()
+	ctx := context.Background()
+	check := func(pol policy.Policy) docker.ServiceCheck {
+		return func(specs map[string]swarm.ServiceSpec) error {
+			var vs []policy.Violation
+			for _, s := range specs {
+				vs = append(vs, pol.Service(s, policy.ServiceScope{Release: dir, Stack: stack})...)
+			}
+			return policy.Refusal(vs)
+		}
+	}
+	good := fmt.Sprintf("services:\n  web:\n    image: %s\n    environment: {MESSAGE: v1}\n", h.Image)
+	evil := fmt.Sprintf("services:\n  web:\n    image: %s\n    environment: {MESSAGE: v2}\n    volumes: [\"/etc:/host\"]\n", h.Image)
+
+	err := d.DeployStack(ctx, stack, dir, []byte(evil), check(policy.Policy{}))
+	require.ErrorIs(t, err, docker.ErrServicesRefused)
+	assert.ErrorContains(t, err, "bind mount of /etc")
+	svcs, err := d.StackServices(ctx, stack)
+	require.NoError(t, err)
+	assert.Empty(t, svcs, "no service was created")
+
+	require.NoError(t, d.DeployStack(ctx, stack, dir, []byte(good), check(policy.Policy{})))
+	svcs, err = d.StackServices(ctx, stack)
+	require.NoError(t, err)
+	require.Len(t, svcs, 1)
+	version := svcs[0].Version
+
+	err = d.DeployStack(ctx, stack, dir, []byte(evil), check(policy.Policy{}))
+	require.ErrorIs(t, err, docker.ErrServicesRefused)
+	svcs, err = d.StackServices(ctx, stack)
+	require.NoError(t, err)
+	require.Len(t, svcs, 1)
+	assert.Equal(t, version, svcs[0].Version, "the running service was not updated")
+
+	// The operator's word lets the same document through.
+	require.NoError(t, d.DeployStack(ctx, stack, dir, []byte(evil), check(policy.Policy{policy.HostMounts: true})))
+	svcs, err = d.StackServices(ctx, stack)
+	require.NoError(t, err)
+	require.Len(t, svcs, 1)
+	assert.Greater(t, svcs[0].Version, version)
 }

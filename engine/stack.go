@@ -223,8 +223,8 @@ func (s *Swarm) name(w *sources.Workload) string {
 // own is part of Deploy, which reads the stack's services anyway.
 func (s *Swarm) own(context.Context, *Engine, *sources.Workload, string) error { return nil }
 
-func (s *Swarm) up(ctx context.Context, _ *Engine, p *types.Project, labels map[string]string, _ bool) error {
-	return s.Deploy(ctx, p.Name, p, labels)
+func (s *Swarm) up(ctx context.Context, e *Engine, p *types.Project, labels map[string]string, _ bool) error {
+	return s.Deploy(ctx, p.Name, p, labels, e.opts.Policy)
 }
 
 func (s *Swarm) remove(ctx context.Context, stack string) error { return s.Remove(ctx, stack) }

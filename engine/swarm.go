@@ -11,18 +11,22 @@ import (
 	"time"
 
 	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/policy"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/swarm"
 )
 
 // SwarmAPI is what a stack deploy asks the Docker API directly.
 type SwarmAPI interface {
 	SwarmManager(ctx context.Context) error
 	StackServices(ctx context.Context, stack string) ([]docker.ServiceState, error)
+	DeployStack(ctx context.Context, stack, dir string, doc []byte, check docker.ServiceCheck) error
 }
 
-// Swarm deploys stack workloads: `docker stack deploy --prune
-// --with-registry-auth` on a manager, then follows each service's update
-// until Swarm says it completed, rolled back or paused.
+// Swarm deploys stack workloads on a manager as `docker stack deploy
+// --prune` would, through the API (the service specs are checked before
+// they are sent), then follows each service's update until Swarm says it
+// completed, rolled back or paused.
 type Swarm struct {
 	// Stack runs the docker CLI (its Docker, Dir, Env and Timeout); its
 	// Wait bounds how long a rollout may take (--compose-wait).
@@ -34,14 +38,14 @@ type Swarm struct {
 }
 
 // Deploy deploys the rendered project p — the object the policy
-// checked — as stack: `docker stack deploy --prune --with-registry-auth
-// -c - <stack>`, the project written to its standard input, in the
-// operator's environment only. labels go on every service's containers
+// checked — as stack: the docker CLI's converter turns it into service
+// specs in process, pol judges each spec (a refusal changes no
+// service), and exactly those specs go to Swarm. labels go on every service's containers
 // (so the one snapshot sees the tasks), and the owner labels on the
 // services. It returns nil once every service it changed has converged;
 // an error wrapping ErrReverted when Swarm rolled an update back (after
 // Berth asked it to, when the update paused); any other error otherwise.
-func (s *Swarm) Deploy(ctx context.Context, stack string, p *types.Project, labels map[string]string) error {
+func (s *Swarm) Deploy(ctx context.Context, stack string, p *types.Project, labels map[string]string, pol policy.Policy) error {
 	if err := s.API.SwarmManager(ctx); err != nil {
 		return err
 	}
@@ -63,9 +67,19 @@ func (s *Swarm) Deploy(ctx context.Context, stack string, p *types.Project, labe
 		return err
 	}
 	since := time.Now().Add(-time.Second) // the daemon's clock, on this host
-	if err := s.Stack.runIn(ctx, p.WorkingDir, "docker stack deploy", doc, nil,
-		"stack", "deploy", "--prune", "--with-registry-auth", "-c", "-", stack); err != nil {
-		return err
+	scope := policy.ServiceScope{Release: p.WorkingDir, Stack: stack}
+	check := func(specs map[string]swarm.ServiceSpec) error {
+		var vs []policy.Violation
+		for _, name := range slices.Sorted(maps.Keys(specs)) {
+			vs = append(vs, pol.Service(specs[name], scope)...)
+		}
+		return policy.Refusal(vs)
+	}
+	if err := s.API.DeployStack(ctx, stack, p.WorkingDir, doc, check); err != nil {
+		if errors.Is(err, docker.ErrServicesRefused) {
+			return fmt.Errorf("%w: %w", ErrStillServing, err)
+		}
+		return fmt.Errorf("deploying stack %s: %w", stack, err)
 	}
 	return s.await(ctx, stack, versions, since)
 }

@@ -28,7 +28,7 @@ type Scope struct {
 // is refused unless the operator's policy grants its word. It is the one
 // check for every kind (image, dockerfile, static, compose).
 func (p Policy) Container(info container.InspectResponse, scope Scope) []Violation {
-	c := &containerCheck{p: p, scope: scope, field: strings.TrimPrefix(info.Name, "/")}
+	c := &containerCheck{p: p, scope: scope, kind: "container", field: strings.TrimPrefix(info.Name, "/")}
 	if hc := info.HostConfig; hc != nil {
 		c.host(hc)
 	}
@@ -41,6 +41,7 @@ func (p Policy) Container(info container.InspectResponse, scope Scope) []Violati
 type containerCheck struct {
 	p     Policy
 	scope Scope
+	kind  string // "container", "service"
 	field string
 	out   []Violation
 }
@@ -49,7 +50,7 @@ func (c *containerCheck) deny(perm Permission, what, format string, args ...any)
 	if c.p.Allows(perm) {
 		return
 	}
-	c.out = append(c.out, Violation{Permission: perm, Field: "container " + c.field + " " + what, Detail: fmt.Sprintf(format, args...)})
+	c.out = append(c.out, Violation{Permission: perm, Field: c.kind + " " + c.field + " " + what, Detail: fmt.Sprintf(format, args...)})
 }
 
 func (c *containerCheck) host(hc *container.HostConfig) {
