@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"maps"
 	"path"
 	"path/filepath"
@@ -288,9 +289,11 @@ func (l *loader) checkPolicy(dec *decoder, w *sources.Workload) {
 }
 
 // checkProject renders a compose or stack workload's project the way the
-// agent does (compose.Render, with the workload's env as its variables;
-// shared secrets are not decrypted here) and holds it to the same
-// policy: a green validate or plan is the agent's verdict.
+// agent does (compose.Render, with the workload's env and its shared
+// secrets as its variables) and holds it to the same policy: a green
+// validate or plan is the agent's verdict. Secrets are not decrypted
+// here: a secret the workload can see is set to a placeholder, so that
+// `${NAME:?}` passes where the agent would pass it.
 func (l *loader) checkProject(dec *decoder, w *sources.Workload) {
 	var file, name string
 	switch c := w.Source.(type) {
@@ -312,7 +315,7 @@ func (l *loader) checkProject(dec *decoder, w *sources.Workload) {
 		return
 	}
 	release := filepath.Join(base, filepath.FromSlash(path.Dir(file)))
-	p, err := compose.Render(context.Background(), release, path.Base(file), name, w.Env)
+	p, err := compose.Render(context.Background(), release, path.Base(file), name, l.renderVars(w))
 	if err != nil {
 		dec.errs = append(dec.errs, &ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), path.Base(file)+": ")})
 		return
@@ -357,4 +360,25 @@ func fieldPos(doc *yaml.Node, field string) (line, col int) {
 		line, col = n.Line, n.Column
 	}
 	return line, col
+}
+
+// secretPlaceholder stands in for a shared secret's value when validate
+// renders a project: the names are in the repo, the values are not.
+const secretPlaceholder = "berth-validate-secret"
+
+// renderVars are a workload's variables as validate can know them: a
+// placeholder for every shared secret in its scope (global, its app's),
+// then its own env on top, as the agent layers them.
+func (l *loader) renderVars(w *sources.Workload) map[string]string {
+	vars := map[string]string{}
+	for _, dir := range []string{"secrets", path.Join("apps", w.App, "secrets")} {
+		entries, _ := fs.ReadDir(l.fsys, dir)
+		for _, e := range entries {
+			if name, ok := strings.CutSuffix(e.Name(), ".age"); ok && !e.IsDir() {
+				vars[name] = secretPlaceholder
+			}
+		}
+	}
+	maps.Copy(vars, w.Env)
+	return vars
 }
