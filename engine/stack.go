@@ -155,15 +155,27 @@ func (e *Engine) stackTool(w *sources.Workload) (stackTool, error) {
 // result to the operator's policy: the project that passes is the one
 // applied, unchanged.
 func (e *Engine) render(ctx context.Context, name, file string, vars []string) (*types.Project, error) {
-	release := filepath.Dir(file)
-	p, err := compose.Render(ctx, release, filepath.Base(file), name, envMap(vars))
+	p, vs, err := Verdict(ctx, e.opts.Policy, name, file, envMap(vars))
 	if err != nil {
 		return nil, err
 	}
-	if err := policy.Refusal(e.opts.Policy.Project(p, release)); err != nil {
+	if err := policy.Refusal(vs); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Verdict is the agent's judgement of a stack before anything is
+// created: the project rendered in process from file (in its release
+// folder) with vars as its only variables, and what pol refuses in it.
+// An error means the file does not render.
+func Verdict(ctx context.Context, pol policy.Policy, name, file string, vars map[string]string) (*types.Project, []policy.Violation, error) {
+	release := filepath.Dir(file)
+	p, err := compose.Render(ctx, release, filepath.Base(file), name, vars)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, pol.Project(p, release), nil
 }
 
 // envMap is KEY=value pairs as a map (the last of a key wins).
