@@ -10,6 +10,7 @@ import (
 	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/cli/cli/compose/loader"
 	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/docker/docker/api"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
@@ -207,4 +208,25 @@ func (d *Client) stackServices(ctx context.Context, ns convert.Namespace, specs 
 
 func stackFilter(ns convert.Namespace) filters.Args {
 	return filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+ns.Name()))
+}
+
+// StackSpecs converts a rendered stack document to the service specs
+// DeployStack would send, without a daemon: the same loader and
+// converter, minus the references to Swarm secrets and configs (whose
+// ids only the daemon knows; the policy does not judge them).
+func StackSpecs(stack, dir string, doc []byte) (map[string]swarm.ServiceSpec, error) {
+	cfg, err := loadStack(dir, doc)
+	if err != nil {
+		return nil, err
+	}
+	ns := convert.NewNamespace(stack)
+	specs := map[string]swarm.ServiceSpec{}
+	for _, s := range cfg.Services {
+		spec, err := convert.Service(api.DefaultVersion, ns, s, cfg.Networks, cfg.Volumes, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("converting service %s: %w", s.Name, err)
+		}
+		specs[s.Name] = spec
+	}
+	return specs, nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/sources/compose"
 )
@@ -14,7 +15,9 @@ import (
 // accepts, what the docker CLI is handed (applied: labels added, "$"
 // escaped) loads, the way the CLI loads it, into the same project, and
 // that project passes the same policy: the CLI cannot run anything the
-// check did not see. The seeds run as a plain test; fuzz it with
+// check did not see. And the requests derived from it — the Swarm
+// service specs the docker CLI's own converter makes of it, the objects
+// a stack deploy sends — carry no setting outside the allow-list. The seeds run as a plain test; fuzz it with
 // go test -fuzz FuzzAppliedIsWhatWasChecked ./engine.
 func FuzzAppliedIsWhatWasChecked(f *testing.F) {
 	for _, seed := range []string{
@@ -25,6 +28,10 @@ func FuzzAppliedIsWhatWasChecked(f *testing.F) {
 		"x-base: &b\n  image: x\nservices:\n  web:\n    <<: *b\n    ports: [\"127.0.0.1::80\"]\n",
 		"services:\n  web:\n    image: x\n    privileged: ${P:-false}\n",
 		"services:\n  web:\n    build:\n      context: .\n      args:\n        V: \"$${V}\"\n",
+		"services:\n  web:\n    image: x\n    volumes: [\"${SRC:-.}:/h\"]\n    cap_add: [\"${CAP:-}\"]\n",
+		"services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: ./conf\n        target: /c\n        read_only: true\n    sysctls: {net.core.somaxconn: 1024}\n",
+		"services:\n  web:\n    image: x\n    networks: [front]\n    deploy:\n      resources:\n        reservations:\n          generic_resources: [{discrete_resource_spec: {kind: gpu, value: 1}}]\nnetworks:\n  front: {}\n",
+		"services:\n  web:\n    image: x\n    volumes: [\"d:/d\"]\nvolumes:\n  d:\n    driver_opts: {type: none, o: bind, device: /}\n",
 	} {
 		f.Add(seed)
 	}
@@ -56,6 +63,13 @@ func FuzzAppliedIsWhatWasChecked(f *testing.F) {
 		}
 		if vs := (policy.Policy{}).Project(q, dir); len(vs) > 0 {
 			t.Fatalf("the applied project asks for %v, which the checked one did not\n%s", vs, out)
+		}
+		if specs, err := docker.StackSpecs("fuzz", dir, out); err == nil {
+			for name, spec := range specs {
+				if vs := (policy.Policy{}).Service(spec, policy.ServiceScope{Release: dir, Stack: "fuzz"}); len(vs) > 0 {
+					t.Fatalf("service %s as Swarm would get it asks for %v, which the check did not see\n%s", name, vs, out)
+				}
+			}
 		}
 		for name, svc := range p.Services {
 			got := q.Services[name]
