@@ -67,7 +67,8 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 	// Caddy's own admin API listens on a unix socket in a folder only this
 	// user can enter: nobody else on the host reaches it, whatever an
 	// answer of the guarded API says about it.
-	dir, err := os.MkdirTemp("", "berth-proxy-admin-")
+	sweepAdminDirs()
+	dir, err := os.MkdirTemp("", adminDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("making the admin socket's folder: %w", err)
 	}
@@ -342,3 +343,30 @@ func (b *buffered) Write(p []byte) (int, error) { return b.body.Write(p) }
 func proxyTablePath(stateDir string) string  { return filepath.Join(stateDir, "proxy-routes.json") }
 func legacyTablePath(stateDir string) string { return filepath.Join(stateDir, "routes.json") }
 func storageDir(stateDir string) string      { return filepath.Join(stateDir, "caddy") }
+
+// adminDirPrefix names the temp folders of the admin sockets.
+const adminDirPrefix = "berth-proxy-admin-"
+
+// sweepAdminDirs removes the admin-socket folders proxies that were
+// killed (SIGKILL, a power cut) left behind: a folder whose socket no
+// process answers on. A running proxy's folder is left alone, and so is
+// a young one with no socket yet (a proxy that is starting).
+func sweepAdminDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), adminDirPrefix+"*"))
+	for _, dir := range dirs {
+		info, err := os.Lstat(dir)
+		if err != nil || !info.IsDir() {
+			continue
+		}
+		sock := filepath.Join(dir, "caddy.sock")
+		if _, err := os.Lstat(sock); err != nil {
+			if time.Since(info.ModTime()) < time.Minute {
+				continue
+			}
+		} else if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			_ = c.Close()
+			continue
+		}
+		_ = os.RemoveAll(dir)
+	}
+}

@@ -109,6 +109,8 @@ func TestProxyOutlivesItsRestarts(t *testing.T) {
 	p.kill(t)
 	p.start(t)
 	took := servedWithin(t, p.http, host, "v0", 2*time.Second)
+	_, err = os.Stat(filepath.Dir(strings.TrimPrefix(inner, "unix/")))
+	assert.ErrorIs(t, err, fs.ErrNotExist, "the killed proxy's admin-socket folder was swept")
 	time.Sleep(300 * time.Millisecond)
 	l.Finish()
 	failed, gap, _ := l.Stats()
