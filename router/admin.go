@@ -3,11 +3,13 @@ package router
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"reflect"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Admin drives an external Caddy through its admin API. It owns only the
@@ -27,9 +29,15 @@ var _ Driver = (*Admin)(nil)
 
 // NewAdmin returns a driver for the Caddy whose admin API is at base.
 func NewAdmin(base string, opts ConfigOptions) (*Admin, error) {
+	if sock := adminSocket(base); sock != "" {
+		opts.Admin = "unix/" + sock
+		opts.StreamCloseDelay = true
+		api := &adminAPI{base: "http://berth-proxy", client: &http.Client{Timeout: 10 * time.Second, Transport: unixTransport(sock)}}
+		return &Admin{api: api, opts: opts}, nil
+	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("--caddy-admin %q is not a URL such as http://127.0.0.1:2019", base)
+		return nil, fmt.Errorf("--caddy-admin %q is not a URL such as http://127.0.0.1:2019 or unix:///run/berth/proxy.sock", base)
 	}
 	opts.Admin = u.Host
 	opts.StreamCloseDelay = true

@@ -49,6 +49,12 @@ func (e *Embedded) Load(_ context.Context, routes []Route) error {
 		storeUpstreams(routes)
 		return nil
 	}
+	if e.last == nil {
+		// The first config opens the listeners: they must be ours alone.
+		if err := probePorts(e.opts.HTTP, e.opts.HTTPS); err != nil {
+			return err
+		}
+	}
 	// While the new config loads, both the old and the new routes resolve.
 	prev := liveUpstreams.Load()
 	if prev != nil {

@@ -93,6 +93,9 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 		}
 		http.Error(w, "berth proxy: the admin API did not answer: "+err.Error(), http.StatusBadGateway)
 	}}
+	if err := probePorts(opts.HTTP, opts.HTTPS); err != nil {
+		return nil, err
+	}
 	registerUpstreamSource() // a table saved by an embedded router names this source
 	cfg, err := buildConfig(routes, ConfigOptions{HTTP: opts.HTTP, HTTPS: opts.HTTPS, Admin: inner, StorageDir: storageDir(opts.StateDir), ACME: opts.ACME})
 	if err != nil {
@@ -102,7 +105,7 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 		return nil, fmt.Errorf("starting the proxy: %w", err)
 	}
 	p.routes = len(routes)
-	ln, err := net.Listen("tcp", opts.Admin)
+	ln, err := listenAdmin(opts.Admin)
 	if err != nil {
 		_ = caddy.Stop()
 		return nil, fmt.Errorf("admin API: %w", err)
@@ -129,7 +132,7 @@ func (p *Proxy) Stop() error {
 
 // ServeHTTP is the guarded admin API.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !loopbackHost(r.Host, p.opts.Admin) {
+	if adminSocket(p.opts.Admin) == "" && !loopbackHost(r.Host, p.opts.Admin) {
 		http.Error(w, "berth proxy: host not allowed", http.StatusForbidden)
 		return
 	}
@@ -369,4 +372,43 @@ func sweepAdminDirs() {
 		}
 		_ = os.RemoveAll(dir)
 	}
+}
+
+// adminSocket is the path of a unix-socket admin address
+// ("unix:///run/berth/proxy.sock"), "" for a TCP one.
+func adminSocket(addr string) string {
+	if rest, ok := strings.CutPrefix(addr, "unix://"); ok {
+		return rest
+	}
+	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return rest
+	}
+	return ""
+}
+
+// listenAdmin opens the guarded admin API: on a unix socket (0660: the
+// proxy's user and group only — nobody else on the host can claim a
+// host) or on a TCP address. A socket a dead proxy left is replaced; a
+// live proxy's is not.
+func listenAdmin(addr string) (net.Listener, error) {
+	sock := adminSocket(addr)
+	if sock == "" {
+		return net.Listen("tcp", addr)
+	}
+	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("%s: another proxy answers on this socket", sock)
+	}
+	if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(sock, 0o660); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }

@@ -173,8 +173,14 @@ type agentProcess struct {
 // returns once the API answers. The process is killed when the test ends.
 func startAgent(t *testing.T, args ...string) *agentProcess {
 	t.Helper()
+	return startAgentWith(t, agenttest.Berth(t), args...)
+}
+
+// startAgentWith runs `berth agent` from the binary at bin.
+func startAgentWith(t *testing.T, bin string, args ...string) *agentProcess {
+	t.Helper()
 	ag := &agentProcess{addr: loopback.FreeAddr(t), stderr: &syncBuffer{}, done: make(chan struct{})}
-	ag.cmd = exec.Command(agenttest.Berth(t), append([]string{"agent", "--listen", ag.addr}, args...)...)
+	ag.cmd = exec.Command(bin, append([]string{"agent", "--listen", ag.addr}, args...)...)
 	ag.cmd.Stderr = ag.stderr
 	require.NoError(t, ag.cmd.Start())
 	go func() { ag.err = ag.cmd.Wait(); close(ag.done) }()

@@ -120,35 +120,46 @@ func TestAgentImageRunsTheDemo(t *testing.T) {
 	assert.Len(t, got, len(want))
 }
 
-// TestSystemdUnit checks packaging/berth.service with systemd-analyze
-// verify (the binary path pointed at the built berth), its hardening, and
-// that berth accepts the ExecStart command line.
+// TestSystemdUnit checks packaging/berth.service and berth-proxy.service
+// with systemd-analyze verify (the binary path pointed at the built
+// berth), their hardening, and that berth accepts each ExecStart command
+// line. The agent has no capability at all: the proxy, in its own unit,
+// binds :80 and :443, and the two talk over the proxy's unix socket.
 func TestSystemdUnit(t *testing.T) {
-	unit, err := os.ReadFile("../../packaging/berth.service")
-	require.NoError(t, err)
-	for _, want := range []string{"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "StateDirectory=berth",
-		"ReadWritePaths=/var/lib/berth", "User=berth", "SupplementaryGroups=docker", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"} {
-		assert.Contains(t, string(unit), "\n"+want+"\n")
-	}
-	var exec0 []string
-	for _, line := range strings.Split(string(unit), "\n") {
-		if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
-			exec0 = strings.Fields(rest)
-		}
-	}
-	require.NotEmpty(t, exec0)
-	assert.Equal(t, "/usr/local/bin/berth", exec0[0])
-	r := run(t, nil, append(exec0[1:], "--help")...)
-	assert.Equal(t, 0, r.code, "berth accepts the unit's command line: %s", r.stderr)
-
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("no systemd-analyze to verify the unit with")
+	units := map[string][]string{
+		"berth.service": {"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "StateDirectory=berth",
+			"ReadWritePaths=/var/lib/berth", "User=berth", "SupplementaryGroups=docker", "CapabilityBoundingSet=", "Wants=berth-proxy.service"},
+		"berth-proxy.service": {"NoNewPrivileges=yes", "ProtectSystem=strict", "StateDirectory=berth-proxy", "User=berth",
+			"RuntimeDirectory=berth-proxy", "RuntimeDirectoryPreserve=yes", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"},
 	}
 	dir := t.TempDir()
-	local := strings.ReplaceAll(string(unit), "/usr/local/bin/berth", agenttest.Berth(t))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "berth.service"), []byte(local), 0o644))
-	out, err := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, "berth.service")).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Empty(t, strings.TrimSpace(string(out)), "systemd-analyze verify has no complaint")
+	for name, wants := range units {
+		unit, err := os.ReadFile("../../packaging/" + name)
+		require.NoError(t, err)
+		for _, want := range wants {
+			assert.Contains(t, string(unit), "\n"+want+"\n", name)
+		}
+		var exec0 []string
+		for _, line := range strings.Split(string(unit), "\n") {
+			if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
+				exec0 = strings.Fields(rest)
+			}
+		}
+		require.NotEmpty(t, exec0)
+		assert.Equal(t, "/usr/bin/berth", exec0[0], "the path the .deb installs")
+		assert.Contains(t, exec0, "unix:///run/berth-proxy/admin.sock", "%s: the agent and the proxy talk over the socket", name)
+		r := run(t, nil, append(exec0[1:], "--help")...)
+		assert.Equal(t, 0, r.code, "berth accepts the unit's command line: %s", r.stderr)
+		local := strings.ReplaceAll(string(unit), "/usr/bin/berth", agenttest.Berth(t))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(local), 0o644))
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("no systemd-analyze to verify the units with")
+	}
+	for name := range units {
+		out, err := exec.Command(analyze, "verify", "--man=no", filepath.Join(dir, name)).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Empty(t, strings.TrimSpace(string(out)), "systemd-analyze verify has no complaint about %s", name)
+	}
 }

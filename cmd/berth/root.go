@@ -16,12 +16,14 @@ func newRootCmd() *cobra.Command {
 		Long:          "Berth pulls a config repo, deploys what changed on this Docker host with zero downtime, and reports back.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentBuild().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return envFallback(cmd)
 		},
 	}
 	root.AddCommand(newValidateCmd(), newSyncCmd(), newAgentCmd(), newStatusCmd(), newEventsCmd(), newProxyCmd(), newServeStaticCmd(), newSecretsCmd(), newPlanCmd(), newFleetCmd(), newInitCmd(), newSchemaCmd(),
-		newReleasesCmd(), newRollbackCmd(), newResumeCmd(), newSuspendCmd())
+		newReleasesCmd(), newRollbackCmd(), newResumeCmd(), newSuspendCmd(), newVersionCmd())
+	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }
 
