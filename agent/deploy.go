@@ -101,7 +101,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	var recorded int64 // the release, once Persist wrote it
 	dep := engine.Deployment{
 		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: a.volumes(ctx, w),
-		Commit: o.Commit, Old: d.old, Current: current(row, d.old),
+		Commit: o.Commit, Old: d.old, Current: current(row, d.old), CurrentWorkload: a.servingWorkload(ctx, d),
 		Persist: func(ctx context.Context, c docker.Container) error {
 			applied := row
 			setContainer(&applied, c)
@@ -220,4 +220,22 @@ func (a *Agent) volumes(ctx context.Context, w *sources.Workload) map[string]str
 		out[name] = v.Target
 	}
 	return out
+}
+
+// servingWorkload is the workload as the serving version's release had it
+// (its readiness check gates a revert to it); nil when unknown. One query,
+// per deploy, never per tick.
+func (a *Agent) servingWorkload(ctx context.Context, d deployment) *sources.Workload {
+	if !d.hasRow || d.row.ReleaseID == 0 || current(d.row, d.old) == nil {
+		return nil
+	}
+	rel, ok, err := a.store.Release(ctx, d.row.ReleaseID)
+	if err != nil || !ok {
+		return nil
+	}
+	w, err := gitops.DecodeWorkload(rel.Spec)
+	if err != nil {
+		return nil
+	}
+	return w
 }

@@ -34,6 +34,7 @@ const (
 	KindWorkloadPinned     EventKind = "workload.pinned"
 	KindWorkloadSuspended  EventKind = "workload.suspended"
 	KindWorkloadResumed    EventKind = "workload.resumed"
+	KindWorkloadRetry      EventKind = "workload.retry"
 	KindCommitUnverified   EventKind = "commit.unverified"
 )
 

@@ -3,12 +3,14 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/internal/fault"
+	"github.com/berthops/berth/sources"
 )
 
 // fail turns an error into a failed outcome and says what serves now: the
@@ -42,6 +44,9 @@ func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 		o.Reason = where + ": " + te.Reason()
 	default:
 		o.Reason = a.opts.Redactor.Redact(where + ": " + firstLine(causeOf(err)))
+	}
+	if held(o) && d.release == nil {
+		o.Reason += fmt.Sprintf("; not retried automatically (each try stops the site): push a fix, or run `berth retry %s`", d.w.ID())
 	}
 	o.Err = errors.New(a.opts.Redactor.Redact(err.Error()))
 	return o
@@ -85,6 +90,9 @@ func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
 		}
 		row.FailedHash, row.FailedCommit = o.Workload.Hash, o.Commit
 		row.RetryAt = a.now().Add(backoff(row.Failures, a.opts.RetryBackoff, a.opts.RetryMax))
+		if held(o) {
+			row.RetryAt = store.NoRetry
+		}
 	}
 	again := row.LastDeploy == lastDeploy(o) && row.Message == store.Truncate(o.Reason, store.MaxMessageRunes)
 	row.LastDeploy, row.Message = lastDeploy(o), o.Reason
@@ -97,6 +105,15 @@ func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
 	if err := a.store.PutRuntime(ctx, row); err != nil {
 		a.log.Error("recording the failed deploy failed", "workload", d.w.ID(), "error", err)
 	}
+}
+
+// held reports whether a failed deploy waits for a person rather than a
+// backoff: a recreate whose new version failed its readiness gate took
+// the site down for that long, and trying the same version again would
+// take it down again. A new commit, `berth retry` or `berth rollback`
+// moves it on; pull and build failures (nothing stopped) back off.
+func held(o Outcome) bool {
+	return o.Stage == StageGate && o.Decision.Strategy == sources.StrategyRecreate
 }
 
 func lastDeploy(o Outcome) string {

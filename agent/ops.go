@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/gitops"
@@ -125,6 +126,21 @@ func (a *Agent) Resume(ctx context.Context, id string) error {
 	err := a.setRow(ctx, id, func(r *store.Runtime) { r.PinnedRelease, r.Suspended = 0, false }, KindWorkloadResumed,
 		fmt.Sprintf("%s resumed: it follows git again", id))
 	a.cache.commit = "" // the next tick compares with git again, even at the same commit
+	a.tickMu.Unlock()
+	if err == nil {
+		a.Trigger()
+	}
+	return err
+}
+
+// Retry ends a failed version's wait (its backoff, or the hold of a
+// recreate whose gate failed): the next tick, triggered now, tries the
+// version git says again.
+func (a *Agent) Retry(ctx context.Context, id string) error {
+	a.tickMu.Lock()
+	err := a.setRow(ctx, id, func(r *store.Runtime) { r.RetryAt = time.Time{} }, KindWorkloadRetry,
+		fmt.Sprintf("%s: the operator asked for the failed version to be tried again now", id))
+	a.cache.commit = ""
 	a.tickMu.Unlock()
 	if err == nil {
 		a.Trigger()

@@ -227,3 +227,65 @@ func TestNewVersionThatCannotStart(t *testing.T) {
 		})
 	}
 }
+
+// A recreate whose new version fails its readiness gate costs one short
+// outage: the old container, started again, is routed as soon as it
+// answers its own release's healthcheck (v1 checks "/"; v2 checks a path
+// v1 does not pass either), not after waiting out the new check again;
+// and the same version is not tried again on a schedule — five minutes of
+// ticks later the old container still serves, untouched — until the
+// operator asks (`berth retry`).
+func TestFailedRecreateCostsSecondsOnce(t *testing.T) {
+	h := newHarness(t)
+	rt, proxy := h.EmbeddedRouter()
+	host := h.App + ".test"
+	now := time.Now()
+	clock := func() time.Time { return now }
+	v1 := strings.Replace(recreateWeb(h.Image, host, "v1", `NEVER_READY: "1"`), "path: /healthz", "path: /", 1)
+	h.Workload("web", v1)
+	a, st := h.Start("v1", agent.Options{Router: rt, Now: clock})
+	before := requireServes(t, h, st, proxy, host, "v1")
+
+	const gate = 4 * time.Second
+	v2 := strings.Replace(recreateWeb(h.Image, host, "v2", `NEVER_READY: "1"`), "timeout: 3s", "timeout: 4s", 1)
+	require.Contains(t, v2, "timeout: 4s")
+	h.Workload("web", v2)
+	h.Repo.Push("v2 never passes /healthz")
+	l := agenttest.StartLoad(proxy, host)
+	time.Sleep(300 * time.Millisecond)
+	_, err := a.Tick(context.Background())
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	time.Sleep(300 * time.Millisecond)
+	l.Finish()
+	failed, gap, _ := l.Stats()
+	t.Logf("failed recreate under load: %d requests failed, longest gap %s (the new version's gate: %s)", failed, gap, gate)
+	assert.Less(t, gap, gate+2500*time.Millisecond, "the gate of the new version, and a few restarts: no second wait")
+	assert.Less(t, gap, 10*time.Second)
+	row := requireServes(t, h, st, proxy, host, "v1")
+	assert.Equal(t, before.ContainerID, row.ContainerID)
+	ev := agenttest.Events(t, st, h.ID("web"))
+	assert.Contains(t, ev[len(ev)-1].Message, "not retried automatically")
+
+	// Five minutes of ticks: no second outage.
+	l = agenttest.StartLoad(proxy, host)
+	for range 10 {
+		now = now.Add(30 * time.Second)
+		res, err := a.Tick(context.Background())
+		require.NoError(t, err)
+		assert.Empty(t, res.Deployed)
+		assert.Empty(t, res.Failed)
+	}
+	l.Finish()
+	failed, _, _ = l.Stats()
+	assert.Zero(t, failed, "nothing stopped the site again")
+	cs := h.Containers()[h.ID("web")]
+	require.Len(t, cs, 1)
+	assert.Equal(t, before.ContainerID, cs[0].ID)
+
+	// The operator asks: the next tick tries v2 again (and reverts again).
+	require.NoError(t, a.Retry(context.Background(), h.ID("web")))
+	res, err := a.Tick(context.Background())
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	assert.Equal(t, []string{h.ID("web")}, res.Failed)
+	requireServes(t, h, st, proxy, host, "v1")
+}

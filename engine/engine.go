@@ -118,6 +118,10 @@ type Deployment struct {
 	// none does: a failed recreate restores it, a blue-green that cannot
 	// record green routes back to it.
 	Current *docker.Container
+	// CurrentWorkload is the workload as Current's release had it: a
+	// failed recreate routes back to Current the moment it answers its own
+	// readiness check, not the new version's. nil: any answer below 500.
+	CurrentWorkload *sources.Workload
 	// Persist records the new container as the workload's serving one. It
 	// runs after the route swap and before any old container is reaped, so
 	// a crash at any step leaves the record naming a container that exists.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/sources"
 )
 
 // The revert of a failed deploy — what the engine does on its own to put
@@ -59,7 +60,8 @@ func (e *Engine) revertContainer(ctx context.Context, d Deployment, id string, c
 	if d.Current == nil {
 		return Result{}, cause // nothing ran before: nothing to restore
 	}
-	c, err := e.runner.Restart(bg, d.Current.ID, w.Port)
+	prev := previousOf(d)
+	c, err := e.runner.Restart(bg, d.Current.ID, prev.Port)
 	if err != nil {
 		return Result{}, errors.Join(cause, fmt.Errorf("%w: %w", ErrRevertFailed, err))
 	}
@@ -71,9 +73,11 @@ func (e *Engine) revertContainer(ctx context.Context, d Deployment, id string, c
 		}
 	}
 	res := Result{RevertedTo: c, Reverted: true, FailedAt: failedAt}
-	// The route goes back once the old version answers again, as a new
-	// one would: a revert must not route to a server still starting.
-	if err := e.answering(bg, w, c); err != nil {
+	// The route goes back (to its new address) the moment the old version
+	// answers again — its own readiness check, not the new version's that
+	// just failed: a revert must not route to a server still starting, nor
+	// wait on a path only the failed version had.
+	if err := e.answering(bg, prev, c); err != nil {
 		e.log.Warn("the restored container is not ready yet", "workload", w.ID(), "error", err)
 	}
 	if err := e.route(bg, w, c); err != nil {
@@ -108,4 +112,16 @@ func (e *Engine) revertStack(ctx context.Context, d Deployment, tool stackTool, 
 	}
 	e.log.Warn("reverted: the previous version of the stack serves again", "workload", d.Workload.ID(), "project", name, "file", path.Base(prev.File))
 	return fmt.Errorf("%w: %w", ErrReverted, upErr)
+}
+
+// previousOf is the workload whose readiness check the restored container
+// answers: its own release's, or, unknown, the new one without its
+// healthcheck (any answer below 500 on the port).
+func previousOf(d Deployment) *sources.Workload {
+	if d.CurrentWorkload != nil {
+		return d.CurrentWorkload
+	}
+	w := *d.Workload
+	w.Healthcheck = nil
+	return &w
 }

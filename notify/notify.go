@@ -21,7 +21,7 @@ var DefaultEvents = []string{"deploy.failed", "deploy.rolled_back", "workload.mi
 // Events are the event kinds a destination may ask for.
 var Events = []string{
 	"deploy.started", "deploy.succeeded", "deploy.failed", "deploy.rolled_back", "deploy.recovered",
-	"workload.missing", "workload.invalid", "workload.pruned", "workload.pinned", "workload.suspended", "workload.resumed",
+	"workload.missing", "workload.invalid", "workload.pruned", "workload.pinned", "workload.suspended", "workload.resumed", "workload.retry",
 	"config.invalid", "sync.failed", "prune.refused", "secret.unusable", "commit.unverified",
 }
 

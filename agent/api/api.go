@@ -35,6 +35,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/rollback", s.authed(s.rollback))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/suspend", s.authed(s.operate(suspendOp)))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", s.authed(s.operate(resumeOp)))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/retry", s.authed(s.operate(retryOp)))
 	mux.HandleFunc("GET /api/events/stream", s.authed(s.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", s.authed(s.sharedSecrets))
 	mux.HandleFunc("GET /api/fleet", s.authed(s.fleet))

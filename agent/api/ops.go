@@ -82,6 +82,7 @@ func (s *Server) operate(op func(Agent, *http.Request) error) http.HandlerFunc {
 
 func suspendOp(a Agent, r *http.Request) error { return a.Suspend(r.Context(), pathID(r)) }
 func resumeOp(a Agent, r *http.Request) error  { return a.Resume(r.Context(), pathID(r)) }
+func retryOp(a Agent, r *http.Request) error   { return a.Retry(r.Context(), pathID(r)) }
 
 func (s *Server) opError(w http.ResponseWriter, err error) {
 	switch {

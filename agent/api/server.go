@@ -42,6 +42,7 @@ type Agent interface {
 	Rollback(ctx context.Context, id, to string) (agent.Outcome, error)
 	Suspend(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
+	Retry(ctx context.Context, id string) error
 }
 
 var _ Agent = (*agent.Agent)(nil)

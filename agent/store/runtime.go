@@ -32,6 +32,10 @@ const (
 
 // Runtime is one workload's row in runtime_state: what serves it now, and
 // what the last attempt did.
+// NoRetry is the RetryAt of a failed version that is not retried on a
+// schedule: it waits for a new commit, `berth retry` or a rollback.
+var NoRetry = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
 type Runtime struct {
 	WorkloadID    string    `json:"workload_id"`
 	Kind          string    `json:"kind,omitempty"`

@@ -51,6 +51,11 @@ func newResumeCmd() *cobra.Command {
 		"resumed: the next tick deploys what git says", `  berth resume shop/web`)
 }
 
+func newRetryCmd() *cobra.Command {
+	return newWorkloadOpCmd("retry", "Try a failed version again now (it ends its backoff, or the hold after a failed recreate)",
+		"will be tried again: the agent ticks now", `  berth retry shop/web`)
+}
+
 func newSuspendCmd() *cobra.Command {
 	return newWorkloadOpCmd("suspend", "Stop reconciling a workload (no deploy, no self-heal) until `berth resume`",
 		"suspended: what runs keeps running, untouched", `  berth suspend shop/web`)
