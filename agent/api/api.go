@@ -39,11 +39,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/events/stream", s.authed(s.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", s.authed(s.sharedSecrets))
 	mux.HandleFunc("GET /api/fleet", s.authed(s.fleet))
-	mux.HandleFunc("POST /api/sync", s.authed(func(w http.ResponseWriter, _ *http.Request) {
-		s.agent.Trigger()
-		w.WriteHeader(http.StatusAccepted)
-		fmt.Fprintln(w, "sync queued")
-	}))
+	mux.HandleFunc("POST /api/sync", s.authed(s.sync))
+	mux.HandleFunc("GET /api/events", s.authed(s.events))
 	mux.Handle("GET /metrics", s.authed(s.metrics().ServeHTTP))
 	mux.HandleFunc("GET /badges/{app}/{file}", s.badge) // public, like any badge
 	mux.HandleFunc("POST /hooks/git", s.gitHook)        // authenticated by its signature
@@ -111,9 +108,63 @@ func (s *Server) listWorkloads(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, agent.WorkloadViews(rows))
 }
 
+// sync queues a tick (202), or, with ?wait=1, runs one now and answers
+// with its result: `berth sync` next to a running agent asks it.
+func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("wait") == "" {
+		s.agent.Trigger()
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintln(w, "sync queued")
+		return
+	}
+	res, err := s.agent.Tick(r.Context())
+	if res == nil {
+		res = &agent.TickResult{}
+	}
+	out := syncResult{Commit: res.Commit, NoOp: res.NoOp, Deployed: res.Deployed, Failed: res.Failed, Invalid: res.Invalid, Pruned: res.Pruned}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	for _, o := range res.Outcomes {
+		if o.Reason != "" {
+			out.Reasons = append(out.Reasons, o.Workload.ID()+": "+o.Reason)
+		}
+	}
+	writeJSON(w, out)
+}
+
+// syncResult is a tick's result as the API tells it.
+type syncResult struct {
+	Commit   string   `json:"commit"`
+	NoOp     bool     `json:"no_op"`
+	Deployed []string `json:"deployed"`
+	Failed   []string `json:"failed"`
+	Invalid  []string `json:"invalid"`
+	Pruned   []string `json:"pruned"`
+	Reasons  []string `json:"reasons,omitempty"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// events lists the event log, newest first: ?workload=APP/NAME,
+// ?severity=, ?limit=, ?before=ID, ?after=ID (then oldest first).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	s.listEvents(w, r, store.EventFilter{WorkloadID: r.URL.Query().Get("workload")})
+}
+
 func (s *Server) workloadEvents(w http.ResponseWriter, r *http.Request) {
-	f := store.EventFilter{WorkloadID: r.PathValue("app") + "/" + r.PathValue("name")}
+	s.listEvents(w, r, store.EventFilter{WorkloadID: r.PathValue("app") + "/" + r.PathValue("name")})
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, f store.EventFilter) {
 	q := r.URL.Query()
+	if v := q.Get("after"); v != "" {
+		after, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			http.Error(w, "after must be an event id", http.StatusBadRequest)
+			return
+		}
+		f.After, f.Ascending = after, true
+	}
 	var err error
 	if v := q.Get("limit"); v != "" {
 		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {

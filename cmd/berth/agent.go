@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,6 +74,14 @@ func newAgentCmd() *cobra.Command {
 					return err
 				}
 				defer stop()
+			}
+			if listen != "" {
+				// `berth sync` on this state dir asks this agent for a tick.
+				addrFile := filepath.Join(f.state.dir, agentAddrFile)
+				if err := os.WriteFile(addrFile, []byte("http://"+listen+"\n"), 0o600); err != nil {
+					rt.log.Warn("recording the API address in the state dir failed", "error", err)
+				}
+				defer os.Remove(addrFile)
 			}
 			return rt.agent.Run(cmd.Context())
 		},

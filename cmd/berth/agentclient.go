@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -64,6 +65,13 @@ func (c *agentClient) do(ctx context.Context, method, path string, body, out any
 	if err != nil {
 		return resp.StatusCode, err
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		hint := "pass the agent's API token with --api-token-file FILE (or BERTH_API_TOKEN_FILE)"
+		if c.tokenFile != "" {
+			hint = "the token in " + c.tokenFile + " is not the agent's (--api-token-file, BERTH_API_TOKEN_FILE)"
+		}
+		return resp.StatusCode, fmt.Errorf("the agent at %s answered 401 Unauthorized: %s", c.url, hint)
+	}
 	if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict {
 		return resp.StatusCode, fmt.Errorf("the agent answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
 	}
@@ -92,6 +100,13 @@ func (c *agentClient) completeWorkloads(cmd *cobra.Command, args []string, _ str
 	}
 	short := *c
 	short.timeout = 2 * time.Second
+	// Completion runs without the root's environment fallback.
+	if f := cmd.Flags().Lookup("agent"); f != nil && !f.Changed && os.Getenv("BERTH_AGENT") != "" {
+		short.url = os.Getenv("BERTH_AGENT")
+	}
+	if f := cmd.Flags().Lookup("api-token-file"); f != nil && !f.Changed && os.Getenv("BERTH_API_TOKEN_FILE") != "" {
+		short.tokenFile = os.Getenv("BERTH_API_TOKEN_FILE")
+	}
 	var list []struct {
 		ID string `json:"workload_id"`
 	}
@@ -103,4 +118,33 @@ func (c *agentClient) completeWorkloads(cmd *cobra.Command, args []string, _ str
 		ids = append(ids, w.ID)
 	}
 	return ids, cobra.ShellCompDirectiveNoFileComp
+}
+
+// answers reports whether a Berth agent answers at --agent, within a
+// second: the commands that can read a state dir ask a running agent
+// first.
+func (c *agentClient) answers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.url, "/")+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// viaAgent decides where a command that reads or changes state goes: an
+// explicit --state-dir (or BERTH_STATE_DIR) always wins; otherwise the
+// agent at --agent (BERTH_AGENT), when one answers; else the default
+// state dir.
+func viaAgent(cmd *cobra.Command, c *agentClient) bool {
+	if f := cmd.Flags().Lookup("state-dir"); f != nil && f.Changed {
+		return false
+	}
+	return c.answers(cmd.Context())
 }

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +18,7 @@ import (
 func newEventsCmd() *cobra.Command {
 	var state stateFlag
 	var out outputFlags
+	var c agentClient
 	var workload string
 	var follow bool
 	var limit int
@@ -26,13 +30,19 @@ func newEventsCmd() *cobra.Command {
   berth events --json | jq .message`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd, state.dir)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			f := store.EventFilter{WorkloadID: workload, Severity: cmd.Flag("severity").Value.String(), Limit: limit}
-			evs, err := st.Events(cmd.Context(), f)
+			var read func(store.EventFilter) ([]store.Event, error)
+			if viaAgent(cmd, &c) {
+				read = func(f store.EventFilter) ([]store.Event, error) { return agentEvents(cmd, &c, f) }
+			} else {
+				st, err := openStore(cmd, state.dir)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				read = func(f store.EventFilter) ([]store.Event, error) { return st.Events(cmd.Context(), f) }
+			}
+			evs, err := read(f)
 			if err != nil {
 				return err
 			}
@@ -46,11 +56,12 @@ func newEventsCmd() *cobra.Command {
 			if !follow {
 				return nil
 			}
-			return followEvents(cmd, st, f, last, asJSON)
+			return followEvents(cmd, read, f, last, asJSON)
 		},
 	}
 	state.register(cmd.Flags())
 	out.register(cmd, "text", "json")
+	c.register(cmd, 30*time.Second)
 	cmd.Flags().StringVar(&workload, "workload", "", "only events of APP/NAME")
 	addChoice(cmd, cmd.Flags(), "severity", "", "only events of this severity", "", store.SeverityInfo, store.SeverityWarn, store.SeverityError)
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events")
@@ -59,7 +70,7 @@ func newEventsCmd() *cobra.Command {
 }
 
 // followEvents prints events newer than last until the command is stopped.
-func followEvents(cmd *cobra.Command, st *store.Store, f store.EventFilter, last int64, asJSON bool) error {
+func followEvents(cmd *cobra.Command, read func(store.EventFilter) ([]store.Event, error), f store.EventFilter, last int64, asJSON bool) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -69,7 +80,7 @@ func followEvents(cmd *cobra.Command, st *store.Store, f store.EventFilter, last
 		case <-t.C:
 		}
 		f.After, f.Ascending, f.Limit = last, true, 1000
-		evs, err := st.Events(cmd.Context(), f)
+		evs, err := read(f)
 		if err != nil {
 			return err
 		}
@@ -91,4 +102,24 @@ func printEvent(w io.Writer, e store.Event, asJSON bool) {
 		wl = "-"
 	}
 	fmt.Fprintf(w, "%s  %-5s  %-18s  %-20s  %s\n", e.Time.Local().Format(time.DateTime), e.Severity, e.Kind, wl, e.Message)
+}
+
+// agentEvents reads the event log from the running agent.
+func agentEvents(cmd *cobra.Command, c *agentClient, f store.EventFilter) ([]store.Event, error) {
+	q := url.Values{}
+	if f.WorkloadID != "" {
+		q.Set("workload", f.WorkloadID)
+	}
+	if f.Severity != "" {
+		q.Set("severity", f.Severity)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.After > 0 {
+		q.Set("after", strconv.FormatInt(f.After, 10))
+	}
+	var evs []store.Event
+	_, err := c.do(cmd.Context(), http.MethodGet, "/api/events?"+q.Encode(), nil, &evs)
+	return evs, err
 }

@@ -43,6 +43,9 @@ func main() {
 type exitError struct {
 	code int
 	msg  string
+	err  error // the cause, when there is one (errors.Is sees it)
 }
 
 func (e *exitError) Error() string { return e.msg }
+
+func (e *exitError) Unwrap() error { return e.err }

@@ -16,13 +16,17 @@ func newReleasesCmd() *cobra.Command {
 	var c agentClient
 	var out outputFlags
 	cmd := &cobra.Command{
-		Use:   "releases APP/NAME",
-		Short: "List a workload's releases on the running agent, newest first",
-		Example: `  berth releases shop/web
+		Use:   "releases [APP/NAME]",
+		Short: "List a workload's releases (or every workload's) on the running agent, newest first",
+		Example: `  berth releases
+  berth releases shop/web
   berth releases shop/web --json | jq '.[0].commit'`,
-		Args:              cobra.ExactArgs(1),
+		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: c.completeWorkloads,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return allReleases(cmd, &c, out.Format() == "json")
+			}
 			p, err := workloadPath(args[0])
 			if err != nil {
 				return err
@@ -71,4 +75,41 @@ func shortDigest(digest, id string) string {
 		return digest[:i+12]
 	}
 	return digest
+}
+
+// allReleases lists every workload's releases, workload by workload.
+func allReleases(cmd *cobra.Command, c *agentClient, asJSON bool) error {
+	var views []agent.WorkloadView
+	if _, err := c.do(cmd.Context(), http.MethodGet, "/api/workloads", nil, &views); err != nil {
+		return err
+	}
+	all := map[string][]agent.ReleaseView{}
+	w := cmd.OutOrStdout()
+	for i, v := range views {
+		p, err := workloadPath(v.WorkloadID)
+		if err != nil {
+			continue
+		}
+		var rels []agent.ReleaseView
+		if _, err := c.do(cmd.Context(), http.MethodGet, p+"/releases", nil, &rels); err != nil {
+			return err
+		}
+		all[v.WorkloadID] = rels
+		if !asJSON {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "%s:\n", v.WorkloadID)
+			if err := printReleases(w, rels); err != nil {
+				return err
+			}
+		}
+	}
+	if asJSON {
+		return writeJSON(w, all)
+	}
+	if len(views) == 0 {
+		fmt.Fprintln(w, "no workloads")
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -33,13 +34,26 @@ func writeJSON(w io.Writer, v any) error {
 func newStatusCmd() *cobra.Command {
 	var state stateFlag
 	var out outputFlags
+	var c agentClient
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show every workload's runtime state",
-		Example: `  berth status --state-dir /var/lib/berth
+		Short: "Show every workload's runtime state (from the running agent, else the state dir)",
+		Example: `  berth status
+  BERTH_AGENT=http://10.0.0.5:9090 berth status
+  berth status --state-dir /var/lib/berth
   berth status --json | jq '.[] | select(.last_deploy == "failed")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if viaAgent(cmd, &c) {
+				var views []agent.WorkloadView
+				if _, err := c.do(cmd.Context(), http.MethodGet, "/api/workloads", nil, &views); err != nil {
+					return err
+				}
+				if out.Format() == "json" {
+					return writeJSON(cmd.OutOrStdout(), views)
+				}
+				return printStatus(cmd.OutOrStdout(), "", views)
+			}
 			st, err := openStore(cmd, state.dir)
 			if err != nil {
 				return err
@@ -59,6 +73,7 @@ func newStatusCmd() *cobra.Command {
 	}
 	state.register(cmd.Flags())
 	out.register(cmd, "text", "json")
+	c.register(cmd, 30*time.Second)
 	return cmd
 }
 

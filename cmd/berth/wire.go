@@ -67,7 +67,7 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 	}
 	lock, err := statedir.Acquire(f.state.dir, "berth "+cmd.Name())
 	if err != nil {
-		return nil, &exitError{code: 1, msg: err.Error()}
+		return nil, &exitError{code: 1, msg: err.Error(), err: err}
 	}
 	cl.add(func() { _ = lock.Release() })
 	if opts.StateID, err = statedir.ID(f.state.dir); err != nil {
