@@ -121,7 +121,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	if res == nil {
 		res = &agent.TickResult{}
 	}
-	out := syncResult{Commit: res.Commit, NoOp: res.NoOp, Deployed: res.Deployed, Failed: res.Failed, Invalid: res.Invalid, Pruned: res.Pruned}
+	out := SyncResult{Commit: res.Commit, NoOp: res.NoOp, Deployed: res.Deployed, Failed: res.Failed, Invalid: res.Invalid, Pruned: res.Pruned}
 	if err != nil {
 		out.Error = err.Error()
 	}
@@ -133,8 +133,8 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-// syncResult is a tick's result as the API tells it.
-type syncResult struct {
+// SyncResult is a tick's result as POST /api/sync?wait=1 tells it.
+type SyncResult struct {
 	Commit   string   `json:"commit"`
 	NoOp     bool     `json:"no_op"`
 	Deployed []string `json:"deployed"`

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/api"
 	"github.com/berthops/berth/internal/statedir"
 )
 
@@ -72,15 +73,7 @@ const agentAddrFile = "agent-api"
 // syncViaAgent asks a running agent for one tick and prints its result,
 // exiting as a local sync would (1 when a deploy failed).
 func syncViaAgent(cmd *cobra.Command, c *agentClient) error {
-	var res struct {
-		Commit   string   `json:"commit"`
-		NoOp     bool     `json:"no_op"`
-		Deployed []string `json:"deployed"`
-		Failed   []string `json:"failed"`
-		Invalid  []string `json:"invalid"`
-		Reasons  []string `json:"reasons"`
-		Error    string   `json:"error"`
-	}
+	var res api.SyncResult
 	if _, err := c.do(cmd.Context(), http.MethodPost, "/api/sync?wait=1", nil, &res); err != nil {
 		return err
 	}
