@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -42,6 +43,10 @@ type reporter struct {
 	pushedAt time.Time
 	meta     metaStore
 	loaded   bool // pushedAt was read from meta
+	// refused: the git server refused a status push for want of write
+	// access; push-back is off until the agent restarts (one warning, not
+	// one per heartbeat).
+	refused bool
 }
 
 // metaStore keeps small facts across processes (the state dir's SQLite).
@@ -189,7 +194,7 @@ func (r *reporter) secretWarnings(ctx context.Context, commit string, warns []se
 // tick pushes the status of every workload after a tick that changed
 // something. A failed push is a warning: the deploys already happened.
 func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runtime) {
-	if r.status == nil {
+	if r.status == nil || r.refused {
 		return
 	}
 	rep := statusReport(r.agent, res, rows)
@@ -198,6 +203,14 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 	r.pushed(ctx, rep.Heartbeat)
 	push := func(ctx context.Context) error { return r.status.Push(ctx, rep) }
 	if err := fault.Deadline(ctx, r.gitTimeout, "--git-timeout", push); err != nil {
+		if errors.Is(err, gitops.ErrPushRefused) {
+			r.refused = true
+			msg := "status push-back is off until the agent restarts: " + err.Error() +
+				"; give the agent a token that can push to the config repo, or turn push-back off with --status-branch \"\""
+			r.log.Warn("status push refused", "error", err)
+			r.events.add(ctx, store.Event{Kind: string(KindStatusPushFailed), Severity: store.SeverityWarn, Commit: res.Commit, Message: msg})
+			return
+		}
 		r.log.Warn("status push failed", "error", err)
 		r.events.add(ctx, store.Event{Kind: string(KindStatusPushFailed), Severity: store.SeverityWarn, Commit: res.Commit,
 			Message: "status branch not updated: " + err.Error()})

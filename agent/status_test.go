@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,4 +127,42 @@ func TestHeartbeatWhenIdle(t *testing.T) {
 	later, err := gitops.FetchFleet(ctx, h.Repo.URL, "berth/status", gitops.Credentials{}, clk.Now().Add(31*time.Minute))
 	require.NoError(t, err)
 	assert.True(t, later.Agents[0].Quiet, "31 minutes without a report: 3 heartbeats missed")
+}
+
+// A token that can read the config repo but not push to it: the first
+// status push says so once — a warning event naming the fix — and status
+// push-back stays off (no retry per heartbeat) while deploys go on.
+func TestReadOnlyTokenTurnsStatusPushBackOffOnce(t *testing.T) {
+	h := newHarness(t)
+	h.Workload("web", agenttest.Web(h.Image, "v1"))
+	h.Repo.Push("web")
+	srv := gitserver.Start(t, gitserver.WithPassword("rw-token-for-the-test"), gitserver.WithReadOnlyPassword("ro-token-for-the-test"))
+	statusRepo := srv.NewRepo(t, "status")
+	statusRepo.Write("README.md", "status\n").Push("init")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte("ro-token-for-the-test\n"), 0o600))
+	sw, err := gitops.NewStatusWriter(statusRepo.URL, "berth/status", h.Name, filepath.Join(h.StateDir, "status.git"), gitops.Credentials{PasswordFile: tokenFile})
+	require.NoError(t, err)
+	clk := newClock()
+	a, st := h.Agent(agent.Options{Status: sw, Now: clk.Now, Heartbeat: 10 * time.Minute})
+	ctx := context.Background()
+	res, err := a.Tick(ctx)
+	require.NoError(t, err, "the deploy does not depend on the status branch")
+	assert.Equal(t, []string{h.ID("web")}, res.Deployed)
+	for range 4 { // heartbeats: no push is tried again
+		clk.Add(11 * time.Minute)
+		_, err := a.Tick(ctx)
+		require.NoError(t, err)
+	}
+	var refused []store.Event
+	for _, e := range agenttest.Events(t, st, "") {
+		if e.Kind == string(agent.KindStatusPushFailed) {
+			refused = append(refused, e)
+		}
+	}
+	require.Len(t, refused, 1, "one warning, not one per heartbeat")
+	assert.Equal(t, 1, refused[0].Count)
+	assert.Contains(t, refused[0].Message, "write access")
+	assert.Contains(t, refused[0].Message, "until the agent restarts")
+	assert.NotContains(t, refused[0].Message, "ro-token-for-the-test", "the token never reaches an event")
 }

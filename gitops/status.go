@@ -58,6 +58,10 @@ type StatusReport struct {
 	Message string `json:"-"`
 }
 
+// ErrPushRefused: the status branch cannot be pushed with these
+// credentials (a token without write access): retrying will not help.
+var ErrPushRefused = errors.New("the git server refused the status push (the token needs write access to the config repo)")
+
 // StatusWriter commits status reports to a branch of the config repo, in a
 // folder per agent (<agent>/status.json, <agent>/badges/<app>--<name>.svg),
 // so many hosts write to one branch without conflicts. It never touches
@@ -155,7 +159,7 @@ func (s *StatusWriter) Push(ctx context.Context, r StatusReport) error {
 		}
 		lastErr = err
 		if Classify(err) == NeedsPerson {
-			return fmt.Errorf("pushing the status branch: %w", err)
+			return fmt.Errorf("%w: %w", ErrPushRefused, err)
 		}
 		// Most often another agent pushed first (go-git reports a rejected
 		// ref as plain text): fetch, rebuild on the new tip, try again.

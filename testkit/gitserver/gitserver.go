@@ -21,6 +21,9 @@ type Server struct {
 	root string
 	// Password, when set, is required as the basic-auth password.
 	password string
+	// readOnly, when set, is a password that reads but may not push (a
+	// forge token without write access): 403 on receive-pack.
+	readOnly string
 }
 
 // Option configures a Server.
@@ -28,6 +31,9 @@ type Option func(*Server)
 
 // WithPassword makes the server require basic auth with this password.
 func WithPassword(pw string) Option { return func(s *Server) { s.password = pw } }
+
+// WithReadOnlyPassword adds a password that may fetch but not push.
+func WithReadOnlyPassword(pw string) Option { return func(s *Server) { s.readOnly = pw } }
 
 // Start runs a server until the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -45,8 +51,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 		Env:  []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=berth-test"},
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.password != "" {
-			if _, pw, ok := r.BasicAuth(); !ok || pw != s.password {
+		if s.password != "" || s.readOnly != "" {
+			_, pw, ok := r.BasicAuth()
+			switch {
+			case ok && pw != "" && pw == s.readOnly:
+				if strings.Contains(r.URL.Path, "git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack" {
+					http.Error(w, "this token may not push", http.StatusForbidden)
+					return
+				}
+			case !ok || pw != s.password:
 				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
