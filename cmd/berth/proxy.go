@@ -21,7 +21,7 @@ func newProxyCmd() *cobra.Command {
 			"them on its own listeners (the flags) before its admin API opens.",
 		Example: `  berth proxy --http :80 --https :443 --admin unix:///run/berth-proxy/admin.sock --state-dir /var/lib/berth-proxy
   berth proxy --http :80 --https :443 --admin 127.0.0.1:2019 --state-dir /var/lib/berth-proxy`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), logs.format.value, logs.level.value)
 			if err != nil {
