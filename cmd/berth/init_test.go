@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/berthops/berth/testkit/gitserver"
+	"github.com/berthops/berth/testkit/loopback"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,4 +97,32 @@ func TestSchemaValidatesTheExamples(t *testing.T) {
 	} {
 		assert.Error(t, workload.Validate(yamlInstance(t, []byte(bad))), bad)
 	}
+}
+
+// The starter repo runs offline: its workload is a static site built
+// FROM scratch, so a first sync on a machine with no registry serves it.
+func TestInitStarterRunsOffline(t *testing.T) {
+	w := newCLIWorld(t) // a Docker daemon, and berth with berth-site beside it
+	dir := filepath.Join(t.TempDir(), "config")
+	r := run(t, nil, "init", dir)
+	require.Equal(t, 0, r.code, r.stderr)
+	gitserver.Git(t, dir, "init", "-q", "-b", "main")
+	gitserver.Git(t, dir, "add", "-A")
+	gitserver.Git(t, dir, "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-q", "-m", "berth init")
+	proxy := loopback.FreeAddr(t)
+	state := t.TempDir()
+	t.Cleanup(func() {
+		// The containers before their image (an image in use cannot go).
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=berth.agent="+w.name).Output()
+		for _, id := range strings.Fields(string(out)) {
+			_ = exec.Command("docker", "rm", "-f", "-v", id).Run()
+		}
+		out, _ = exec.Command("docker", "images", "-q", "berth/hello_web").Output()
+		for _, id := range strings.Fields(string(out)) {
+			_ = exec.Command("docker", "rmi", "-f", id).Run()
+		}
+	})
+	startAgent(t, "--repo", dir, "--state-dir", state, "--agent-name", w.name, "--allow", "local-repos",
+		"--router", "embedded", "--http", proxy, "--https", "", "--status-branch", "")
+	servedWithin(t, proxy, "hello.localhost", "Hello from Berth", time.Minute)
 }

@@ -54,7 +54,7 @@ func newInitCmd() *cobra.Command {
 				}
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "wrote a starter config repo in %s: berth.yaml, apps/hello/web.yaml, .berth/schema/, .vscode/settings.json, .gitignore\n", dir)
+			fmt.Fprintf(out, "wrote a starter config repo in %s: berth.yaml, apps/hello/web.yaml (a static site in apps/hello/web/), .berth/schema/, .vscode/settings.json, .gitignore\n", dir)
 			fmt.Fprintf(out, "next: berth validate %s, then git init, commit and push it, and run berth agent --repo URL\n", dir)
 			return nil
 		},
@@ -74,16 +74,22 @@ defaults:
   stop_grace_period: 10s
 `,
 		"apps/hello/web.yaml": `# yaml-language-server: $schema=../../.berth/schema/workload.json
-# One workload: apps/<app>/<name>.yaml. Deployed blue-green by default,
-# routed by the proxy once its host name points at this machine.
+# One workload: apps/<app>/<name>.yaml. This one is a static site: Berth
+# builds a FROM-scratch image that serves web/ (nothing is pulled, so it
+# runs offline), deploys it blue-green, and routes hello.localhost to it.
+# For an image from a registry: source: {type: image, image: NAME:TAG}.
 source:
-  type: image
-  image: traefik/whoami:v1.10.3
-port: 80
+  type: static
+  dir: web
 route:
   hosts: [hello.localhost]
-env:
-  WHOAMI_NAME: hello
+healthcheck:
+  path: /
+`,
+		"apps/hello/web/index.html": `<!doctype html>
+<title>hello from Berth</title>
+<h1>Hello from Berth</h1>
+<p>Edit apps/hello/web/index.html, commit, push: the next tick deploys it.</p>
 `,
 		".gitignore": "# age identities decrypt every secret: never commit one\n*.key\nage-key*.txt\n",
 		".vscode/settings.json": `{
