@@ -20,7 +20,8 @@ var SchemaFiles = []string{"workload", "app", "berth"}
 // server; the loader stays the judge (it also checks paths, names and
 // policy).
 func Schema(file string) ([]byte, error) {
-	r := &jsonschema.Reflector{FieldNameTag: "yaml", DoNotReference: true, ExpandedStruct: true, RequiredFromJSONSchemaTags: true, Mapper: mapType}
+	r := &jsonschema.Reflector{FieldNameTag: "yaml", DoNotReference: true, ExpandedStruct: true, RequiredFromJSONSchemaTags: true, Mapper: mapType,
+		CommentMap: fieldDocs}
 	var s *jsonschema.Schema
 	switch file {
 	case "workload":

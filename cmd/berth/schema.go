@@ -10,15 +10,25 @@ import (
 )
 
 func newSchemaCmd() *cobra.Command {
-	return &cobra.Command{
+	var markdown bool
+	cmd := &cobra.Command{
 		Use:   "schema [workload|app|berth]",
 		Short: "Print the JSON Schema of workload files, app.yaml or berth.yaml (for editors)",
 		Long: "Prints a JSON Schema (draft 2020-12) generated from the types Berth decodes config files into.\n" +
 			"`berth init` writes all three into .berth/schema/ and points yaml-language-server at them.",
-		Example:   `  berth schema workload > .berth/schema/workload.json`,
+		Example: `  berth schema workload > .berth/schema/workload.json
+  berth schema --markdown > docs/configuration.md`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: gitops.SchemaFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if markdown {
+				md, err := gitops.SchemaMarkdown()
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprint(cmd.OutOrStdout(), md)
+				return err
+			}
 			file := "workload"
 			if len(args) == 1 {
 				file = args[0]
@@ -31,4 +41,6 @@ func newSchemaCmd() *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the configuration reference of all three files (docs/configuration.md) instead")
+	return cmd
 }
