@@ -84,6 +84,18 @@ func TestReleaseInstallsWithDpkg(t *testing.T) {
 	// docs say); nobody else does.
 	out, err = exec.Command("runuser", "-u", "berth", "--", "cat", "/etc/berth/berth.env").CombinedOutput()
 	require.NoError(t, err, "%s", out)
+	// The age key made as docs/operations.md and berth.env say is
+	// readable by the service user, and by nobody else.
+	key := "/etc/berth/age.key"
+	for _, c := range [][]string{{"berth", "secrets", "keygen", "--out", key}, {"chgrp", "berth", key}, {"chmod", "0640", key}} {
+		out, err = exec.Command(c[0], c[1:]...).CombinedOutput()
+		require.NoError(t, err, "%v: %s", c, out)
+	}
+	out, err = exec.Command("runuser", "-u", "berth", "--", "cat", key).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "AGE-SECRET-KEY-")
+	out, err = exec.Command("runuser", "-u", "nobody", "--", "cat", key).CombinedOutput()
+	assert.Error(t, err, "nobody else reads the key: %s", out)
 	out, err = exec.Command("dpkg", "--purge", "berth").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.NoFileExists(t, "/usr/bin/berth")
