@@ -12,8 +12,9 @@ import (
 )
 
 // scripts/release (amd64 only here, as CI builds it) writes the tarball,
-// the .deb and SHA256SUMS; the same commit gives the same bytes twice;
-// the .deb unpacks to a berth that prints the release's version; and,
+// the .deb, the agent image and SHA256SUMS; the same commit gives the
+// same bytes twice; the .deb unpacks to a berth that prints the release's
+// version, and the image loads and runs it; and,
 // where the test runs as root on a machine without Berth installed, the
 // .deb installs with dpkg (the berth user, /etc/berth readable by its
 // group, both units) and purges clean.
@@ -31,7 +32,7 @@ func TestReleaseInstallsWithDpkg(t *testing.T) {
 		return dist
 	}
 	dist := release()
-	for _, f := range []string{"berth_" + v + "_linux_amd64.tar.gz", "berth_" + v + "_amd64.deb", "SHA256SUMS"} {
+	for _, f := range []string{"berth_" + v + "_linux_amd64.tar.gz", "berth_" + v + "_amd64.deb", "berth_" + v + "_agent_linux_amd64.tar", "SHA256SUMS"} {
 		assert.FileExists(t, filepath.Join(dist, f))
 	}
 	check := exec.Command("sha256sum", "-c", "SHA256SUMS")
@@ -57,6 +58,17 @@ func TestReleaseInstallsWithDpkg(t *testing.T) {
 	tarList, err := exec.Command("tar", "-tzf", filepath.Join(dist, "berth_"+v+"_linux_amd64.tar.gz")).Output()
 	require.NoError(t, err)
 	assert.Contains(t, string(tarList), "berth_"+v+"_linux_amd64/berth\n")
+
+	// The agent image loads into Docker and runs the release's berth.
+	if _, err := exec.LookPath("docker"); err == nil && exec.Command("docker", "info").Run() == nil {
+		out, err := exec.Command("docker", "load", "-i", filepath.Join(dist, "berth_"+v+"_agent_linux_amd64.tar")).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", "berth/agent:"+v).Run() })
+		assert.Contains(t, string(out), "berth/agent:"+v)
+		out, err = exec.Command("docker", "run", "--rm", "--network", "none", "berth/agent:"+v, "version").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.True(t, strings.HasPrefix(string(out), "berth v"+v+" "), "%s", out)
+	}
 
 	_, berthInstalled := os.Stat("/usr/bin/berth")
 	_, userErr := exec.Command("id", "berth").Output()

@@ -1,11 +1,13 @@
-// Command release packages built Berth binaries as a .deb with nfpm (as a
-// library, from packaging/nfpm.yaml). scripts/release runs it once per
-// architecture:
+// Command release packages built Berth binaries: as a .deb with nfpm (as a
+// library, from packaging/nfpm.yaml), or, with -image, as the agent image
+// (a tarball `docker load` reads, built with go-containerregistry, no
+// daemon). scripts/release runs it per architecture:
 //
 //	go run ./tools/release -version 1.2.3 -arch amd64 -dist dist -mtime 1700000000 -o dist/berth_1.2.3_amd64.deb
+//	go run ./tools/release -image -version 1.2.3 -arch amd64 -dist dist -mtime 1700000000 -o dist/berth_1.2.3_agent_linux_amd64.tar
 //
-// The package is reproducible: every file's time is -mtime (the
-// commit's time), so the same tag gives the same bytes.
+// Both are reproducible: every file's time is -mtime (the commit's time),
+// so the same tag gives the same bytes.
 package main
 
 import (
@@ -34,10 +36,15 @@ func run() error {
 	dist := flag.String("dist", "dist", "the folder holding linux_<arch>/berth and berth-site")
 	mtime := flag.Int64("mtime", 0, "the time of every file, in Unix seconds (the commit's)")
 	config := flag.String("config", "packaging/nfpm.yaml", "the nfpm config")
-	out := flag.String("o", "", "the .deb to write")
+	out := flag.String("o", "", "the .deb (or image tarball) to write")
+	image := flag.Bool("image", false, "write the agent image instead of the .deb")
+	ca := flag.String("ca", "/etc/ssl/certs/ca-certificates.crt", "with -image: the CA roots to put in the image")
 	flag.Parse()
 	if *version == "" || *out == "" {
 		return fmt.Errorf("-version and -o are required")
+	}
+	if *image {
+		return agentImage(*version, *arch, *dist, *ca, *out, time.Unix(*mtime, 0).UTC())
 	}
 	text, err := os.ReadFile(*config)
 	if err != nil {
