@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/loopback"
 )
 
@@ -95,4 +96,23 @@ func TestAgentRestartAndUpgradeDropNothing(t *testing.T) {
 	assert.True(t, strings.HasPrefix(string(v), "berth v99.0.0-next"), "%s", v)
 	servedWithin(t, httpAddr, host, "v1", 5*time.Second)
 	_ = ag
+}
+
+// An agent whose embedded proxy cannot have its address to itself (here a
+// plain listener holds it) refuses to start, naming the address and the
+// holder, instead of sharing the port through SO_REUSEPORT.
+func TestEmbeddedProxyRefusesATakenPort(t *testing.T) {
+	dockertest.Docker(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	repo := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(repo, "apps"), 0o755))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, agenttest.Berth(t), "agent", "--repo", repo, "--state-dir", t.TempDir(), "--allow", "local-repos",
+		"--router", "embedded", "--http", taken.Addr().String(), "--https", "", "--listen", loopback.FreeAddr(t), "--status-branch", "")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Contains(t, string(out), taken.Addr().String()+" is taken by pid")
 }
