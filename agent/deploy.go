@@ -102,6 +102,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	dep := engine.Deployment{
 		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: a.volumes(ctx, w),
 		Commit: o.Commit, Old: d.old, Current: current(row, d.old), CurrentWorkload: a.servingWorkload(ctx, d),
+		SkipBeforeDeploy: a.beforeDeployDone(ctx, w), TaskDone: a.recordTask(ctx, w, o.Commit),
 		Persist: func(ctx context.Context, c docker.Container) error {
 			applied := row
 			setContainer(&applied, c)
@@ -129,7 +130,10 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 		return o
 	}
 	stage := StageStart
-	if errors.Is(err, engine.ErrNotReady) {
+	switch {
+	case errors.Is(err, engine.ErrTaskFailed):
+		stage = StageBeforeDeploy
+	case errors.Is(err, engine.ErrNotReady):
 		stage = StageGate
 	}
 	o.revertedTo = res.RevertedTo

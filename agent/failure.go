@@ -45,8 +45,15 @@ func (a *Agent) fail(o Outcome, d deployment, stage Stage, err error) Outcome {
 	default:
 		o.Reason = a.opts.Redactor.Redact(where + ": " + firstLine(causeOf(err)))
 	}
+	if stage == StageBeforeDeploy {
+		// The task's own words lead: "before_deploy failed: exit 3".
+		o.Reason = a.opts.Redactor.Redact(firstLine(causeOf(err)))
+		if o.StillServing {
+			o.Reason += " (the running version is still serving)"
+		}
+	}
 	if held(o) && d.release == nil {
-		o.Reason += fmt.Sprintf("; not retried automatically (each try stops the site): push a fix, or run `berth retry %s`", d.w.ID())
+		o.Reason += fmt.Sprintf("; not retried automatically: push a fix, or run `berth retry %s`", d.w.ID())
 	}
 	o.Err = errors.New(a.opts.Redactor.Redact(err.Error()))
 	return o
@@ -110,10 +117,11 @@ func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
 // held reports whether a failed deploy waits for a person rather than a
 // backoff: a recreate whose new version failed its readiness gate took
 // the site down for that long, and trying the same version again would
-// take it down again. A new commit, `berth retry` or `berth rollback`
+// take it down again; a before_deploy task (a migration) that failed is
+// not run again by itself. A new commit, `berth retry` or `berth rollback`
 // moves it on; pull and build failures (nothing stopped) back off.
 func held(o Outcome) bool {
-	return o.Stage == StageGate && o.Decision.Strategy == sources.StrategyRecreate
+	return o.Stage == StageGate && o.Decision.Strategy == sources.StrategyRecreate || o.Stage == StageBeforeDeploy
 }
 
 func lastDeploy(o Outcome) string {

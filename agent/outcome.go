@@ -39,14 +39,16 @@ type Stage string
 
 // The stages a deploy can fail at.
 const (
-	StageSecrets  Stage = "shared secrets"
-	StagePrepare  Stage = "preparing the image"
-	StageEnv      Stage = "reading the image's env"
-	StageStart    Stage = "starting the new container"
-	StageGate     Stage = "readiness gate"
-	StageCompose  Stage = "docker compose"
-	StageAppRepo  Stage = "fetching the app repo"
-	StageRecorded Stage = "recording the deploy"
+	StageSecrets Stage = "shared secrets"
+	StagePrepare Stage = "preparing the image"
+	StageEnv     Stage = "reading the image's env"
+	StageStart   Stage = "starting the new container"
+	StageGate    Stage = "readiness gate"
+	// StageBeforeDeploy is the workload's before_deploy task.
+	StageBeforeDeploy Stage = "before_deploy"
+	StageCompose      Stage = "docker compose"
+	StageAppRepo      Stage = "fetching the app repo"
+	StageRecorded     Stage = "recording the deploy"
 )
 
 // Outcome is what one deploy of one workload did. The deploy path returns

@@ -106,9 +106,13 @@ func (r *reporter) deployFinished(ctx context.Context, o Outcome) {
 		r.log.Debug("deploy failure detail", "workload", id, "error", o.Err)
 		ev.Kind, ev.Severity = string(KindDeployFailed), store.SeverityError
 		ev.Message = fmt.Sprintf("deploy of %s at %s failed: %s", id, shortSHA(o.Commit), o.Reason)
-		if o.Reverted {
+		switch {
+		case o.Reverted:
 			ev.Kind = string(KindDeployRolledBack)
 			ev.Message = fmt.Sprintf("deploy of %s at %s failed and was rolled back: %s", id, shortSHA(o.Commit), o.Reason)
+		case o.Stage == StageBeforeDeploy:
+			// DESIGN §10: the message starts "before_deploy failed".
+			ev.Message = fmt.Sprintf("%s (deploy of %s at %s)", o.Reason, id, shortSHA(o.Commit))
 		}
 		r.events.count(ctx, ev)
 		r.statuses.set(ctx, o.Commit, id, forge.Failure, o.Reason)

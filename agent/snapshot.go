@@ -20,6 +20,9 @@ func newSnapshot(rows []store.Runtime, cs []docker.Container) *snapshot {
 		s.rows[r.WorkloadID] = r
 	}
 	for _, c := range cs {
+		if c.Labels[docker.LabelTask] != "" {
+			continue // a task's run (before_deploy, a job): not a serving container
+		}
 		s.containers[c.Workload()] = append(s.containers[c.Workload()], c)
 	}
 	return s

@@ -108,14 +108,22 @@ type RunSpec struct {
 	// Carry are existing volumes to mount again, such as the anonymous
 	// volumes of the container this one replaces.
 	Carry []Mount
+	// Cmd, when set, replaces the image's command (a task's).
+	Cmd []string
+	// Task: a one-off run — no restart policy, no published port.
+	Task bool
 }
 
 // Create creates a container without starting it.
 func (d *Client) Create(ctx context.Context, spec RunSpec) (string, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
-	cfg := &container.Config{Image: spec.Image, Env: spec.Env, Labels: spec.Labels}
+	cfg := &container.Config{Image: spec.Image, Env: spec.Env, Labels: spec.Labels, Cmd: spec.Cmd}
 	hc := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
+	if spec.Task {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyDisabled}
+		spec.Port, spec.HostPort = 0, 0
+	}
 	names := make([]string, 0, len(spec.Volumes))
 	for name := range spec.Volumes {
 		names = append(names, name)

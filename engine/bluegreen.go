@@ -18,6 +18,9 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 	w := d.Workload
 	log := e.log.With("workload", w.ID())
 	var res Result
+	if err := e.beforeDeploy(ctx, d); err != nil {
+		return res, err
+	}
 	// No name-collision teardown: green's unique name lets blue serve on.
 	green, err := e.run(ctx, d, sources.BuildGreenName(sources.ContainerName(w)))
 	if err != nil {

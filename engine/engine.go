@@ -118,6 +118,11 @@ type Deployment struct {
 	// none does: a failed recreate restores it, a blue-green that cannot
 	// record green routes back to it.
 	Current *docker.Container
+	// SkipBeforeDeploy: the before_deploy task already succeeded for this
+	// desired version (a retry after a later step failed).
+	SkipBeforeDeploy bool
+	// TaskDone, when set, is told how the before_deploy task ended.
+	TaskDone func(res docker.TaskResult, err error)
 	// CurrentWorkload is the workload as Current's release had it: a
 	// failed recreate routes back to Current the moment it answers its own
 	// readiness check, not the new version's. nil: any answer below 500.

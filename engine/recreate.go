@@ -25,6 +25,9 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 	log := e.log.With("workload", w.ID())
 	var res Result
 	base := sources.ContainerName(w)
+	if err := e.beforeDeploy(ctx, d); err != nil {
+		return res, err
+	}
 	spec := e.spec(d, sources.BuildGreenName(base))
 	spec.Carry = carried(d.Current, spec.Volumes)
 	id, err := e.create(ctx, spec)

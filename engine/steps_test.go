@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,12 +60,23 @@ func (r *recorder) step(s string) error {
 }
 
 func (r *recorder) Create(_ context.Context, spec docker.RunSpec) (string, error) {
+	if spec.Task {
+		return "task", r.step("create task")
+	}
 	r.created++
 	id := "new"
 	if r.created > 1 {
 		id = fmt.Sprintf("new%d", r.created)
 	}
 	return id, r.step("create " + id)
+}
+
+// RunTask runs a task container; "run task" in fail makes it exit 3.
+func (r *recorder) RunTask(_ context.Context, id string, _, _ time.Duration) (docker.TaskResult, error) {
+	if err := r.step("run " + id); err != nil {
+		return docker.TaskResult{ExitCode: 3}, nil
+	}
+	return docker.TaskResult{}, nil
 }
 
 func (r *recorder) container(id string) docker.Container {
@@ -291,6 +303,46 @@ func TestStackStepOrder(t *testing.T) {
 				return
 			}
 			require.ErrorIs(t, err, tt.want)
+		})
+	}
+}
+
+// The before_deploy task runs before anything of the new version is
+// created and before the old one is touched, with either strategy; when
+// it fails, nothing else happens.
+func TestBeforeDeployStepOrder(t *testing.T) {
+	task := []string{"remove berth-shop_web.before-deploy", "create task", "run task"}
+	tests := []struct {
+		name     string
+		strategy sources.Strategy
+		fail     string
+		steps    []string
+	}{
+		{"blue-green", sources.StrategyBlueGreen, "", append(slices.Clone(task), "create new", "start new", "route new", "persist new", "remove blue")},
+		{"recreate", sources.StrategyRecreate, "", append(slices.Clone(task), "create new", "stop blue", "start new", "route new", "persist new", "remove blue", "rename new berth-shop_web", "persist berth-shop_web")},
+		{"blue-green task fails", sources.StrategyBlueGreen, "run task", task},
+		{"recreate task fails", sources.StrategyRecreate, "run task", task},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecorder(t)
+			r.fail = tt.fail
+			e := recordingEngine(r)
+			blue := r.container("blue")
+			w := routedWorkload()
+			w.BeforeDeploy = &sources.Task{Command: []string{"/app", "migrate"}}
+			_, err := e.Deploy(context.Background(), Deployment{
+				Workload: w, Decision: sources.Decision{Strategy: tt.strategy},
+				Image: "shop/web:2", Old: []docker.Container{blue}, Current: &blue, Persist: r.persist,
+			})
+			assert.Equal(t, tt.steps, r.steps)
+			if tt.fail == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrTaskFailed)
+			require.ErrorIs(t, err, ErrStillServing)
+			assert.ErrorContains(t, err, "before_deploy failed: exit 3")
 		})
 	}
 }

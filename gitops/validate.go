@@ -41,6 +41,7 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 	validatePorts(fail, w)
 	validateRoute(fail, w)
 	validateVolumes(fail, w)
+	validateBeforeDeploy(fail, w)
 	if hc := w.Healthcheck; hc != nil {
 		if !strings.HasPrefix(hc.Path, "/") {
 			fail("healthcheck.path", "%q must start with '/'", hc.Path)
@@ -52,6 +53,32 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 }
 
 type failFunc func(field, format string, args ...any)
+
+// validateBeforeDeploy checks the before_deploy task: a command, a kind
+// that runs containers Berth creates, a positive timeout.
+func validateBeforeDeploy(fail failFunc, w *sources.Workload) {
+	t := w.BeforeDeploy
+	if t == nil {
+		return
+	}
+	if len(t.Command) == 0 || strings.TrimSpace(strings.Join(t.Command, "")) == "" {
+		fail("before_deploy.command", "is empty: name the command to run, e.g. [\"/app\", \"migrate\"]")
+	}
+	if t.Timeout < 0 {
+		fail("before_deploy.timeout", "must be positive")
+	}
+	if w.Source == nil {
+		return
+	}
+	switch w.Source.Kind() {
+	case sources.KindCompose, sources.KindStack:
+		fail("before_deploy", "is not supported for %s workloads yet: run the task from a service's entrypoint, or as an image workload's before_deploy", w.Source.Kind())
+	default:
+		if t.Service != "" {
+			fail("before_deploy.service", "is for compose workloads only (the service to run the task as)")
+		}
+	}
+}
 
 func validatePorts(fail failFunc, w *sources.Workload) {
 	if w.Port != 0 && (w.Port < 1 || w.Port > 65535) {

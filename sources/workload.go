@@ -29,6 +29,30 @@ type Spec struct {
 	// Volumes are named volumes: name → path in the container. Two copies
 	// must not share them, so such a workload is forced to recreate.
 	Volumes map[string]string `yaml:"volumes" json:"volumes,omitempty"`
+	// BeforeDeploy is a task (a migration) run once per new desired
+	// version, in the new image with the new env, before the running
+	// version is touched; when it fails, nothing changes.
+	BeforeDeploy *Task `yaml:"before_deploy" json:"before_deploy,omitempty"`
+}
+
+// Task is a one-off command run in a workload's image.
+type Task struct {
+	Command []string `yaml:"command" json:"command"`
+	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Service, for a compose workload, is the service whose image and
+	// settings the task runs with.
+	Service string `yaml:"service" json:"service,omitempty"`
+}
+
+// DefaultTaskTimeout bounds a before_deploy task that sets no timeout.
+const DefaultTaskTimeout = 10 * time.Minute
+
+// TaskTimeout is the task's timeout, or the default.
+func (t *Task) TaskTimeout() time.Duration {
+	if t.Timeout > 0 {
+		return t.Timeout.Std()
+	}
+	return DefaultTaskTimeout
 }
 
 // Workload is one deployable unit: the decoded and validated content of

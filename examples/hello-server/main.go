@@ -9,6 +9,10 @@
 //	EXIT_AFTER    exit with status 1 after this long (e.g. "1s")
 //	SHOW_ENV      "1": /env answers the process env as JSON (tests only)
 //	DATA_FILE     a file path: PUT /data writes the body there, GET /data reads it
+//
+// `hello-server task CODE [SLEEP] [NAME...]` is a one-off task instead (a
+// migration, a job): it prints "task ran" and NAME=value for each env
+// variable named, sleeps SLEEP (e.g. "2s"), and exits with CODE.
 package main
 
 import (
@@ -27,6 +31,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "task" {
+		task(os.Args[2:])
+	}
 	start := time.Now()
 	port := envOr("PORT", "8080")
 	msg := envOr("MESSAGE", "hello from berth")
@@ -106,4 +113,22 @@ func data(w http.ResponseWriter, r *http.Request, path string) {
 		}
 		_, _ = w.Write(b)
 	}
+}
+
+// task runs the one-off task mode and exits.
+func task(args []string) {
+	code := 0
+	if len(args) > 0 {
+		_, _ = fmt.Sscan(args[0], &code)
+	}
+	fmt.Println("task ran")
+	if len(args) > 1 {
+		for _, name := range args[2:] {
+			fmt.Printf("%s=%s\n", name, os.Getenv(name))
+		}
+		if d, err := time.ParseDuration(args[1]); err == nil {
+			time.Sleep(d)
+		}
+	}
+	os.Exit(code)
 }

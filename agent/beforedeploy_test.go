@@ -1,0 +1,107 @@
+package agent_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/secrets"
+	"github.com/berthops/berth/testkit/agenttest"
+)
+
+// before_deploy on a real dockerd, through the embedded proxy under load:
+// a failing migration leaves the old version serving with 0 failed
+// requests and is not run again by itself; a passing one runs exactly
+// once, with the new version's env, before the swap; a shared secret it
+// prints is redacted in its kept output and reaches no event or log.
+func TestBeforeDeployRunsOnceBeforeTheSwap(t *testing.T) {
+	h := newHarness(t)
+	rt, proxy := h.EmbeddedRouter()
+	host := h.App + ".test"
+	const canary = "CANARY-7d1b2a-do-not-leak"
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	rcpt := strings.TrimSpace(strings.Split(berthCLI(t, "", "secrets", "keygen", "--out", keyFile), "\n")[0])
+	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+rcpt+"]\n")
+	web := func(msg, task string) string {
+		return agenttest.Routed(h.Image, host, msg, "blue-green") + task
+	}
+	h.Workload("web", web("v1", ""))
+	berthCLI(t, canary, "secrets", "set", "DB_PASSWORD", "--app", h.App, "--dir", h.Repo.Dir)
+	h.Repo.Push("v1")
+
+	red := secrets.NewRedactor()
+	var logs lockedBuffer
+	h.Log = slog.New(secrets.Handler(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}), red))
+	ids, err := secrets.LoadIdentities([]string{keyFile})
+	require.NoError(t, err)
+	key, err := secrets.LoadKey(filepath.Join(h.StateDir, "secret.key"))
+	require.NoError(t, err)
+	now := time.Now()
+	a, st := h.Agent(agent.Options{Router: rt, Secrets: secrets.NewResolver(ids, nil, red), SecretKey: key, Redactor: red,
+		Now: func() time.Time { return now }})
+	ctx := context.Background()
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	requireServes(t, h, st, proxy, host, "v1")
+	runs := func() []store.Run {
+		rs, err := st.Runs(ctx, h.ID("web"), 0)
+		require.NoError(t, err)
+		return rs
+	}
+
+	// A failing migration: exit 3.
+	h.Workload("web", web("v2", "before_deploy:\n  command: [task, \"3\", \"0\", MESSAGE]\n  timeout: 1m\n"))
+	h.Repo.Push("v2 with a failing migration")
+	l := agenttest.StartLoad(proxy, host)
+	_, err = a.Tick(ctx)
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	time.Sleep(200 * time.Millisecond)
+	l.Finish()
+	failed, _, _ := l.Stats()
+	assert.Zero(t, failed, "nothing of v1 was touched")
+	requireServes(t, h, st, proxy, host, "v1")
+	ev := agenttest.Events(t, st, h.ID("web"))
+	last := ev[len(ev)-1]
+	assert.Equal(t, string(agent.KindDeployFailed), last.Kind)
+	assert.True(t, strings.HasPrefix(last.Message, "before_deploy failed: exit 3"), last.Message)
+	rs := runs()
+	require.Len(t, rs, 1)
+	assert.Equal(t, 3, rs[0].ExitCode)
+	assert.Equal(t, store.TriggerDeploy, rs[0].Trigger)
+	assert.Contains(t, rs[0].OutputTail, "MESSAGE=v2", "the task ran with the new version's env")
+	for range 5 { // later ticks: the failed migration is not run again
+		now = now.Add(10 * time.Minute)
+		_, err := a.Tick(ctx)
+		require.NoError(t, err)
+	}
+	assert.Len(t, runs(), 1)
+
+	// A passing one: exactly once, then the swap.
+	h.Workload("web", web("v3", "before_deploy:\n  command: [task, \"0\", \"0\", MESSAGE, DB_PASSWORD]\n"))
+	h.Repo.Push("v3 with a passing migration")
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	requireServes(t, h, st, proxy, host, "v3")
+	rs = runs()
+	require.Len(t, rs, 2)
+	assert.Equal(t, 0, rs[0].ExitCode)
+	assert.Contains(t, rs[0].OutputTail, "MESSAGE=v3")
+	assert.Contains(t, rs[0].OutputTail, "DB_PASSWORD=", "the task saw the shared secret")
+	assert.NotContains(t, rs[0].OutputTail, canary, "the kept output is redacted")
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Len(t, runs(), 2, "once per desired version")
+
+	for _, e := range agenttest.Events(t, st, "") {
+		assert.NotContains(t, e.Message, canary)
+	}
+	assert.NotContains(t, logs.String(), canary)
+}

@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/sources"
+)
+
+// taskRunner runs a created task container to its end.
+type taskRunner interface {
+	RunTask(ctx context.Context, id string, timeout, grace time.Duration) (docker.TaskResult, error)
+}
+
+// ErrTaskFailed: a before_deploy task did not succeed (a non-zero exit, a
+// timeout, or it could not start). Nothing of the running version was
+// touched.
+var ErrTaskFailed = errors.New("before_deploy failed")
+
+// TaskError says how a task failed.
+type TaskError struct {
+	Result docker.TaskResult
+	Err    error // it could not be created or started
+}
+
+func (e *TaskError) Error() string {
+	switch {
+	case e.Err != nil:
+		return fmt.Sprintf("%v: %v", ErrTaskFailed, e.Err)
+	case e.Result.TimedOut:
+		return fmt.Sprintf("%v: timed out after %s (stopped)", ErrTaskFailed, e.Result.Took.Round(time.Second))
+	}
+	return fmt.Sprintf("%v: exit %d", ErrTaskFailed, e.Result.ExitCode)
+}
+
+func (e *TaskError) Unwrap() []error { return []error{ErrTaskFailed, e.Err} }
+
+// beforeDeploy runs the workload's before_deploy task, once per new
+// desired version: in the new image, with the new env and volumes,
+// under the same policy as the workload's containers, before anything
+// that serves is touched. A failure wraps ErrStillServing and ErrTaskFailed.
+func (e *Engine) beforeDeploy(ctx context.Context, d Deployment) error {
+	t := d.Workload.BeforeDeploy
+	if t == nil || d.SkipBeforeDeploy {
+		return nil
+	}
+	tr, ok := e.runner.(taskRunner)
+	if !ok {
+		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Err: errors.New("this engine cannot run tasks")})
+	}
+	spec := e.spec(d, sources.ContainerName(d.Workload)+".before-deploy")
+	spec.Labels = maps.Clone(spec.Labels)
+	delete(spec.Labels, docker.LabelWorkload) // not a serving container
+	spec.Labels[docker.LabelTask] = d.Workload.ID()
+	spec.Cmd, spec.Task = t.Command, true
+	_ = e.runner.Remove(context.WithoutCancel(ctx), spec.Name, 0) // a run a crash left behind
+	id, err := e.create(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Err: err})
+	}
+	res, err := tr.RunTask(ctx, id, t.TaskTimeout(), grace(d.Workload))
+	if d.TaskDone != nil {
+		d.TaskDone(res, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Err: err})
+	}
+	if res.TimedOut || res.ExitCode != 0 {
+		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Result: res})
+	}
+	e.log.Info("before_deploy succeeded", "workload", d.Workload.ID(), "took", res.Took.Round(time.Millisecond))
+	return nil
+}
