@@ -146,6 +146,7 @@ type Agent struct {
 	retryNow    bool            // the logins changed: the next decide ends backoffs
 	fleet       fleetCache      // the status branch, read for /api/fleet and moves
 	moving      map[string]bool // workloads that moved away, kept until they serve elsewhere
+	jobs        jobs            // the job workloads' schedule and runs
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
@@ -268,7 +269,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer c.Stop()
 	a.Watch(ctx)
 	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
+	go a.jobLoop(ctx)
 	a.loop(ctx)
+	a.stopJobs()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Timeouts.Forge)
 	a.Flush(fctx)
 	cancel()

@@ -225,6 +225,9 @@ func whyDeploy(w *sources.Workload, row store.Runtime, hasRow bool, cs []docker.
 	case row.Kind == string(sources.KindCompose):
 		return Why{Kind: WhyVanished}, len(cs) == 0
 	}
+	if row.Status == store.StatusScheduled {
+		return Why{}, false // a job: no container serves between its runs
+	}
 	c := current(row, cs)
 	if c != nil && !serving(c) {
 		return Why{Kind: WhyStopped}, true

@@ -80,6 +80,9 @@ func (a *Agent) deploy(ctx context.Context, commit string, d deployment, dec sou
 	case *compose.Config, *compose.SwarmConfig:
 		return a.deployStack(ctx, o, d)
 	case sources.ImageSource:
+		if d.w.Job != nil {
+			return a.deployJob(ctx, o, d, src)
+		}
 		return a.deployContainer(ctx, o, d, src)
 	}
 	return a.fail(o, d, StagePrepare, errors.New("this source kind cannot be deployed"))

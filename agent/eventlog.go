@@ -36,6 +36,9 @@ const (
 	KindWorkloadResumed    EventKind = "workload.resumed"
 	KindWorkloadRetry      EventKind = "workload.retry"
 	KindCommitUnverified   EventKind = "commit.unverified"
+	KindJobStarted         EventKind = "job.started"
+	KindJobSucceeded       EventKind = "job.succeeded"
+	KindJobFailed          EventKind = "job.failed"
 )
 
 // eventLog writes the event log and fans new events out to live

@@ -62,6 +62,8 @@ func health(r store.Runtime) Health {
 		return Health{StateInvalid, "invalid: " + r.Message}
 	case r.Status == store.StatusDeploying:
 		return Health{StateDeploying, "deploying"}
+	case r.Status == store.StatusScheduled && !failed:
+		return Health{StateRunning, "scheduled " + shortSHA(r.Commit)}
 	case !serving && (r.Status == "" && r.AppliedHash == "" && !failed):
 		return Health{StateUnknown, "unknown"}
 	case !serving:

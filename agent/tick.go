@@ -144,6 +144,7 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	a.prune(ctx, commit, p, res)
 	a.collect(ctx, append(res.Deployed, res.Pruned...))
 	a.checkRoutes(ctx)
+	a.scheduleJobs(ctx, d)
 	a.finish(ctx, res, len(p.invalid) > 0, start)
 	if failed := res.failures(); len(failed) > 0 {
 		return res, fmt.Errorf("%w: %s", ErrDeployFailed, strings.Join(failed, "; "))

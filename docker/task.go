@@ -49,19 +49,17 @@ func (d *Client) RunTask(ctx context.Context, id string, timeout, grace time.Dur
 		res.ExitCode = int(w.StatusCode)
 	case err := <-errC:
 		if ctx.Err() != nil {
-			return TaskResult{}, context.Cause(ctx)
+			// Asked to stop (the job was removed or replaced, the agent
+			// stops): as gracefully as at a timeout.
+			d.stopTask(ctx, id, grace)
+			res.Took, res.Output = time.Since(start), d.taskOutput(context.WithoutCancel(ctx), id)
+			return res, fmt.Errorf("stopped: %w", context.Cause(ctx))
 		}
 		if !errors.Is(err, context.DeadlineExceeded) && wctx.Err() == nil {
 			return TaskResult{}, fmt.Errorf("waiting for the task: %w", err)
 		}
 		res.TimedOut = true
-		stop, cancel := d.call(context.WithoutCancel(ctx), grace)
-		secs := int(grace / time.Second)
-		_ = d.cli.ContainerStop(stop, id, container.StopOptions{Timeout: &secs})
-		cancel()
-		if info, err := d.cli.ContainerInspect(stop, id); err == nil && info.State != nil {
-			res.ExitCode = info.State.ExitCode
-		}
+		res.ExitCode = d.stopTask(ctx, id, grace)
 	}
 	res.Took = time.Since(start)
 	res.Output = d.taskOutput(context.WithoutCancel(ctx), id)
@@ -86,4 +84,17 @@ func (d *Client) taskOutput(ctx context.Context, id string) []byte {
 		out = out[len(out)-MaxTaskOutput:]
 	}
 	return out
+}
+
+// stopTask stops a task container (SIGTERM, grace, SIGKILL) and returns
+// its exit code (-1 when unknown).
+func (d *Client) stopTask(ctx context.Context, id string, grace time.Duration) int {
+	stop, cancel := d.call(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	secs := int(grace / time.Second)
+	_ = d.cli.ContainerStop(stop, id, container.StopOptions{Timeout: &secs})
+	if info, err := d.cli.ContainerInspect(stop, id); err == nil && info.State != nil {
+		return info.State.ExitCode
+	}
+	return -1
 }

@@ -48,21 +48,7 @@ func (e *Engine) beforeDeploy(ctx context.Context, d Deployment) error {
 	if t == nil || d.SkipBeforeDeploy {
 		return nil
 	}
-	tr, ok := e.runner.(taskRunner)
-	if !ok {
-		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Err: errors.New("this engine cannot run tasks")})
-	}
-	spec := e.spec(d, sources.ContainerName(d.Workload)+".before-deploy")
-	spec.Labels = maps.Clone(spec.Labels)
-	delete(spec.Labels, docker.LabelWorkload) // not a serving container
-	spec.Labels[docker.LabelTask] = d.Workload.ID()
-	spec.Cmd, spec.Task = t.Command, true
-	_ = e.runner.Remove(context.WithoutCancel(ctx), spec.Name, 0) // a run a crash left behind
-	id, err := e.create(ctx, spec)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Err: err})
-	}
-	res, err := tr.RunTask(ctx, id, t.TaskTimeout(), grace(d.Workload))
+	res, err := e.RunTask(ctx, d, "before-deploy", t.Command, t.TaskTimeout())
 	if d.TaskDone != nil {
 		d.TaskDone(res, err)
 	}
@@ -74,4 +60,28 @@ func (e *Engine) beforeDeploy(ctx context.Context, d Deployment) error {
 	}
 	e.log.Info("before_deploy succeeded", "workload", d.Workload.ID(), "took", res.Took.Round(time.Millisecond))
 	return nil
+}
+
+// RunTask runs cmd once in the deployment's image, with its env and
+// volumes, as a container named after the workload and task ("job",
+// "before-deploy"): checked by the same policy as the workload's
+// containers, labelled as a task (not a serving container), stopped at
+// timeout (SIGTERM, the grace period, SIGKILL) and removed once its
+// output is kept. Cancelling ctx stops it the same way.
+func (e *Engine) RunTask(ctx context.Context, d Deployment, task string, cmd []string, timeout time.Duration) (docker.TaskResult, error) {
+	tr, ok := e.runner.(taskRunner)
+	if !ok {
+		return docker.TaskResult{}, errors.New("this engine cannot run tasks")
+	}
+	spec := e.spec(d, sources.ContainerName(d.Workload)+"."+task)
+	spec.Labels = maps.Clone(spec.Labels)
+	delete(spec.Labels, docker.LabelWorkload) // not a serving container
+	spec.Labels[docker.LabelTask] = d.Workload.ID()
+	spec.Cmd, spec.Task = cmd, true
+	_ = e.runner.Remove(context.WithoutCancel(ctx), spec.Name, 0) // a run a crash left behind
+	id, err := e.create(ctx, spec)
+	if err != nil {
+		return docker.TaskResult{}, err
+	}
+	return tr.RunTask(ctx, id, timeout, grace(d.Workload))
 }

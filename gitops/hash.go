@@ -22,12 +22,20 @@ const SecretsContent = "shared_secrets"
 // its spec and of the content it reads, and nothing that changes with
 // unrelated commits.
 func Hash(w *sources.Workload) string {
+	spec := w.Spec
+	if spec.Job != nil {
+		// When and how often a job runs does not change what runs in its
+		// container: editing the schedule redeploys nothing.
+		j := *spec.Job
+		j.Schedule, j.Concurrency, j.CatchUp = "", "", ""
+		spec.Job = &j
+	}
 	doc := struct {
 		V    string       `json:"v"`
 		Kind sources.Kind `json:"kind"`
 		sources.Spec
 		Content map[string]string `json:"content,omitempty"`
-	}{hashVersion, w.Source.Kind(), w.Spec, w.ContentHashes}
+	}{hashVersion, w.Source.Kind(), spec, w.ContentHashes}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		panic("hashing workload: " + err.Error()) // only plain data types: cannot fail

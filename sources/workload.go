@@ -33,6 +33,8 @@ type Spec struct {
 	// version, in the new image with the new env, before the running
 	// version is touched; when it fails, nothing changes.
 	BeforeDeploy *Task `yaml:"before_deploy" json:"before_deploy,omitempty"`
+	// Job makes the workload a scheduled task instead of a service.
+	Job *Job `yaml:"job" json:"job,omitempty"`
 }
 
 // Task is a one-off command run in a workload's image.

@@ -20,6 +20,7 @@ const (
 	StatusFailed    = "failed"    // the first deploy failed: nothing runs
 	StatusDegraded  = "degraded"  // some of a compose stack's containers are not running
 	StatusInvalid   = "invalid"   // the workload file does not load
+	StatusScheduled = "scheduled" // a job: its image is ready, its runs come on schedule
 )
 
 // Outcomes of the last deploy, in runtime_state.last_deploy.
