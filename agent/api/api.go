@@ -36,6 +36,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/suspend", s.authed(s.operate(suspendOp)))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", s.authed(s.operate(resumeOp)))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/retry", s.authed(s.operate(retryOp)))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/run", s.authed(s.operate(runOp)))
+	mux.HandleFunc("GET /api/runs", s.authed(s.runs))
 	mux.HandleFunc("GET /api/events/stream", s.authed(s.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", s.authed(s.sharedSecrets))
 	mux.HandleFunc("GET /api/fleet", s.authed(s.fleet))

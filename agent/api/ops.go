@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/berthops/berth/agent"
 )
@@ -83,11 +84,33 @@ func (s *Server) operate(op func(Agent, *http.Request) error) http.HandlerFunc {
 func suspendOp(a Agent, r *http.Request) error { return a.Suspend(r.Context(), pathID(r)) }
 func resumeOp(a Agent, r *http.Request) error  { return a.Resume(r.Context(), pathID(r)) }
 func retryOp(a Agent, r *http.Request) error   { return a.Retry(r.Context(), pathID(r)) }
+func runOp(a Agent, r *http.Request) error     { return a.RunJob(r.Context(), pathID(r)) }
+
+// runs lists task runs, newest first: ?workload=APP/NAME, ?limit=N.
+func (s *Server) runs(w http.ResponseWriter, r *http.Request) {
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			http.Error(w, "limit must be a positive integer", http.StatusBadRequest)
+			return
+		}
+		limit = n
+	}
+	rs, err := s.store.Runs(r.Context(), r.URL.Query().Get("workload"), limit)
+	if err != nil {
+		s.opError(w, err)
+		return
+	}
+	writeJSON(w, rs)
+}
 
 func (s *Server) opError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, agent.ErrUnknownWorkload), errors.Is(err, agent.ErrNoRelease):
+	case errors.Is(err, agent.ErrUnknownWorkload), errors.Is(err, agent.ErrNoRelease), errors.Is(err, agent.ErrNotAJob):
 		http.Error(w, err.Error(), http.StatusNotFound)
+	case errors.Is(err, agent.ErrJobRunning):
+		http.Error(w, err.Error(), http.StatusConflict)
 	default:
 		s.log.Error("API: operation failed", "error", err)
 		http.Error(w, "the operation failed; see the agent's log", http.StatusInternalServerError)

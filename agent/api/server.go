@@ -43,6 +43,7 @@ type Agent interface {
 	Suspend(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
 	Retry(ctx context.Context, id string) error
+	RunJob(ctx context.Context, id string) error
 	// Tick runs one tick now (after any running one) and returns it.
 	Tick(ctx context.Context) (*agent.TickResult, error)
 }

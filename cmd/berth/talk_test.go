@@ -18,7 +18,8 @@ import (
 // state dir asks that agent for the tick.
 func TestEveryCommandTalksToTheRunningAgent(t *testing.T) {
 	w := newCLIWorld(t)
-	w.src.Write("apps/"+w.app+"/web.yaml", "source:\n  type: image\n  image: "+w.img+"\nport: 8080\nenv:\n  MESSAGE: v1\n").Push("v1")
+	w.src.Write("apps/"+w.app+"/web.yaml", "source:\n  type: image\n  image: "+w.img+"\nport: 8080\nenv:\n  MESSAGE: v1\n")
+	w.src.Write("apps/"+w.app+"/cleanup.yaml", "source:\n  type: image\n  image: "+w.img+"\nenv:\n  MESSAGE: swept\njob:\n  schedule: \"@yearly\"\n  command: [task, \"0\", \"0\", MESSAGE]\n").Push("v1")
 	state := t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(token, []byte("a-token-of-32-bytes-for-the-test\n"), 0o600))
@@ -40,7 +41,7 @@ func TestEveryCommandTalksToTheRunningAgent(t *testing.T) {
 	// tick is the agent's answer that it is up to date.
 	r := runIn(env, "sync")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, `deployed 1|up to date at [0-9a-f]{7}`, r.stdout+r.stderr)
+	assert.Regexp(t, `deployed 2|up to date at [0-9a-f]{7}`, r.stdout+r.stderr)
 
 	require.Eventually(t, func() bool {
 		r = runIn(env, "status")
@@ -65,6 +66,22 @@ func TestEveryCommandTalksToTheRunningAgent(t *testing.T) {
 	r = runIn(env, "rollback", id)
 	assert.NotEqual(t, 0, r.code, "one release only: nothing to roll back to")
 	assert.Contains(t, r.stderr, "no release before")
+
+	// A job, started by the operator; its run shows in berth jobs.
+	r = runIn(env, "run", w.app+"/cleanup")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Eventually(t, func() bool {
+		r = runIn(env, "jobs", w.app+"/cleanup", "--json")
+		return r.code == 0 && strings.Contains(r.stdout, `"trigger": "operator"`)
+	}, 30*time.Second, 300*time.Millisecond, "%s %s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, `"exit_code": 0`)
+	assert.Contains(t, r.stdout, "MESSAGE=swept")
+	r = runIn(env, "jobs")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, w.app+"/cleanup")
+	r = runIn(env, "run", id)
+	assert.NotEqual(t, 0, r.code, "a service is not a job")
+	assert.Contains(t, r.stderr, "not a job")
 
 	// Without the token: the error says which flag gives it.
 	r = runIn([]string{"BERTH_AGENT=http://" + ag.addr}, "releases", id)
