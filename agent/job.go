@@ -257,6 +257,7 @@ func (a *Agent) runJob(ctx context.Context, w *sources.Workload, trigger string)
 	if _, err := a.store.AddRun(bg, run); err != nil {
 		a.log.Warn("recording the job run failed", "workload", id, "error", err)
 	}
+	a.metrics.run(run)
 	a.log.Info("job ran", "workload", id, "trigger", trigger, "exit", res.ExitCode, "timed_out", res.TimedOut, "took", res.Took.Round(time.Millisecond))
 	a.events.count(bg, ev)
 }

@@ -66,6 +66,17 @@ func TestJobRunsOnScheduleWithoutOverlap(t *testing.T) {
 	assert.Contains(t, rs[0].OutputTail, "MESSAGE=nightly")
 	assert.GreaterOrEqual(t, rs[0].DurationMS, int64(1500))
 	assert.Zero(t, taskContainers(), "the run's container is removed")
+	mfs, err := a.Metrics().Gather()
+	require.NoError(t, err)
+	var counted uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "berth_task_run_duration_seconds" {
+			for _, m := range mf.GetMetric() {
+				counted += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	assert.Equal(t, uint64(1), counted, "/metrics counts the run")
 	kinds := eventKinds(t, st, id)
 	assert.Contains(t, kinds, string(agent.KindJobStarted))
 	assert.Contains(t, kinds, string(agent.KindJobSucceeded))
@@ -73,7 +84,7 @@ func TestJobRunsOnScheduleWithoutOverlap(t *testing.T) {
 	// A run past its timeout is stopped and reported.
 	h.Workload("cleanup", job(`[task, "0", "60s"]`, "2s", ""))
 	h.Repo.Push("a slow job")
-	_, err := a.Tick(ctx)
+	_, err = a.Tick(ctx)
 	require.NoError(t, err)
 	now = now.Add(5 * time.Minute)
 	a.RunDueJobs(ctx)

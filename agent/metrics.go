@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/berthops/berth/agent/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -20,6 +21,7 @@ type metrics struct {
 	tickDuration   prometheus.Histogram
 	ticks          *prometheus.CounterVec
 	deployDuration *prometheus.HistogramVec
+	runDuration    *prometheus.HistogramVec
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -34,9 +36,12 @@ func newMetrics(a *Agent) *metrics {
 		deployDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "berth_deploy_duration_seconds",
 			Help: "How long deploys take, by strategy, source kind and result.", Buckets: []float64{.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}},
 			[]string{"strategy", "kind", "result"}),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "berth_task_run_duration_seconds",
+			Help:    "Runs of jobs and before_deploy tasks, by workload, task, trigger and result (succeeded, failed, timed_out); its _count is the number of runs.",
+			Buckets: []float64{.5, 1, 5, 15, 60, 300, 900, 3600}}, []string{"workload", "task", "trigger", "result"}),
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.lastSuccess, m.tickDuration, m.ticks, m.deployDuration,
+		m.lastSuccess, m.tickDuration, m.ticks, m.deployDuration, m.runDuration,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_sql_queries_total", Help: "SQL statements run by this agent."},
 			func() float64 { return float64(a.store.Queries()) }),
 		&workloadCollector{a: a})
@@ -87,4 +92,16 @@ func (c *workloadCollector) Collect(ch chan<- prometheus.Metric) {
 	for state, n := range by {
 		ch <- prometheus.MustNewConstMetric(workloadsDesc, prometheus.GaugeValue, float64(n), state)
 	}
+}
+
+// run records a task's run.
+func (m *metrics) run(r store.Run) {
+	result := "succeeded"
+	switch {
+	case r.TimedOut:
+		result = "timed_out"
+	case r.ExitCode != 0 || r.Error != "":
+		result = "failed"
+	}
+	m.runDuration.WithLabelValues(r.WorkloadID, r.Task, r.Trigger, result).Observe(float64(r.DurationMS) / 1000)
 }

@@ -43,6 +43,7 @@ func (a *Agent) recordTask(ctx context.Context, w *sources.Workload, commit stri
 		if _, rerr := a.store.AddRun(ctx, run); rerr != nil {
 			a.log.Warn("recording the before_deploy run failed", "workload", w.ID(), "error", rerr)
 		}
+		a.metrics.run(run)
 		if err == nil && res.ExitCode == 0 && !res.TimedOut {
 			if merr := a.store.SetMeta(ctx, metaBeforeDeploy(w.ID()), w.Hash); merr != nil {
 				a.log.Warn("recording the before_deploy success failed", "workload", w.ID(), "error", merr)

@@ -45,6 +45,14 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/web.yaml": "source:\n  type: image\n  image: [a, b]\nport: eighty\nenv: [A]\nroute: yes\n"}},
 		{name: "bad_strategy", files: map[string]string{
 			"apps/shop/web.yaml": "source:\n  type: image\n  image: registry.example.com/shop/web:1.4.2\n  deploy_strategy: \"bluegreen\"\n"}},
+		{name: "jobs", files: map[string]string{
+			"apps/ops/bad-schedule.yaml": "source:\n  type: image\n  image: ops/tool:1\njob:\n  schedule: \"every night\"\n  command: [/tool, sweep]\n",
+			"apps/ops/no-command.yaml":   "source:\n  type: image\n  image: ops/tool:1\njob:\n  schedule: \"@daily\"\n  command: []\n  concurrency: parallel\n  catch_up: always\n",
+			"apps/ops/served.yaml":       "source:\n  type: image\n  image: ops/tool:1\nport: 8080\nroute:\n  hosts: [ops.example.com]\njob:\n  schedule: \"0 3 * * *\"\n  command: [/tool]\n",
+			"apps/ops/static.yaml":       "source:\n  type: static\n  dir: site\njob:\n  schedule: \"CRON_TZ=Europe/Berlin 0 3 * * *\"\n  command: [/tool]\n",
+			"apps/ops/site/index.html":   "hi\n",
+			"apps/ops/ok.yaml":           "source:\n  type: image\n  image: ops/tool:1\njob:\n  schedule: \"CRON_TZ=Europe/Berlin 0 3 * * *\"\n  command: [/tool, sweep]\n  timeout: 30m\n  concurrency: replace\n  catch_up: once\n",
+			"apps/ops/migrate.yaml":      "source:\n  type: image\n  image: ops/tool:1\nbefore_deploy:\n  command: []\n  service: web\n"}},
 		{name: "compose_blue_green", files: map[string]string{
 			"apps/shop/stack.yaml":        "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: blue-green\n",
 			"apps/shop/stack/compose.yml": "services:\n  web:\n    image: nginx\n"}},

@@ -84,11 +84,15 @@ func validateJob(fail failFunc, w *sources.Workload) {
 	}
 	if w.Source != nil && w.Source.Kind() != sources.KindImage && w.Source.Kind() != sources.KindDockerfile {
 		fail("job", "a job runs an image or dockerfile source, not %s", w.Source.Kind())
+		return
 	}
-	for field, set := range map[string]bool{"port": w.Port != 0, "host_port": w.HostPort != 0, "route": w.Route != nil,
-		"healthcheck": w.Healthcheck != nil, "before_deploy": w.BeforeDeploy != nil} {
-		if set {
-			fail(field, "a job has no %s: it runs to its end on its schedule", field)
+	for _, f := range []struct {
+		field string
+		set   bool
+	}{{"port", w.Port != 0}, {"host_port", w.HostPort != 0}, {"route", w.Route != nil},
+		{"healthcheck", w.Healthcheck != nil}, {"before_deploy", w.BeforeDeploy != nil}} {
+		if f.set {
+			fail(f.field, "a job has no %s: it runs to its end on its schedule", f.field)
 		}
 	}
 }
