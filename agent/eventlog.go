@@ -39,6 +39,7 @@ const (
 	KindJobStarted         EventKind = "job.started"
 	KindJobSucceeded       EventKind = "job.succeeded"
 	KindJobFailed          EventKind = "job.failed"
+	KindJobRecovered       EventKind = "job.recovered"
 )
 
 // eventLog writes the event log and fans new events out to live

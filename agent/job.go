@@ -254,6 +254,11 @@ func (a *Agent) runJob(ctx context.Context, w *sources.Workload, trigger string)
 		ev.Message = fmt.Sprintf("job %s succeeded (%s) in %s", id, trigger, res.Took.Round(time.Millisecond))
 	}
 	bg := context.WithoutCancel(ctx)
+	if ev.Kind == string(KindJobSucceeded) && a.lastJobFailed(bg, id) {
+		// Notifications say once that a failing job works again.
+		ev.Kind = string(KindJobRecovered)
+		ev.Message = fmt.Sprintf("job %s recovered: it succeeded (%s) in %s after failing", id, trigger, res.Took.Round(time.Millisecond))
+	}
 	if _, err := a.store.AddRun(bg, run); err != nil {
 		a.log.Warn("recording the job run failed", "workload", id, "error", err)
 	}
@@ -287,4 +292,13 @@ func (a *Agent) stopJobs() {
 	}
 	a.jobs.mu.Unlock()
 	a.WaitJobs()
+}
+
+// lastJobFailed reports whether the job's last run failed.
+func (a *Agent) lastJobFailed(ctx context.Context, id string) bool {
+	rs, err := a.store.Runs(ctx, id, 1)
+	if err != nil || len(rs) == 0 {
+		return false
+	}
+	return rs[0].ExitCode != 0 || rs[0].TimedOut || rs[0].Error != ""
 }

@@ -112,6 +112,8 @@ func TestJobRunsOnScheduleWithoutOverlap(t *testing.T) {
 	rs = runs()
 	require.Len(t, rs, 3)
 	assert.Equal(t, store.TriggerCatchUp, rs[0].Trigger)
+	evs = agenttest.Events(t, st, id)
+	assert.Equal(t, string(agent.KindJobRecovered), evs[len(evs)-1].Kind, "a success after a failure says the job recovered")
 	b.RunDueJobs(ctx) // not due again until the next */5
 	b.WaitJobs()
 	assert.Len(t, runs(), 3, "caught up once")

@@ -16,12 +16,12 @@ import (
 
 // DefaultEvents are what a destination hears when it names none: failures
 // and recoveries.
-var DefaultEvents = []string{"deploy.failed", "deploy.rolled_back", "workload.missing", "deploy.recovered", "job.failed"}
+var DefaultEvents = []string{"deploy.failed", "deploy.rolled_back", "workload.missing", "deploy.recovered", "job.failed", "job.recovered"}
 
 // Events are the event kinds a destination may ask for.
 var Events = []string{
 	"deploy.started", "deploy.succeeded", "deploy.failed", "deploy.rolled_back", "deploy.recovered",
-	"workload.missing", "workload.invalid", "workload.pruned", "workload.pinned", "workload.suspended", "workload.resumed", "workload.retry", "job.failed", "job.succeeded",
+	"workload.missing", "workload.invalid", "workload.pruned", "workload.pinned", "workload.suspended", "workload.resumed", "workload.retry", "job.failed", "job.succeeded", "job.recovered",
 	"config.invalid", "sync.failed", "prune.refused", "secret.unusable", "commit.unverified",
 }
 
