@@ -147,6 +147,7 @@ type Agent struct {
 	fleet       fleetCache      // the status branch, read for /api/fleet and moves
 	moving      map[string]bool // workloads that moved away, kept until they serve elsewhere
 	jobs        jobs            // the job workloads' schedule and runs
+	jobsChanged atomic.Bool     // a job started or stopped failing: the next tick reports it
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.

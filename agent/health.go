@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/sources"
@@ -62,6 +63,8 @@ func health(r store.Runtime) Health {
 		return Health{StateInvalid, "invalid: " + r.Message}
 	case r.Status == store.StatusDeploying:
 		return Health{StateDeploying, "deploying"}
+	case r.Status == store.StatusScheduled && !failed && strings.HasPrefix(r.Message, jobFailedPrefix):
+		return Health{StateDegraded, "scheduled " + shortSHA(r.Commit) + "; " + r.Message}
 	case r.Status == store.StatusScheduled && !failed:
 		return Health{StateRunning, "scheduled " + shortSHA(r.Commit)}
 	case !serving && (r.Status == "" && r.AppliedHash == "" && !failed):

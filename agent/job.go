@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,14 +84,20 @@ func (a *Agent) scheduleJobs(ctx context.Context, d *gitops.Desired) {
 	for _, r := range list {
 		rows[r.WorkloadID] = r
 	}
-	a.syncJobs(ctx, d.Workloads, rows)
+	here := map[string]bool{} // decided outside the lock: it may read the status branch
+	for _, w := range d.Workloads {
+		if w.Job != nil {
+			here[w.ID()] = a.runsJobHere(ctx, w)
+		}
+	}
+	a.syncJobs(ctx, d.Workloads, rows, here)
 }
 
-// syncJobs updates the schedule from the tick's desired workloads: new
-// jobs are scheduled (a run missed while the agent was down starts once
+// syncJobs updates the schedule from the tick's desired workloads (those
+// in here run on this agent): new jobs are scheduled (a run missed while the agent was down starts once
 // with catch_up: once), changed ones take their new definition, removed
 // ones are stopped gracefully.
-func (a *Agent) syncJobs(ctx context.Context, ws []*sources.Workload, rows map[string]store.Runtime) {
+func (a *Agent) syncJobs(ctx context.Context, ws []*sources.Workload, rows map[string]store.Runtime, here map[string]bool) {
 	a.jobs.mu.Lock()
 	defer a.jobs.mu.Unlock()
 	if a.jobs.entries == nil {
@@ -100,7 +107,7 @@ func (a *Agent) syncJobs(ctx context.Context, ws []*sources.Workload, rows map[s
 	seen := map[string]bool{}
 	for _, w := range ws {
 		row, ok := rows[w.ID()]
-		if w.Job == nil || !ok || row.Status != store.StatusScheduled {
+		if w.Job == nil || !ok || row.Status != store.StatusScheduled || !here[w.ID()] {
 			continue
 		}
 		sched, err := cron.ParseStandard(w.Job.Schedule)
@@ -132,6 +139,39 @@ func (a *Agent) syncJobs(ctx context.Context, ws []*sources.Workload, rows map[s
 			delete(a.jobs.entries, id)
 		}
 	}
+}
+
+// jobElectionMaxAge is how old a fleet read may be for choosing the agent
+// that runs a job.
+const jobElectionMaxAge = 5 * time.Minute
+
+// runsJobHere reports whether this agent is the one that runs a job: a
+// job runs on exactly one agent. Placed on one agent by name, that is
+// it; otherwise it is the first by name among the agents that place it
+// and report on the status branch (not quiet), this one included.
+// Without a status branch (or while it cannot be read) every agent that
+// places the job runs it: place it on one agent by name then.
+func (a *Agent) runsJobHere(ctx context.Context, w *sources.Workload) bool {
+	if w.Placement != nil && len(w.Placement.Agents) == 1 {
+		return true // PlaceOn kept it: it is placed here
+	}
+	f, err := a.readFleet(ctx, jobElectionMaxAge)
+	if err != nil {
+		return true
+	}
+	first := a.opts.Name
+	for _, fa := range f.Agents {
+		if fa.Quiet || fa.Agent >= first {
+			continue
+		}
+		if w.Placement == nil || w.Placement.Places(fa.Agent, fa.Labels) {
+			first = fa.Agent
+		}
+	}
+	if first != a.opts.Name {
+		a.log.Debug("job runs on another agent", "workload", w.ID(), "agent", first)
+	}
+	return first == a.opts.Name
 }
 
 // missedRun reports whether a scheduled time passed since the job's last
@@ -263,6 +303,7 @@ func (a *Agent) runJob(ctx context.Context, w *sources.Workload, trigger string)
 		a.log.Warn("recording the job run failed", "workload", id, "error", err)
 	}
 	a.metrics.run(run)
+	a.noteJobResult(bg, id, ev)
 	a.log.Info("job ran", "workload", id, "trigger", trigger, "exit", res.ExitCode, "timed_out", res.TimedOut, "took", res.Took.Round(time.Millisecond))
 	a.events.count(bg, ev)
 }
@@ -301,4 +342,30 @@ func (a *Agent) lastJobFailed(ctx context.Context, id string) bool {
 		return false
 	}
 	return rs[0].ExitCode != 0 || rs[0].TimedOut || rs[0].Error != ""
+}
+
+// jobFailedPrefix starts the row message of a job whose last run failed.
+const jobFailedPrefix = "last run failed"
+
+// noteJobResult writes the last run into the job's row (the status
+// branch, badges, `berth status`); when a job starts or stops failing,
+// the next tick pushes a status report.
+func (a *Agent) noteJobResult(ctx context.Context, id string, ev store.Event) {
+	row, ok, err := a.store.GetRuntime(ctx, id)
+	if err != nil || !ok || row.Status != store.StatusScheduled {
+		return
+	}
+	msg := "last run succeeded at " + a.now().UTC().Format(time.RFC3339)
+	if ev.Kind == string(KindJobFailed) {
+		msg = fmt.Sprintf("%s at %s: %s", jobFailedPrefix, a.now().UTC().Format(time.RFC3339), ev.Message)
+	}
+	wasFailing := strings.HasPrefix(row.Message, jobFailedPrefix)
+	row.Message = msg
+	if err := a.store.PutRuntime(ctx, row); err != nil {
+		a.log.Warn("recording the job's last run failed", "workload", id, "error", err)
+		return
+	}
+	if wasFailing != (ev.Kind == string(KindJobFailed)) {
+		a.jobsChanged.Store(true)
+	}
 }

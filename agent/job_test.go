@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/testkit/agenttest"
 )
 
@@ -126,4 +128,79 @@ func eventKinds(t *testing.T, st *store.Store, id string) []string {
 		out = append(out, e.Kind)
 	}
 	return out
+}
+
+// A job placed on two agents runs on exactly one, the first by name among
+// the agents that report on the status branch; a failing run shows on
+// the status branch as degraded, with its reason.
+func TestJobRunsOnOneAgentAndReportsOnTheStatusBranch(t *testing.T) {
+	ha, hb := newHarness(t), newHarness(t)
+	ha.Workload("sweep", fmt.Sprintf("source:\n  type: image\n  image: %s\njob:\n  schedule: \"*/10 * * * *\"\n  command: [task, \"0\", \"0\"]\n", ha.Image))
+	ha.Repo.Push("a job on every agent")
+	status := func(h *agenttest.Harness) *gitops.StatusWriter {
+		sw, err := gitops.NewStatusWriter(ha.Repo.URL, "berth/status", h.Name, filepath.Join(h.StateDir, "status.git"), gitops.Credentials{})
+		require.NoError(t, err)
+		return sw
+	}
+	clk := newClock()
+	a, stA := ha.Agent(agent.Options{Status: status(ha), Now: clk.Now})
+	repoB, err := gitops.NewRepo(ha.Repo.URL, "main", filepath.Join(hb.StateDir, "repo"), gitops.Credentials{})
+	require.NoError(t, err)
+	b := hb.AgentOn(repoB, agent.Options{Status: status(hb), Now: clk.Now})
+	stB, err := store.Open(context.Background(), filepath.Join(hb.StateDir, "berth.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { stB.Close() })
+	ctx := context.Background()
+	for range 2 { // both deploy and report; then each reads the other's report
+		for _, ag := range []*agent.Agent{a, b} {
+			_, err := ag.Tick(ctx)
+			require.NoError(t, err)
+		}
+		clk.Add(6 * time.Minute) // past the fleet read's reuse
+	}
+	clk.Add(10 * time.Minute)
+	for _, ag := range []*agent.Agent{a, b} {
+		ag.RunDueJobs(ctx)
+		ag.WaitJobs()
+	}
+	id := ha.ID("sweep")
+	count := func(st *store.Store) int {
+		rs, err := st.Runs(ctx, id, 0)
+		require.NoError(t, err)
+		return len(rs)
+	}
+	first, other, firstSt := ha.Name, hb.Name, stA
+	if hb.Name < ha.Name {
+		first, other, firstSt = hb.Name, ha.Name, stB
+	}
+	assert.Equal(t, 1, count(stA)+count(stB), "exactly one agent ran it")
+	assert.Equal(t, 1, count(firstSt), "the first by name: %s (not %s)", first, other)
+
+	// It fails: the status branch says so.
+	ha.Workload("sweep", fmt.Sprintf("source:\n  type: image\n  image: %s\njob:\n  schedule: \"*/10 * * * *\"\n  command: [task, \"4\", \"0\"]\n", ha.Image))
+	ha.Repo.Push("the job fails")
+	for _, ag := range []*agent.Agent{a, b} {
+		_, err := ag.Tick(ctx)
+		require.NoError(t, err)
+	}
+	clk.Add(10 * time.Minute)
+	for _, ag := range []*agent.Agent{a, b} {
+		ag.RunDueJobs(ctx)
+		ag.WaitJobs()
+	}
+	for _, ag := range []*agent.Agent{a, b} {
+		_, err := ag.Tick(ctx) // reports the change of the job's state
+		require.NoError(t, err)
+	}
+	f, err := gitops.FetchFleet(ctx, ha.Repo.URL, "berth/status", gitops.Credentials{}, clk.Now())
+	require.NoError(t, err)
+	var ws gitops.WorkloadStatus
+	for _, fa := range f.Agents {
+		if fa.Agent == first {
+			ws = fa.Workloads[id]
+		}
+	}
+	assert.Equal(t, "degraded", ws.State, "%+v", ws)
+	assert.Contains(t, ws.Summary, "last run failed")
+	assert.Contains(t, ws.Summary, "exit 4")
 }

@@ -132,6 +132,7 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 		res.NoOp = true
 		res.Observed = a.reconcile(ctx, decideObservations(snap, d.ByID(), nil, a.decideOptions(ctx, snap, false)))
 		a.checkRoutes(ctx)
+		a.scheduleJobs(ctx, d) // no query without jobs; the agent that runs a job may change
 		a.finish(ctx, res, false, start)
 		return res, nil
 	}
@@ -291,6 +292,9 @@ func (a *Agent) configInvalid(ctx context.Context, commit string, errs []error) 
 // finish reports the tick: a status commit when something changed, the
 // last commit for `berth status`, readiness, and a log line.
 func (a *Agent) finish(ctx context.Context, res *TickResult, newlyInvalid bool, start time.Time) {
+	if a.jobsChanged.Swap(false) {
+		res.announce = true // a job's last run changed its state: tell the status branch
+	}
 	switch {
 	case res.Changed() || newlyInvalid || res.announce:
 		a.pushStatus(ctx, res)

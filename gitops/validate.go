@@ -18,7 +18,6 @@ import (
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/compose"
 	"github.com/berthops/berth/sources/dockerfile"
-	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -55,73 +54,6 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 }
 
 type failFunc func(field, format string, args ...any)
-
-// validateJob checks a job: a schedule robfig/cron parses, a command, a
-// kind that runs a container from an image, and nothing a service has.
-func validateJob(fail failFunc, w *sources.Workload) {
-	j := w.Job
-	if j == nil {
-		return
-	}
-	if _, err := cron.ParseStandard(j.Schedule); err != nil {
-		fail("job.schedule", "%q is not a schedule (five cron fields, @daily, @every 30s, CRON_TZ=Zone …): %v", j.Schedule, err)
-	}
-	if len(j.Command) == 0 || strings.TrimSpace(strings.Join(j.Command, "")) == "" {
-		fail("job.command", "is empty: name the command to run, e.g. [\"/app\", \"cleanup\"]")
-	}
-	if j.Timeout < 0 {
-		fail("job.timeout", "must be positive")
-	}
-	switch j.Concurrency {
-	case "", sources.ConcurrencyForbid, sources.ConcurrencyReplace:
-	default:
-		fail("job.concurrency", "%q is not one of forbid, replace", j.Concurrency)
-	}
-	switch j.CatchUp {
-	case "", sources.CatchUpNone, sources.CatchUpOnce:
-	default:
-		fail("job.catch_up", "%q is not one of none, once", j.CatchUp)
-	}
-	if w.Source != nil && w.Source.Kind() != sources.KindImage && w.Source.Kind() != sources.KindDockerfile {
-		fail("job", "a job runs an image or dockerfile source, not %s", w.Source.Kind())
-		return
-	}
-	for _, f := range []struct {
-		field string
-		set   bool
-	}{{"port", w.Port != 0}, {"host_port", w.HostPort != 0}, {"route", w.Route != nil},
-		{"healthcheck", w.Healthcheck != nil}, {"before_deploy", w.BeforeDeploy != nil}} {
-		if f.set {
-			fail(f.field, "a job has no %s: it runs to its end on its schedule", f.field)
-		}
-	}
-}
-
-// validateBeforeDeploy checks the before_deploy task: a command, a kind
-// that runs containers Berth creates, a positive timeout.
-func validateBeforeDeploy(fail failFunc, w *sources.Workload) {
-	t := w.BeforeDeploy
-	if t == nil {
-		return
-	}
-	if len(t.Command) == 0 || strings.TrimSpace(strings.Join(t.Command, "")) == "" {
-		fail("before_deploy.command", "is empty: name the command to run, e.g. [\"/app\", \"migrate\"]")
-	}
-	if t.Timeout < 0 {
-		fail("before_deploy.timeout", "must be positive")
-	}
-	if w.Source == nil {
-		return
-	}
-	switch w.Source.Kind() {
-	case sources.KindCompose, sources.KindStack:
-		fail("before_deploy", "is not supported for %s workloads yet: run the task from a service's entrypoint, or as an image workload's before_deploy", w.Source.Kind())
-	default:
-		if t.Service != "" {
-			fail("before_deploy.service", "is for compose workloads only (the service to run the task as)")
-		}
-	}
-}
 
 func validatePorts(fail failFunc, w *sources.Workload) {
 	if w.Port != 0 && (w.Port < 1 || w.Port > 65535) {
