@@ -2,7 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,4 +106,64 @@ func TestBeforeDeployRunsOnceBeforeTheSwap(t *testing.T) {
 		assert.NotContains(t, e.Message, canary)
 	}
 	assert.NotContains(t, logs.String(), canary)
+}
+
+// A compose workload's before_deploy runs as its service (docker compose
+// run, the new project, no dependency started): a failure keeps the old
+// project running untouched; a success runs once and the new project
+// comes up. Validate names a service the file does not have.
+func TestComposeBeforeDeploy(t *testing.T) {
+	requireCompose(t)
+	h := newHarness(t)
+	project := "berth-" + h.App + "_stack"
+	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans").Run() })
+	file := func(msg string) string {
+		return fmt.Sprintf("services:\n  web:\n    image: %s\n    environment:\n      MESSAGE: %s\n    ports: [\"127.0.0.1::8080\"]\n", h.Image, msg)
+	}
+	h.Repo.Write("apps/"+h.App+"/stack/compose.yml", file("v1"))
+	h.Workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\n")
+	a, st := h.Start("v1", agent.Options{})
+	ctx := context.Background()
+	id := h.ID("stack")
+	before := h.Containers()[id]
+	require.Len(t, before, 1)
+
+	task := func(code string) string {
+		return "source:\n  type: compose\n  file: stack/compose.yml\nbefore_deploy:\n  service: web\n  command: [task, \"" + code + "\", \"0\", MESSAGE]\n"
+	}
+	h.Repo.Write("apps/"+h.App+"/stack/compose.yml", file("v2"))
+	h.Workload("stack", task("5"))
+	h.Repo.Push("v2, its migration fails")
+	_, err := a.Tick(ctx)
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	after := h.Containers()[id]
+	require.Len(t, after, 1, "no task container is left, and the project is as it was")
+	assert.Equal(t, before[0].ID, after[0].ID)
+	assert.True(t, after[0].Running())
+	ev := agenttest.Events(t, st, id)
+	assert.True(t, strings.HasPrefix(ev[len(ev)-1].Message, "before_deploy failed: exit 5"), ev[len(ev)-1].Message)
+	rs, err := st.Runs(ctx, id, 0)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	assert.Contains(t, rs[0].OutputTail, "MESSAGE=v2", "it ran with the new project's settings")
+
+	h.Workload("stack", task("0"))
+	h.Repo.Push("v2, its migration passes")
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	cs := h.Containers()[id]
+	require.Len(t, cs, 1)
+	assert.NotEqual(t, before[0].ID, cs[0].ID, "the new project came up")
+	assert.Contains(t, agenttest.Get(t, fmt.Sprintf("127.0.0.1:%d", cs[0].HostPort)), "v2")
+	rs, err = st.Runs(ctx, id, 0)
+	require.NoError(t, err)
+	assert.Len(t, rs, 2)
+	assert.Equal(t, 0, rs[0].ExitCode)
+
+	h.Workload("stack", "source:\n  type: compose\n  file: stack/compose.yml\nbefore_deploy:\n  service: worker\n  command: [task]\n")
+	h.Repo.Push("a service the file does not have")
+	_, err = a.Tick(ctx)
+	require.Error(t, err)
+	ev = agenttest.Events(t, st, id)
+	assert.Contains(t, ev[len(ev)-1].Message, `no service "worker"`)
 }

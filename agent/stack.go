@@ -39,6 +39,7 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment) Outcom
 	dep := engine.Deployment{
 		Workload: w, Decision: o.Decision, Env: a.secrets.env(w, nil), Commit: o.Commit,
 		File: kept, Previous: a.previousStack(ctx, d, name, base),
+		SkipBeforeDeploy: a.beforeDeployDone(ctx, w), TaskDone: a.recordTask(ctx, w, o.Commit),
 		Persist: func(ctx context.Context, c docker.Container) error {
 			var perr error
 			o, perr = a.recordStack(ctx, o, d, c.Name)
@@ -49,8 +50,11 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment) Outcom
 		dep.Replaced = d.row.ContainerName
 	}
 	if _, err := a.engine.Deploy(ctx, dep); err != nil {
-		if errors.Is(err, engine.ErrNotRecorded) {
+		switch {
+		case errors.Is(err, engine.ErrNotRecorded):
 			stage = StageRecorded
+		case errors.Is(err, engine.ErrTaskFailed):
+			stage = StageBeforeDeploy
 		}
 		return a.fail(o, d, stage, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/policy"
@@ -104,6 +105,9 @@ func (e *Engine) deployStack(ctx context.Context, d Deployment) (Result, error) 
 	}
 	p, err := e.render(ctx, name, d.File, d.Env)
 	if err != nil {
+		return Result{}, err
+	}
+	if err := e.composeBeforeDeploy(ctx, d, p); err != nil {
 		return Result{}, err
 	}
 	recreate := d.Decision.Strategy == sources.StrategyRecreate
@@ -246,4 +250,51 @@ func (s *Swarm) remove(ctx context.Context, stack string) error { return s.Remov
 // converged and Berth deploys the last good copy again.
 func (s *Swarm) revertable(err error) bool {
 	return !errors.Is(err, ErrReverted) && !errors.Is(err, docker.ErrNotSwarmManager) && !errors.Is(err, ErrStillServing)
+}
+
+// composeBeforeDeploy runs a compose workload's before_deploy task as its
+// service, in the new (checked) project, before the up touches what runs.
+// A failure wraps ErrStillServing and ErrTaskFailed.
+func (e *Engine) composeBeforeDeploy(ctx context.Context, d Deployment, p *types.Project) error {
+	t := d.Workload.BeforeDeploy
+	if t == nil || d.SkipBeforeDeploy || e.opts.Compose == nil || d.Workload.Source.Kind() != sources.KindCompose {
+		return nil
+	}
+	service, err := compose.TaskService(p, t.Service)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Err: err})
+	}
+	res, err := e.opts.Compose.RunTask(ctx, p, e.Labels(d.Workload, d.Commit), service, t.Command, t.TaskTimeout())
+	if res.TimedOut {
+		e.removeTaskContainers(context.WithoutCancel(ctx), p.Name, grace(d.Workload))
+	}
+	if d.TaskDone != nil {
+		d.TaskDone(res, err)
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Err: err})
+	case res.TimedOut || res.ExitCode != 0:
+		return fmt.Errorf("%w: %w", ErrStillServing, &TaskError{Result: res})
+	}
+	return nil
+}
+
+// removeTaskContainers stops and removes a project's task containers (a
+// run its CLI was killed at the timeout left behind).
+func (e *Engine) removeTaskContainers(ctx context.Context, project string, grace time.Duration) {
+	if e.opts.Projects == nil {
+		return
+	}
+	cs, err := e.opts.Projects.ProjectContainers(ctx, project)
+	if err != nil {
+		return
+	}
+	for _, c := range cs {
+		if c.Labels[docker.LabelTask] != "" {
+			if err := e.runner.Remove(ctx, c.ID, grace); err != nil {
+				e.log.Warn("removing a timed-out task failed", "project", project, "container", c.Name, "error", err)
+			}
+		}
+	}
 }

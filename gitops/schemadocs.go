@@ -17,7 +17,7 @@ var fieldDocs = map[string]string{
 	"github.com/berthops/berth/sources.Spec.BeforeDeploy":    "A task (a migration) run once per new desired version, in the new image with the new env, secrets and volumes, before the running version is touched. If it fails (a non-zero exit, its timeout), nothing changes: the old version serves on, and the same version is not retried by itself (push a fix, or berth retry).",
 	"github.com/berthops/berth/sources.Task.Command":         "The command, as a list: [\"/app\", \"migrate\"].",
 	"github.com/berthops/berth/sources.Task.Timeout":         "How long it may run before it is stopped and the deploy fails (default 10m).",
-	"github.com/berthops/berth/sources.Task.Service":         "For compose workloads (not supported yet): the service to run the task as.",
+	"github.com/berthops/berth/sources.Task.Service":         "For compose workloads: the service whose image and settings the task runs with (docker compose run, nothing else started); it may be left out when all services share one image.",
 	"github.com/berthops/berth/sources.Spec.Job":             "Makes the workload a scheduled job (image and dockerfile sources): no port, no route; on its schedule a container runs the command with the workload's image, env, shared secrets and volumes, and is removed once its output is kept. Editing only the schedule, concurrency or catch_up redeploys nothing.",
 	"github.com/berthops/berth/sources.Job.Schedule":         "When it runs: five cron fields (\"0 3 * * *\"), a descriptor (@daily, @hourly, @every 30s), optionally prefixed by CRON_TZ=Europe/Berlin.",
 	"github.com/berthops/berth/sources.Job.Command":          "The command, as a list: [\"/app\", \"cleanup\"].",

@@ -326,6 +326,12 @@ func (l *loader) checkProject(dec *decoder, w *sources.Workload) {
 	if data, err := l.readFile(file); err == nil {
 		_ = yaml.Unmarshal(data, &doc)
 	}
+	if t := w.BeforeDeploy; t != nil && w.Source.Kind() == sources.KindCompose {
+		if _, err := compose.TaskService(p, t.Service); err != nil {
+			field, msg, _ := strings.Cut(err.Error(), ": ")
+			dec.errorf(field, dec.at("before_deploy"), "%s", msg)
+		}
+	}
 	for _, v := range l.policy.Project(p, release) {
 		line, col := fieldPos(&doc, v.Field)
 		dec.errs = append(dec.errs, &ConfigError{File: file, Line: line, Col: col, Field: v.Field,

@@ -67,8 +67,10 @@ func validateBeforeDeploy(fail failFunc, w *sources.Workload) {
 		return
 	}
 	switch w.Source.Kind() {
-	case sources.KindCompose, sources.KindStack:
-		fail("before_deploy", "is not supported for %s workloads yet: run the task from a service's entrypoint, or as an image workload's before_deploy", w.Source.Kind())
+	case sources.KindStack:
+		fail("before_deploy", "is not supported for stack workloads: Swarm schedules the services itself; run the task from a service, or deploy it as a compose or image workload")
+	case sources.KindCompose:
+		// The service is checked against the rendered project (checkProject).
 	default:
 		if t.Service != "" {
 			fail("before_deploy.service", "is for compose workloads only (the service to run the task as)")
