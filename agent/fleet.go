@@ -101,6 +101,11 @@ func (a *Agent) holdMoves(ctx context.Context, commit string, d *gitops.Desired,
 		if !a.moving[pr.id] {
 			a.report.moving(ctx, pr.id, commit, ferr)
 		}
+		// A proxy shared with the new agents must let them route the
+		// hosts (said every tick: a restarted proxy forgets).
+		if err := a.opts.Router.Release(ctx, pr.id); err != nil {
+			a.log.Warn("releasing the moving workload's route failed", "workload", pr.id, "error", err)
+		}
 	}
 	p.prune = kept
 }

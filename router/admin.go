@@ -284,3 +284,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Release tells a `berth proxy` that this agent's route for workload may
+// be taken over: the workload moved to another agent, whose route for
+// the same hosts is then accepted (a host otherwise belongs to the agent
+// that routed it first). This agent's route keeps serving until it is
+// removed. A Caddy that is not a berth proxy has no owners: nothing to do.
+func (a *Admin) Release(ctx context.Context, workload string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.api.base+releasePath+RouteID(a.opts.Agent, workload), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := a.api.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("releasing the route of %s: %w", workload, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil // not a berth proxy
+	case resp.StatusCode/100 != 2:
+		return fmt.Errorf("releasing the route of %s: the proxy answered %s", workload, resp.Status)
+	}
+	return nil
+}
+
+// releasePath is the berth proxy's endpoint for Release.
+const releasePath = "/berth/release/"

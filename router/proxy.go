@@ -52,6 +52,10 @@ type Proxy struct {
 
 	mu     sync.Mutex // one change at a time: the saved table follows Caddy
 	routes int
+	// released are the routes whose agents let another agent take their
+	// hosts (their workload moved); an agent says so every tick while it
+	// still serves, so a restarted proxy learns it again.
+	released map[string]bool
 }
 
 // StartProxy loads the saved routes into Caddy and opens the admin API.
@@ -141,6 +145,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fwd.ServeHTTP(w, r)
 		return
 	}
+	if id, ok := strings.CutPrefix(r.URL.Path, releasePath); ok && r.Method == http.MethodPost {
+		p.mu.Lock()
+		if p.released == nil {
+			p.released = map[string]bool{}
+		}
+		p.released[id] = true
+		p.mu.Unlock()
+		p.opts.Log.Info("route released: another agent may take its hosts", "route", id)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if !routeChange(r.URL.Path) {
 		http.Error(w, "berth proxy: only routes change through this API; the listeners and the rest of the config are its flags", http.StatusForbidden)
 		return
@@ -157,7 +172,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cfg, err := p.api.config(r.Context()); err == nil {
-		if err := checkOwners(body, hostOwners(cfg)); err != nil {
+		if err := checkOwners(body, hostOwners(cfg), p.released); err != nil {
 			http.Error(w, "berth proxy: "+err.Error(), http.StatusConflict)
 			return
 		}

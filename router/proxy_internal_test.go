@@ -87,15 +87,18 @@ func TestAHostBelongsToItsFirstAgent(t *testing.T) {
 	}}}}}
 	owners := hostOwners(cfg)
 	take := `{"@id":"berth_host-b_evil_web","match":[{"host":["SHOP.test"]}],"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}]}]}`
-	err := checkOwners([]byte(take), owners)
+	err := checkOwners([]byte(take), owners, nil)
 	var taken *HostTakenError
 	if assert.ErrorAs(t, err, &taken) {
 		assert.Equal(t, "berth_host-a_shop_web", taken.Owner)
 		assert.Contains(t, err.Error(), "agent host-a")
 	}
 	mine := `{"@id":"berth_host-a_shop_web","match":[{"host":["shop.test"]}],"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:2"}]}]}`
-	assert.NoError(t, checkOwners([]byte(mine), owners), "the owner moves its own route")
+	assert.NoError(t, checkOwners([]byte(mine), owners, nil), "the owner moves its own route")
 	other := `{"@id":"berth_host-a_shop_api","match":[{"host":["api.test"]}]}`
-	assert.NoError(t, checkOwners([]byte(other), owners), "a free host")
-	assert.NoError(t, checkOwners([]byte(`[{"dial":"127.0.0.1:3"}]`), owners), "an upstream patch names no host")
+	assert.NoError(t, checkOwners([]byte(other), owners, nil), "a free host")
+	assert.NoError(t, checkOwners([]byte(`[{"dial":"127.0.0.1:3"}]`), owners, nil), "an upstream patch names no host")
+	// Once the owner released its route (the workload moved), another
+	// agent may route the host.
+	assert.NoError(t, checkOwners([]byte(take), owners, map[string]bool{"berth_host-a_shop_web": true}), "a released host")
 }

@@ -124,8 +124,8 @@ func routeAgent(id string) string {
 
 // checkOwners refuses a route change that would serve a host another
 // agent's route already serves: a host belongs to the agent that routed
-// it first.
-func checkOwners(body []byte, owners map[string]string) error {
+// it first, until that agent releases the route (its workload moved).
+func checkOwners(body []byte, owners map[string]string, released map[string]bool) error {
 	var v any
 	if json.Unmarshal(body, &v) != nil {
 		return nil // checkRoute answers for bodies that are not JSON
@@ -138,7 +138,7 @@ func checkOwners(body []byte, owners map[string]string) error {
 		id, _ := dig(rt)["@id"].(string)
 		for _, h := range routeHosts(rt) {
 			owner, taken := owners[h]
-			if taken && owner != id && routeAgent(owner) != "" && routeAgent(owner) != routeAgent(id) {
+			if taken && owner != id && routeAgent(owner) != "" && routeAgent(owner) != routeAgent(id) && !released[owner] {
 				return &HostTakenError{Host: h, Owner: owner}
 			}
 		}

@@ -167,3 +167,17 @@ func (r *Router) save(list []Route) error {
 	}
 	return nil
 }
+
+// releaser is a driver whose proxy keeps host owners (a berth proxy).
+type releaser interface {
+	Release(ctx context.Context, workload string) error
+}
+
+// Release lets another agent take over the workload's hosts (it moved
+// there); this agent's route serves until it is removed.
+func (r *Router) Release(ctx context.Context, workload string) error {
+	if rel, ok := r.driver.(releaser); ok {
+		return rel.Release(ctx, workload)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/loopback"
 )
 
@@ -177,4 +179,43 @@ func TestProxyNeverTouchesTheTrustStore(t *testing.T) {
 		t.Fatalf("the proxy served a certificate for local name %s (issuer %q)", host, issuer)
 	}
 	assert.Equal(t, before, trustStore(t), "the host's trust store is unchanged")
+}
+
+// Two agents share one `berth proxy` (a host belongs to the agent that
+// routed it first) and a status branch. A placement change moves a routed
+// workload from a to b: a releases its route while it moves, so b's route
+// for the same host is accepted; a prunes its copy once b reports it
+// running; the host answers all along.
+func TestMoveBetweenAgentsSharingAProxy(t *testing.T) {
+	w := newCLIWorld(t)
+	nameB := dockertest.AgentName(t)
+	p := newProxy(t, "")
+	p.start(t)
+	host := w.app + ".test"
+	placed := func(agent string) string {
+		return routedYAML(w.img, host, "moving") + "placement:\n  agents: [" + agent + "]\n"
+	}
+	w.src.Write("apps/"+w.app+"/web.yaml", placed(w.name)).Push("on a")
+	common := []string{"--repo", w.src.URL, "--router", "caddy", "--caddy-admin", "http://" + p.admin, "--status-branch", "berth/status",
+		"--schedule", "@every 1s", "--heartbeat", "0"}
+	startAgent(t, append([]string{"--state-dir", t.TempDir(), "--agent-name", w.name}, common...)...)
+	agB := startAgent(t, append([]string{"--state-dir", t.TempDir(), "--agent-name", nameB}, common...)...)
+	servedWithin(t, p.http, host, "moving", time.Minute)
+	containersOf := func(agent string) int {
+		out, err := exec.Command("docker", "ps", "-q", "--filter", "label=berth.agent="+agent, "--filter", "label=berth.workload="+w.app+"/web").Output()
+		require.NoError(t, err)
+		return len(strings.Fields(string(out)))
+	}
+	require.Equal(t, 1, containersOf(w.name))
+
+	l := agenttest.StartLoad(p.http, host)
+	w.src.Write("apps/"+w.app+"/web.yaml", placed(nameB)).Push("to b")
+	require.Eventually(t, func() bool { return containersOf(nameB) == 1 && containersOf(w.name) == 0 }, 2*time.Minute, 500*time.Millisecond,
+		"b serves and a pruned its copy:\n%s", agB.stderr.String())
+	time.Sleep(500 * time.Millisecond)
+	l.Finish()
+	failed, gap, _ := l.Stats()
+	t.Logf("moved between agents on one proxy: %d requests failed, longest gap %s", failed, gap)
+	assert.Zero(t, failed)
+	servedWithin(t, p.http, host, "moving", 5*time.Second)
 }
