@@ -46,9 +46,9 @@ func TestBeforeDeployRunsOnceBeforeTheSwap(t *testing.T) {
 	require.NoError(t, err)
 	key, err := secrets.LoadKey(filepath.Join(h.StateDir, "secret.key"))
 	require.NoError(t, err)
-	now := time.Now()
+	clk := newClock()
 	a, st := h.Agent(agent.Options{Router: rt, Secrets: secrets.NewResolver(ids, nil, red), SecretKey: key, Redactor: red,
-		Now: func() time.Time { return now }})
+		Now: clk.Now})
 	ctx := context.Background()
 	_, err = a.Tick(ctx)
 	require.NoError(t, err)
@@ -80,7 +80,7 @@ func TestBeforeDeployRunsOnceBeforeTheSwap(t *testing.T) {
 	assert.Equal(t, store.TriggerDeploy, rs[0].Trigger)
 	assert.Contains(t, rs[0].OutputTail, "MESSAGE=v2", "the task ran with the new version's env")
 	for range 5 { // later ticks: the failed migration is not run again
-		now = now.Add(10 * time.Minute)
+		clk.Add(10 * time.Minute)
 		_, err := a.Tick(ctx)
 		require.NoError(t, err)
 	}

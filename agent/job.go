@@ -56,6 +56,7 @@ type jobs struct {
 // next, and its run in flight.
 type jobEntry struct {
 	w       *sources.Workload
+	env     []string // its container env, resolved at the tick (the secrets' layers change under ticks)
 	sched   cron.Schedule
 	next    time.Time
 	cancel  context.CancelFunc // the run in flight; nil when none
@@ -123,7 +124,7 @@ func (a *Agent) syncJobs(ctx context.Context, ws []*sources.Workload, rows map[s
 		if e.w == nil || e.w.Job.Schedule != w.Job.Schedule {
 			e.next = sched.Next(now)
 		}
-		e.w, e.sched = w, sched
+		e.w, e.sched, e.env = w, sched, a.secrets.env(w, nil)
 		if !e.started {
 			e.started = true
 			if w.Job.CatchUp == sources.CatchUpOnce && a.missedRun(ctx, w, sched, row, now) {
@@ -245,13 +246,13 @@ func (a *Agent) startRun(ctx context.Context, e *jobEntry, trigger string) {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	e.cancel, e.done = cancel, done
-	w := e.w
+	w, env := e.w, e.env
 	a.jobs.runs.Add(1)
 	go func() {
 		defer a.jobs.runs.Done()
 		defer close(done)
 		defer cancel()
-		a.runJob(rctx, w, trigger)
+		a.runJob(rctx, w, env, trigger)
 		a.jobs.mu.Lock()
 		if e.done == done {
 			e.cancel, e.done = nil, nil
@@ -263,7 +264,7 @@ func (a *Agent) startRun(ctx context.Context, e *jobEntry, trigger string) {
 // runJob runs the job once and reports it: a run in the history (its
 // output's last 4 KiB, secrets redacted), an event with its exit code
 // (never its output: events leave the host).
-func (a *Agent) runJob(ctx context.Context, w *sources.Workload, trigger string) {
+func (a *Agent) runJob(ctx context.Context, w *sources.Workload, env []string, trigger string) {
 	id := w.ID()
 	row, ok, err := a.store.GetRuntime(ctx, id)
 	if err != nil || !ok || row.Image == "" {
@@ -273,7 +274,7 @@ func (a *Agent) runJob(ctx context.Context, w *sources.Workload, trigger string)
 	started := a.now()
 	a.events.add(ctx, store.Event{WorkloadID: id, Kind: string(KindJobStarted), Severity: store.SeverityInfo, Commit: row.Commit,
 		Message: fmt.Sprintf("job %s started (%s)", id, trigger)})
-	d := engine.Deployment{Workload: w, Image: row.Image, Env: a.secrets.env(w, nil), Volumes: a.volumes(ctx, w), Commit: row.Commit}
+	d := engine.Deployment{Workload: w, Image: row.Image, Env: env, Volumes: a.volumes(ctx, w), Commit: row.Commit}
 	res, rerr := a.engine.RunTask(ctx, d, "job", w.Job.Command, w.Job.RunTimeout())
 	a.containersChanged()
 	run := store.Run{WorkloadID: id, Task: store.TaskJob, Trigger: trigger, Commit: row.Commit, StartedAt: started,

@@ -25,14 +25,13 @@ import (
 // leaves a container behind.
 func TestJobRunsOnScheduleWithoutOverlap(t *testing.T) {
 	h := newHarness(t)
-	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	clk := newClock() // the runs read it from their own goroutines
 	job := func(cmd, timeout, extra string) string {
 		return fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  MESSAGE: nightly\njob:\n  schedule: \"*/5 * * * *\"\n  command: %s\n  timeout: %s\n%s",
 			h.Image, cmd, timeout, extra)
 	}
 	h.Workload("cleanup", job(`[task, "0", "2s", MESSAGE]`, "1m", ""))
-	a, st := h.Start("a job", agent.Options{Now: clock})
+	a, st := h.Start("a job", agent.Options{Now: clk.Now})
 	ctx := context.Background()
 	id := h.ID("cleanup")
 	row := agenttest.Rows(t, st)[id]
@@ -54,10 +53,10 @@ func TestJobRunsOnScheduleWithoutOverlap(t *testing.T) {
 
 	// Its time: a run starts; the next one comes due while it runs and is
 	// skipped (forbid).
-	now = now.Add(5 * time.Minute)
+	clk.Add(5 * time.Minute)
 	a.RunDueJobs(ctx)
 	require.Eventually(t, func() bool { return taskContainers() == 1 }, 10*time.Second, 50*time.Millisecond)
-	now = now.Add(5 * time.Minute)
+	clk.Add(5 * time.Minute)
 	a.RunDueJobs(ctx)
 	assert.Equal(t, 1, taskContainers(), "no overlap")
 	a.WaitJobs()
@@ -88,7 +87,7 @@ func TestJobRunsOnScheduleWithoutOverlap(t *testing.T) {
 	h.Repo.Push("a slow job")
 	_, err = a.Tick(ctx)
 	require.NoError(t, err)
-	now = now.Add(5 * time.Minute)
+	clk.Add(5 * time.Minute)
 	a.RunDueJobs(ctx)
 	a.WaitJobs()
 	rs = runs()
@@ -106,8 +105,8 @@ func TestJobRunsOnScheduleWithoutOverlap(t *testing.T) {
 	h.Repo.Push("catch up")
 	_, err = a.Tick(ctx)
 	require.NoError(t, err)
-	now = now.Add(time.Hour) // down for an hour
-	b, _ := h.Agent(agent.Options{Now: clock})
+	clk.Add(time.Hour) // down for an hour
+	b, _ := h.Agent(agent.Options{Now: clk.Now})
 	_, err = b.Tick(ctx)
 	require.NoError(t, err)
 	b.WaitJobs()
