@@ -52,6 +52,7 @@ var layers = map[string]int{
 	"bench":                 10,
 	"examples/ci":           10,
 	"examples/hello-server": 10,
+	"backup":                2,
 	"tools/release":         10,
 }
 
