@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"filippo.io/age"
 	dockercontainer "github.com/docker/docker/api/types/container"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
@@ -96,6 +97,11 @@ type Options struct {
 	// EventsMaxAge is how long events are kept (default 720h); each
 	// workload keeps at most its newest 10,000.
 	EventsMaxAge time.Duration
+	// BackupDir is where volume snapshots go (--backup-dir); "" turns
+	// backups off.
+	BackupDir string
+	// BackupIdentities open snapshots for a restore (the --identity files).
+	BackupIdentities []age.Identity
 }
 
 // puller is the config repo as the tick uses it.

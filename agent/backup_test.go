@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,8 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/backup"
 	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/dockertest"
 )
 
@@ -91,4 +94,60 @@ func TestVolumeBackupRoundTrip(t *testing.T) {
 	}
 	rc.Close()
 	assert.Equal(t, files, got, "restored byte-identical")
+}
+
+// Back up a workload's volume with known content, overwrite the data,
+// restore the snapshot: the workload serves the old data again, from a
+// fresh generation of the volume, through the recreate path. A truncated
+// snapshot is refused before anything changes.
+func TestBackupAndRestoreAWorkloadsVolume(t *testing.T) {
+	h := newHarness(t)
+	h.CleanBuilt()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+id.Recipient().String()+"]\n")
+	h.Workload("db", fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  DATA_FILE: /data/value\nport: 8080\nvolumes:\n  data: /data\n", h.Image))
+	backups := t.TempDir()
+	a, st := h.Start("db", agent.Options{BackupDir: backups, BackupIdentities: []age.Identity{id}})
+	ctx := context.Background()
+	wid := h.ID("db")
+	upstream := func() string { return agenttest.Rows(t, st)[wid].Upstream }
+	const marker = "ROWS-OF-THE-FIRST-VERSION-0c41"
+	putData(t, upstream(), marker)
+
+	bs, err := a.Backup(ctx, wid, "")
+	require.NoError(t, err)
+	require.Len(t, bs, 1)
+	assert.Equal(t, "data", bs[0].Volume)
+	sealed, err := os.ReadFile(bs[0].Location)
+	require.NoError(t, err)
+	assert.NotContains(t, string(sealed), marker, "nothing readable without the identity")
+	assert.True(t, agenttest.Rows(t, st)[wid].Status == "running", "the container runs again after the copy")
+
+	putData(t, upstream(), "a migration rewrote this")
+	before := agenttest.Rows(t, st)[wid].ContainerID
+
+	// A damaged copy is refused, and nothing changes.
+	damaged := filepath.Join(backups, "damaged")
+	require.NoError(t, os.WriteFile(damaged, sealed[:len(sealed)/2], 0o600))
+	require.NoError(t, os.Rename(bs[0].Location, bs[0].Location+".whole"))
+	require.NoError(t, os.Rename(damaged, bs[0].Location))
+	_, err = a.Restore(ctx, wid, "data", 0)
+	require.ErrorIs(t, err, backup.ErrCorrupt)
+	assert.Equal(t, before, agenttest.Rows(t, st)[wid].ContainerID)
+	assert.Equal(t, "a migration rewrote this", getData(t, upstream()))
+	require.NoError(t, os.Rename(bs[0].Location+".whole", bs[0].Location))
+
+	o, err := a.Restore(ctx, wid, "data", bs[0].ID)
+	require.NoError(t, err, o.Reason)
+	row := agenttest.Rows(t, st)[wid]
+	assert.NotEqual(t, before, row.ContainerID, "redeployed on the restored generation")
+	assert.Equal(t, marker, getData(t, row.Upstream), "the data of the snapshot serves again")
+	evs := agenttest.Events(t, st, wid)
+	assert.Equal(t, "backup.restored", evs[len(evs)-1].Kind)
+
+	// The next tick keeps the restored generation.
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, marker, getData(t, agenttest.Rows(t, st)[wid].Upstream))
 }

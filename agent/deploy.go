@@ -216,7 +216,19 @@ func setContainer(row *store.Runtime, c docker.Container) {
 // serving its workload: its data is never left behind by a rename.
 func (a *Agent) volumes(ctx context.Context, w *sources.Workload) map[string]string {
 	out := map[string]string{}
-	for _, v := range sources.NamedVolumes(w) {
+	vols := sources.NamedVolumes(w)
+	var gens map[string]string
+	if len(vols) > 0 {
+		var err error
+		if gens, err = a.store.VolumeGenerations(ctx); err != nil {
+			a.log.Warn("reading volume generations failed", "workload", w.ID(), "error", err)
+		}
+	}
+	for _, v := range vols {
+		if cur := gens[v.Name]; cur != "" {
+			out[cur] = v.Target // a restore put this generation in use
+			continue
+		}
 		name := v.Name
 		if _, ok, err := a.docker.VolumeLabels(ctx, v.Name); err == nil && !ok {
 			labels, legacy, err := a.docker.VolumeLabels(ctx, v.Legacy)

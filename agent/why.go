@@ -16,6 +16,7 @@ const (
 	WhyVanished WhyKind = "vanished" // the serving container is gone (self-heal)
 	WhyStopped  WhyKind = "stopped"  // the serving container stopped (self-heal)
 	WhyPinned   WhyKind = "pinned"   // a rollback pinned an earlier release
+	WhyRestore  WhyKind = "restore"  // a volume was restored from a snapshot
 )
 
 // Why says why a workload deploys; it goes into the deploy events, so
@@ -36,6 +37,8 @@ func (w Why) String() string {
 	switch w.Kind {
 	case WhyNew:
 		return "new workload"
+	case WhyRestore:
+		return "a volume was restored from a snapshot"
 	case WhyChanged:
 		if len(w.Fields) == 0 {
 			return "config changed"

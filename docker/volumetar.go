@@ -72,3 +72,17 @@ func (d *Client) removeHelper(ctx context.Context, id string) {
 	defer cancel()
 	_ = d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 }
+
+// Pause freezes a container's processes (consistency: pause of a backup).
+func (d *Client) Pause(ctx context.Context, id string) error {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	return d.cli.ContainerPause(ctx, id)
+}
+
+// Unpause lets a paused container run again.
+func (d *Client) Unpause(ctx context.Context, id string) error {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	return d.cli.ContainerUnpause(ctx, id)
+}

@@ -44,6 +44,8 @@ type Agent interface {
 	Resume(ctx context.Context, id string) error
 	Retry(ctx context.Context, id string) error
 	RunJob(ctx context.Context, id string) error
+	Backup(ctx context.Context, id, volume string) ([]store.Backup, error)
+	Restore(ctx context.Context, id, volume string, snapshot int64) (agent.Outcome, error)
 	// Tick runs one tick now (after any running one) and returns it.
 	Tick(ctx context.Context) (*agent.TickResult, error)
 }

@@ -37,6 +37,7 @@ type runFlags struct {
 	acme                      acmeFlags
 	livenessWindow, drain     time.Duration
 	identities                []string
+	backupDir                 string
 	statusBranch              string
 	commitStatus              *choice
 	forgeURL                  string
@@ -101,6 +102,7 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.DurationVar(&f.composeTimeout, "compose-timeout", 10*time.Minute, "deadline of a docker compose process")
 	fs.DurationVar(&f.timeouts.Forge, "forge-timeout", 30*time.Second, "deadline of one commit status, retries included (Retry-After is capped by it)")
 	fs.DurationVar(&f.eventsMaxAge, "events-max-age", 720*time.Hour, "events older than this are deleted (and at most 10,000 are kept per workload)")
+	fs.StringVar(&f.backupDir, "backup-dir", "", "where volume snapshots go (berth backup, restore), encrypted to berth.yaml's recipients; \"\" turns backups off")
 	fs.StringSliceVar(&f.identities, "identity", nil, "age identity file(s) for shared secrets (also BERTH_IDENTITY_FILE; several for key rotation)")
 }
 

@@ -128,6 +128,12 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	opts.Name, opts.Path, opts.AllowEmpty, opts.SelfHeal, opts.Parallel = f.agentName, f.path, f.allowEmpty, f.selfHeal, f.parallel
 	opts.Labels = f.labels
 	opts.Router = rt
+	if f.backupDir != "" {
+		if opts.BackupDir, err = filepath.Abs(f.backupDir); err != nil {
+			return fmt.Errorf("--backup-dir: %w", err)
+		}
+		opts.BackupIdentities = ids
+	}
 	opts.Engine = engine.Options{LivenessWindow: f.livenessWindow, Drain: f.drain, Failpoint: failpoint(log)}
 	opts.Policy = f.allow.policy
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {

@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/backup"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/gitops"
+	"github.com/berthops/berth/secrets"
+	"github.com/berthops/berth/sources"
+)
+
+// Errors of backups and restores.
+var (
+	ErrNoBackups  = errors.New("backups are off: start the agent with --backup-dir DIR")
+	ErrNoSnapshot = errors.New("no such snapshot")
+	ErrNoVolume   = errors.New("no such volume")
+)
+
+// volumeArchiver reads and writes volumes through the archive API.
+type volumeArchiver interface {
+	VolumeTar(ctx context.Context, volume, image string, labels map[string]string) (io.ReadCloser, func(), error)
+	VolumeUntar(ctx context.Context, volume, image string, labels map[string]string, tarball io.Reader) error
+	Pause(ctx context.Context, id string) error
+	Unpause(ctx context.Context, id string) error
+}
+
+// Backup event kinds.
+const (
+	KindBackupSucceeded EventKind = "backup.succeeded"
+	KindBackupFailed    EventKind = "backup.failed"
+	KindBackupRestored  EventKind = "backup.restored"
+)
+
+// served is a workload as its serving release has it, with its row.
+func (a *Agent) served(ctx context.Context, id string) (*sources.Workload, store.Runtime, store.Release, error) {
+	row, ok, err := a.store.GetRuntime(ctx, id)
+	if err != nil {
+		return nil, row, store.Release{}, err
+	}
+	if !ok || row.ReleaseID == 0 {
+		return nil, row, store.Release{}, fmt.Errorf("%w: %s (nothing of it was deployed here)", ErrUnknownWorkload, id)
+	}
+	rel, ok, err := a.store.Release(ctx, row.ReleaseID)
+	if err != nil || !ok {
+		return nil, row, rel, fmt.Errorf("the serving release of %s is not recorded: %v", id, err)
+	}
+	w, err := gitops.DecodeWorkload(rel.Spec)
+	return w, row, rel, err
+}
+
+// volumeKey is a named volume's name in the workload file.
+func volumeKey(w *sources.Workload, v sources.NamedVolume) string {
+	return strings.TrimPrefix(v.Name, "berth-"+sources.Slug(w)+"_")
+}
+
+// Backup snapshots a workload's named volumes (or the one named) to
+// --backup-dir: read through the archive API while its container is
+// paused, sealed to the repo's recipients. It waits for a tick in flight.
+func (a *Agent) Backup(ctx context.Context, id, volume string) ([]store.Backup, error) {
+	if a.opts.BackupDir == "" {
+		return nil, ErrNoBackups
+	}
+	va, ok := a.docker.(volumeArchiver)
+	if !ok {
+		return nil, errors.New("this Docker client cannot read volumes")
+	}
+	a.tickMu.Lock()
+	defer a.tickMu.Unlock()
+	w, row, _, err := a.served(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	recipients, err := a.backupRecipients()
+	if err != nil {
+		return nil, err
+	}
+	gens, err := a.store.VolumeGenerations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Backup
+	for _, v := range sources.NamedVolumes(w) {
+		key := volumeKey(w, v)
+		if volume != "" && key != volume {
+			continue
+		}
+		b, err := a.backupVolume(ctx, va, w, row, key, firstNonEmpty(gens[v.Name], v.Name), recipients)
+		if err != nil {
+			a.events.count(ctx, store.Event{WorkloadID: id, Kind: string(KindBackupFailed), Severity: store.SeverityError, Commit: row.Commit,
+				Message: fmt.Sprintf("backup of %s volume %s failed: %v", id, key, err)})
+			return out, err
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: %s has no named volume %q", ErrNoVolume, id, volume)
+	}
+	return out, nil
+}
+
+func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, w *sources.Workload, row store.Runtime, key, dockerName string, recipients []age.Recipient) (store.Backup, error) {
+	start := a.now()
+	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelState: a.opts.StateID}
+	if row.ContainerID != "" {
+		// consistency: pause — the container's processes are frozen for
+		// the copy, so the files are read as of one moment.
+		if err := va.Pause(ctx, row.ContainerID); err == nil {
+			defer func() {
+				if err := va.Unpause(context.WithoutCancel(ctx), row.ContainerID); err != nil {
+					a.log.Error("unpausing after a backup failed", "workload", w.ID(), "error", err)
+				}
+			}()
+		}
+	}
+	rc, done, err := va.VolumeTar(ctx, dockerName, row.Image, labels)
+	if err != nil {
+		return store.Backup{}, err
+	}
+	defer done()
+	defer rc.Close()
+	dir := backup.Dir{Root: a.opts.BackupDir}
+	loc, sum, err := dir.Put(sources.Slug(w), key, start, func(out io.Writer) (backup.Sum, error) {
+		return backup.Seal(out, rc, recipients)
+	})
+	if err != nil {
+		return store.Backup{}, err
+	}
+	b := store.Backup{WorkloadID: w.ID(), Volume: key, DockerName: dockerName, Release: row.ReleaseID, Commit: row.Commit,
+		CreatedAt: start, Size: sum.Size, SHA256: sum.SHA256, Location: loc}
+	if b.ID, err = a.store.AddBackup(ctx, b); err != nil {
+		return b, err
+	}
+	a.events.add(ctx, store.Event{WorkloadID: w.ID(), Kind: string(KindBackupSucceeded), Severity: store.SeverityInfo, Commit: row.Commit,
+		Message: fmt.Sprintf("backup %d of %s volume %s: %d bytes in %s (the container was paused for the copy)", b.ID, w.ID(), key, sum.Size,
+			a.now().Sub(start).Round(time.Millisecond))})
+	return b, nil
+}
+
+// backupRecipients are the repo's recipients (berth.yaml
+// secrets.recipients): only an identity holder can read a backup.
+func (a *Agent) backupRecipients() ([]age.Recipient, error) {
+	d := a.cache.desired
+	if d == nil || len(d.Repo.Secrets.Recipients) == 0 {
+		return nil, errors.New("no recipients to encrypt backups to: set secrets.recipients in berth.yaml")
+	}
+	return secrets.ParseRecipients(d.Repo.Secrets.Recipients)
+}
+
+// Backups lists the snapshots of a workload (or all), newest first.
+func (a *Agent) Backups(ctx context.Context, id string) ([]store.Backup, error) {
+	return a.store.Backups(ctx, id)
+}
+
+// Restore puts a snapshot of a workload's volume back: it checks the
+// snapshot (identity, checksum) before anything changes, restores it into
+// a fresh generation of the volume (Docker cannot rename one), and
+// redeploys the serving release on it through the recreate path. The
+// previous generation is kept. snapshot 0 is the newest of the volume.
+func (a *Agent) Restore(ctx context.Context, id, volume string, snapshot int64) (Outcome, error) {
+	if a.opts.BackupDir == "" {
+		return Outcome{}, ErrNoBackups
+	}
+	va, ok := a.docker.(volumeArchiver)
+	if !ok {
+		return Outcome{}, errors.New("this Docker client cannot write volumes")
+	}
+	a.tickMu.Lock()
+	defer a.tickMu.Unlock()
+	w, row, rel, err := a.served(ctx, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	b, err := a.pickSnapshot(ctx, id, volume, snapshot)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var base string
+	for _, v := range sources.NamedVolumes(w) {
+		if volumeKey(w, v) == volume {
+			base = v.Name
+		}
+	}
+	if base == "" {
+		return Outcome{}, fmt.Errorf("%w: %s has no named volume %q", ErrNoVolume, id, volume)
+	}
+	dir := backup.Dir{Root: a.opts.BackupDir}
+	sum := backup.Sum{Size: b.Size, SHA256: b.SHA256}
+	check, err := dir.Open(b.Location)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("snapshot %d: %w", b.ID, err)
+	}
+	err = backup.Open(io.Discard, check, a.opts.BackupIdentities, sum) // nothing changes unless it is whole
+	check.Close()
+	if err != nil {
+		return Outcome{}, fmt.Errorf("snapshot %d refused: %w", b.ID, err)
+	}
+	next := fmt.Sprintf("%s-r%d", base, b.ID)
+	sealed, err := dir.Open(b.Location)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer sealed.Close()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(backup.Open(pw, sealed, a.opts.BackupIdentities, sum)) }()
+	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelWorkload: id, docker.LabelState: a.opts.StateID}
+	if err := va.VolumeUntar(ctx, next, row.Image, labels, pr); err != nil {
+		return Outcome{}, fmt.Errorf("restoring snapshot %d into %s: %w", b.ID, next, err)
+	}
+	if err := a.store.SetVolumeGeneration(ctx, base, next); err != nil {
+		return Outcome{}, err
+	}
+	cs, err := a.docker.List(ctx, a.opts.Name)
+	if err != nil {
+		return Outcome{}, err
+	}
+	d := deployment{w: w, release: &rel, row: row, hasRow: true, old: newSnapshot(nil, cs).containers[id], why: Why{Kind: WhyRestore, Commit: rel.Commit}}
+	o := a.deployOne(ctx, rel.Commit, d)
+	a.containersChanged()
+	if o.Result == Failed {
+		return o, fmt.Errorf("restoring %s volume %s: the redeploy failed: %s", id, volume, o.Reason)
+	}
+	a.events.add(ctx, store.Event{WorkloadID: id, Kind: string(KindBackupRestored), Severity: store.SeverityInfo, Commit: rel.Commit,
+		Message: fmt.Sprintf("%s volume %s restored from snapshot %d (taken %s at %s) into %s; the previous generation is kept", id, volume, b.ID,
+			b.CreatedAt.Format(time.RFC3339), shortSHA(b.Commit), next)})
+	return o, nil
+}
+
+// pickSnapshot is the snapshot asked for, or the newest of the volume.
+func (a *Agent) pickSnapshot(ctx context.Context, id, volume string, snapshot int64) (store.Backup, error) {
+	all, err := a.store.Backups(ctx, id)
+	if err != nil {
+		return store.Backup{}, err
+	}
+	for _, b := range all {
+		if b.Volume == volume && (snapshot == 0 || b.ID == snapshot) {
+			return b, nil
+		}
+	}
+	return store.Backup{}, fmt.Errorf("%w: %s volume %s has no snapshot %v", ErrNoSnapshot, id, volume, map[bool]any{true: "at all", false: snapshot}[snapshot == 0])
+}
