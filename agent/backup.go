@@ -13,6 +13,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/backup"
 	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
@@ -75,6 +76,12 @@ func (a *Agent) Backup(ctx context.Context, id, volume string) ([]store.Backup, 
 	}
 	a.tickMu.Lock()
 	defer a.tickMu.Unlock()
+	return a.backupLocked(ctx, va, id, volume)
+}
+
+// backupLocked is Backup for a caller that holds tickMu (a deploy's
+// snapshot_before_deploy).
+func (a *Agent) backupLocked(ctx context.Context, va volumeArchiver, id, volume string) ([]store.Backup, error) {
 	w, row, _, err := a.served(ctx, id)
 	if err != nil {
 		return nil, err
@@ -175,6 +182,12 @@ func (a *Agent) Restore(ctx context.Context, id, volume string, snapshot int64) 
 	}
 	a.tickMu.Lock()
 	defer a.tickMu.Unlock()
+	return a.restoreLocked(ctx, va, id, volume, snapshot)
+}
+
+// restoreLocked is Restore for a caller that holds tickMu (a failed
+// deploy's on_failure: restore-data).
+func (a *Agent) restoreLocked(ctx context.Context, va volumeArchiver, id, volume string, snapshot int64) (Outcome, error) {
 	w, row, rel, err := a.served(ctx, id)
 	if err != nil {
 		return Outcome{}, err
@@ -246,4 +259,47 @@ func (a *Agent) pickSnapshot(ctx context.Context, id, volume string, snapshot in
 		}
 	}
 	return store.Backup{}, fmt.Errorf("%w: %s volume %s has no snapshot %v", ErrNoSnapshot, id, volume, map[bool]any{true: "at all", false: snapshot}[snapshot == 0])
+}
+
+// snapshotBeforeDeploy snapshots a workload's volumes before a new
+// version is deployed (snapshot_before_deploy): the snapshots hold the
+// serving release's data. A first deploy has nothing to snapshot.
+func (a *Agent) snapshotBeforeDeploy(ctx context.Context, d deployment) ([]store.Backup, error) {
+	w := d.w
+	if !w.SnapshotBeforeDeploy || d.release != nil || !d.hasRow || d.row.ReleaseID == 0 {
+		return nil, nil
+	}
+	if a.opts.BackupDir == "" {
+		return nil, errors.New("snapshot_before_deploy needs backups: start the agent with --backup-dir DIR")
+	}
+	va, ok := a.docker.(volumeArchiver)
+	if !ok {
+		return nil, errors.New("this Docker client cannot read volumes")
+	}
+	return a.backupLocked(ctx, va, w.ID(), "")
+}
+
+// restoreAfterFailure gives a failed deploy's workload its pre-deploy
+// data back (on_failure: restore-data) when the new version ran — its
+// before_deploy task or its container — and so may have written: each
+// snapshot goes into a fresh volume generation and the serving release is
+// redeployed on it. It says what it did, for the deploy's event.
+func (a *Agent) restoreAfterFailure(ctx context.Context, w *sources.Workload, snaps []store.Backup, err error) string {
+	ran := errors.Is(err, engine.ErrTaskFailed) || errors.Is(err, engine.ErrReverted)
+	if w.OnFailure != sources.OnFailureRestoreData || len(snaps) == 0 || !ran {
+		return ""
+	}
+	va, ok := a.docker.(volumeArchiver)
+	if !ok {
+		return "; restoring the data failed: this Docker client cannot write volumes"
+	}
+	start := a.now()
+	bg := context.WithoutCancel(ctx)
+	for _, b := range snaps {
+		if _, rerr := a.restoreLocked(bg, va, w.ID(), b.Volume, b.ID); rerr != nil {
+			a.log.Error("restoring the pre-deploy data failed", "workload", w.ID(), "volume", b.Volume, "error", rerr)
+			return fmt.Sprintf("; restoring the pre-deploy data of volume %s failed: %v", b.Volume, rerr)
+		}
+	}
+	return fmt.Sprintf("; the pre-deploy data was restored (on_failure: restore-data, %s)", a.now().Sub(start).Round(time.Millisecond))
 }

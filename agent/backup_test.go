@@ -151,3 +151,50 @@ func TestBackupAndRestoreAWorkloadsVolume(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, marker, getData(t, agenttest.Rows(t, st)[wid].Upstream))
 }
+
+// snapshot_before_deploy and on_failure: restore-data: a migration
+// (before_deploy) rewrites the data, then the new version fails its gate;
+// the old version serves again on the pre-deploy data, and the event says
+// so. The failed version is held, not tried again.
+func TestRestoreDataAfterAFailedMigration(t *testing.T) {
+	h := newHarness(t)
+	h.CleanBuilt()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+id.Recipient().String()+"]\n")
+	db := func(extraEnv, extra string) string {
+		return fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  DATA_FILE: /data/value\n%sport: 8080\nvolumes:\n  data: /data\n"+
+			"healthcheck:\n  path: /healthz\n  timeout: 3s\nsnapshot_before_deploy: true\non_failure: restore-data\n%s", h.Image, extraEnv, extra)
+	}
+	h.Workload("db", db("", ""))
+	a, st := h.Start("v1", agent.Options{BackupDir: t.TempDir(), BackupIdentities: []age.Identity{id}})
+	ctx := context.Background()
+	wid := h.ID("db")
+	v1 := agenttest.Rows(t, st)[wid]
+	putData(t, v1.Upstream, "rows of v1")
+
+	h.Workload("db", db("  NEVER_READY: \"1\"\n  TASK_WRITE: /data/value=rows rewritten by v2\n", "before_deploy:\n  command: [task, \"0\", \"0\"]\n"))
+	h.Repo.Push("v2 migrates, then never gets ready")
+	_, err = a.Tick(ctx)
+	require.ErrorIs(t, err, agent.ErrDeployFailed)
+	row := agenttest.Rows(t, st)[wid]
+	assert.Equal(t, "rows of v1", getData(t, row.Upstream), "the pre-deploy data serves again")
+	assert.Equal(t, v1.Commit, row.Commit, "v1 serves")
+	evs := agenttest.Events(t, st, wid)
+	var failed string
+	for _, e := range evs {
+		if e.Kind == string(agent.KindDeployRolledBack) || e.Kind == string(agent.KindDeployFailed) {
+			failed = e.Message
+		}
+	}
+	assert.Contains(t, failed, "pre-deploy data was restored")
+	bs, err := a.Backups(ctx, wid)
+	require.NoError(t, err)
+	require.Len(t, bs, 1, "one pre-deploy snapshot")
+	assert.Equal(t, v1.Commit, bs[0].Commit, "it holds the serving release's data")
+
+	res, err := a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, res.Deployed, "the failed version is held")
+	assert.Equal(t, "rows of v1", getData(t, agenttest.Rows(t, st)[wid].Upstream))
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,18 @@ func (a *Agent) deployOne(ctx context.Context, commit string, d deployment) Outc
 	o := a.deploy(ctx, commit, d, dec)
 	o.Took = a.now().Sub(start)
 	if o.Result == Failed {
+		if note := a.restoreAfterFailure(ctx, d.w, o.snaps, o.cause); note != "" {
+			// The serving release was redeployed on the restored data: its
+			// row is the truth the failure is recorded on.
+			if i := strings.Index(o.Reason, "; not retried"); i >= 0 {
+				o.Reason = o.Reason[:i] + note + o.Reason[i:] // said before the hold, which may be cut
+			} else {
+				o.Reason += note
+			}
+			if fresh, ok, err := a.store.GetRuntime(ctx, d.w.ID()); err == nil && ok {
+				d.row, o.revertedTo = fresh, containerOfRow(fresh)
+			}
+		}
 		a.recordFailure(ctx, d, o)
 	} else {
 		o.Recovered = wasFailing(d)
@@ -100,6 +113,10 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	if len(img.Volumes) > 0 {
 		o.Decision = o.Decision.ForceRecreate("the image declares volumes " + strings.Join(img.Volumes, ", "))
 	}
+	snaps, err := a.snapshotBeforeDeploy(ctx, d)
+	if err != nil {
+		return a.fail(o, d, StageSnapshot, err)
+	}
 	row := a.baseRow(d)
 	var recorded int64 // the release, once Persist wrote it
 	dep := engine.Deployment{
@@ -140,6 +157,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 		stage = StageGate
 	}
 	o.revertedTo = res.RevertedTo
+	o.snaps, o.cause = snaps, err
 	return a.fail(o, d, stage, err)
 }
 
@@ -257,4 +275,13 @@ func (a *Agent) servingWorkload(ctx context.Context, d deployment) *sources.Work
 		return nil
 	}
 	return w
+}
+
+// containerOfRow is the serving container a row names.
+func containerOfRow(r store.Runtime) docker.Container {
+	c := docker.Container{ID: r.ContainerID, Name: r.ContainerName, State: r.Status}
+	if _, port, ok := strings.Cut(r.Upstream, ":"); ok {
+		c.HostPort, _ = strconv.Atoi(port)
+	}
+	return c
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"time"
 
+	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/sources"
 )
@@ -44,6 +45,8 @@ const (
 	StageEnv     Stage = "reading the image's env"
 	StageStart   Stage = "starting the new container"
 	StageGate    Stage = "readiness gate"
+	// StageSnapshot is the snapshot of the volumes before a deploy.
+	StageSnapshot Stage = "snapshot before deploy"
 	// StageBeforeDeploy is the workload's before_deploy task.
 	StageBeforeDeploy Stage = "before_deploy"
 	StageCompose      Stage = "docker compose"
@@ -83,4 +86,8 @@ type Outcome struct {
 	Gate string
 
 	revertedTo docker.Container // the old container a revert started again
+	// snaps are the deploy's pre-deploy snapshots, and cause what failed
+	// it: a failure may restore the data (on_failure: restore-data).
+	snaps []store.Backup
+	cause error
 }

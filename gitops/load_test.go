@@ -53,6 +53,11 @@ func TestValidationErrors(t *testing.T) {
 			"apps/ops/site/index.html":   "hi\n",
 			"apps/ops/ok.yaml":           "source:\n  type: image\n  image: ops/tool:1\njob:\n  schedule: \"CRON_TZ=Europe/Berlin 0 3 * * *\"\n  command: [/tool, sweep]\n  timeout: 30m\n  concurrency: replace\n  catch_up: once\n",
 			"apps/ops/migrate.yaml":      "source:\n  type: image\n  image: ops/tool:1\nbefore_deploy:\n  command: []\n  service: web\n"}},
+		{name: "data_safety", files: map[string]string{
+			"apps/db/no-snapshot.yaml": "source:\n  type: image\n  image: db:1\nvolumes:\n  data: /data\non_failure: restore-data\n",
+			"apps/db/no-volume.yaml":   "source:\n  type: image\n  image: db:1\nsnapshot_before_deploy: true\n",
+			"apps/db/bad-word.yaml":    "source:\n  type: image\n  image: db:1\nvolumes:\n  data: /data\nsnapshot_before_deploy: true\non_failure: restore\n",
+			"apps/db/ok.yaml":          "source:\n  type: image\n  image: db:1\nvolumes:\n  data: /data\nsnapshot_before_deploy: true\non_failure: restore-data\n"}},
 		{name: "compose_blue_green", files: map[string]string{
 			"apps/shop/stack.yaml":        "source:\n  type: compose\n  file: stack/compose.yml\n  deploy_strategy: blue-green\n",
 			"apps/shop/stack/compose.yml": "services:\n  web:\n    image: nginx\n"}},

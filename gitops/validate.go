@@ -43,6 +43,7 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 	validateVolumes(fail, w)
 	validateBeforeDeploy(fail, w)
 	validateJob(fail, w)
+	validateData(fail, w)
 	if hc := w.Healthcheck; hc != nil {
 		if !strings.HasPrefix(hc.Path, "/") {
 			fail("healthcheck.path", "%q must start with '/'", hc.Path)

@@ -77,3 +77,20 @@ func validateBeforeDeploy(fail failFunc, w *sources.Workload) {
 		}
 	}
 }
+
+// validateData checks snapshot_before_deploy and on_failure: they need
+// named volumes, and restore-data needs the snapshot.
+func validateData(fail failFunc, w *sources.Workload) {
+	switch w.OnFailure {
+	case "", sources.OnFailureKeepData:
+	case sources.OnFailureRestoreData:
+		if !w.SnapshotBeforeDeploy {
+			fail("on_failure", "restore-data needs snapshot_before_deploy: true (the snapshot it restores)")
+		}
+	default:
+		fail("on_failure", "%q is not one of keep-data, restore-data", w.OnFailure)
+	}
+	if w.SnapshotBeforeDeploy && len(w.Volumes) == 0 {
+		fail("snapshot_before_deploy", "the workload has no named volumes to snapshot")
+	}
+}

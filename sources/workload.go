@@ -35,7 +35,20 @@ type Spec struct {
 	BeforeDeploy *Task `yaml:"before_deploy" json:"before_deploy,omitempty"`
 	// Job makes the workload a scheduled task instead of a service.
 	Job *Job `yaml:"job" json:"job,omitempty"`
+	// SnapshotBeforeDeploy snapshots the named volumes (with the serving
+	// release's data) before a new version is deployed.
+	SnapshotBeforeDeploy bool `yaml:"snapshot_before_deploy" json:"snapshot_before_deploy,omitempty"`
+	// OnFailure is keep-data (the default) or restore-data: a failed
+	// deploy whose new version ran gets the pre-deploy snapshot back
+	// before the old version serves again.
+	OnFailure string `yaml:"on_failure" json:"on_failure,omitempty"`
 }
+
+// The on_failure values.
+const (
+	OnFailureKeepData    = "keep-data"
+	OnFailureRestoreData = "restore-data"
+)
 
 // Task is a one-off command run in a workload's image.
 type Task struct {

@@ -12,7 +12,8 @@
 //
 // `hello-server task CODE [SLEEP] [NAME...]` is a one-off task instead (a
 // migration, a job): it prints "task ran" and NAME=value for each env
-// variable named, sleeps SLEEP (e.g. "2s"), and exits with CODE.
+// variable named, writes TASK_WRITE ("path=value") when set, sleeps SLEEP
+// (e.g. "2s"), and exits with CODE.
 package main
 
 import (
@@ -122,6 +123,12 @@ func task(args []string) {
 		_, _ = fmt.Sscan(args[0], &code)
 	}
 	fmt.Println("task ran")
+	if path, value, ok := strings.Cut(os.Getenv("TASK_WRITE"), "="); ok {
+		if err := os.WriteFile(path, []byte(value), 0o600); err != nil {
+			fmt.Println("task write:", err)
+			os.Exit(2)
+		}
+	}
 	if len(args) > 1 {
 		for _, name := range args[2:] {
 			fmt.Printf("%s=%s\n", name, os.Getenv(name))
