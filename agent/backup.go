@@ -303,3 +303,74 @@ func (a *Agent) restoreAfterFailure(ctx context.Context, w *sources.Workload, sn
 	}
 	return fmt.Sprintf("; the pre-deploy data was restored (on_failure: restore-data, %s)", a.now().Sub(start).Round(time.Millisecond))
 }
+
+// restoreReleaseData puts back, for each named volume of w, the newest
+// snapshot taken while rel served, each into a fresh generation; the
+// release's deploy that follows mounts them. Every snapshot is checked
+// before any is restored.
+func (a *Agent) restoreReleaseData(ctx context.Context, w *sources.Workload, rel store.Release) error {
+	if a.opts.BackupDir == "" {
+		return ErrNoBackups
+	}
+	va, ok := a.docker.(volumeArchiver)
+	if !ok {
+		return errors.New("this Docker client cannot write volumes")
+	}
+	all, err := a.store.Backups(ctx, w.ID())
+	if err != nil {
+		return err
+	}
+	dir := backup.Dir{Root: a.opts.BackupDir}
+	type pick struct {
+		base string
+		b    store.Backup
+	}
+	var picks []pick
+	for _, v := range sources.NamedVolumes(w) {
+		key := volumeKey(w, v)
+		found := false
+		for _, b := range all { // newest first
+			if b.Volume == key && b.Release == rel.ID {
+				picks, found = append(picks, pick{v.Name, b}), true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("%w: no snapshot of volume %s was taken while %s served", ErrNoSnapshot, key, shortSHA(rel.Commit))
+		}
+	}
+	for _, p := range picks {
+		r, err := dir.Open(p.b.Location)
+		if err != nil {
+			return err
+		}
+		err = backup.Open(io.Discard, r, a.opts.BackupIdentities, backup.Sum{Size: p.b.Size, SHA256: p.b.SHA256})
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("snapshot %d refused: %w", p.b.ID, err)
+		}
+	}
+	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelWorkload: w.ID(), docker.LabelState: a.opts.StateID}
+	for _, p := range picks {
+		next := fmt.Sprintf("%s-r%d", p.base, p.b.ID)
+		r, err := dir.Open(p.b.Location)
+		if err != nil {
+			return err
+		}
+		pr, pw := io.Pipe()
+		go func() {
+			pw.CloseWithError(backup.Open(pw, r, a.opts.BackupIdentities, backup.Sum{Size: p.b.Size, SHA256: p.b.SHA256}))
+		}()
+		err = va.VolumeUntar(ctx, next, rel.Image, labels, pr)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("restoring snapshot %d: %w", p.b.ID, err)
+		}
+		if err := a.store.SetVolumeGeneration(ctx, p.base, next); err != nil {
+			return err
+		}
+		a.events.add(ctx, store.Event{WorkloadID: w.ID(), Kind: string(KindBackupRestored), Severity: store.SeverityInfo, Commit: rel.Commit,
+			Message: fmt.Sprintf("%s volume %s: snapshot %d (taken while %s served) restored into %s for the rollback", w.ID(), p.b.Volume, p.b.ID, shortSHA(rel.Commit), next)})
+	}
+	return nil
+}

@@ -198,3 +198,46 @@ func TestRestoreDataAfterAFailedMigration(t *testing.T) {
 	assert.Empty(t, res.Deployed, "the failed version is held")
 	assert.Equal(t, "rows of v1", getData(t, agenttest.Rows(t, st)[wid].Upstream))
 }
+
+// berth rollback --with-data to a release two deploys back: the volume
+// gets the newest snapshot taken while that release served, and the
+// release runs on it.
+func TestRollbackWithData(t *testing.T) {
+	h := newHarness(t)
+	h.CleanBuilt()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+id.Recipient().String()+"]\n")
+	db := func(msg string) string {
+		return fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  DATA_FILE: /data/value\n  MESSAGE: %s\nport: 8080\nvolumes:\n  data: /data\n", h.Image, msg)
+	}
+	h.Workload("db", db("v1"))
+	a, st := h.Start("v1", agent.Options{BackupDir: t.TempDir(), BackupIdentities: []age.Identity{id}})
+	ctx := context.Background()
+	wid := h.ID("db")
+	v1 := agenttest.Rows(t, st)[wid]
+	putData(t, v1.Upstream, "schema of v1")
+	_, err = a.Backup(ctx, wid, "")
+	require.NoError(t, err)
+	commits := map[string]string{}
+	for _, v := range []string{"v2", "v3"} {
+		h.Workload("db", db(v))
+		commits[v] = h.Repo.Push(v)
+		_, err := a.Tick(ctx)
+		require.NoError(t, err)
+		putData(t, agenttest.Rows(t, st)[wid].Upstream, "schema of "+v)
+	}
+
+	_, err = a.RollbackWith(ctx, wid, v1.Commit[:7], true)
+	require.NoError(t, err)
+	row := agenttest.Rows(t, st)[wid]
+	assert.Equal(t, v1.Commit, row.Commit)
+	assert.Equal(t, "schema of v1", getData(t, row.Upstream), "v1 runs on v1's data")
+	assert.Contains(t, agenttest.Get(t, row.Upstream), "v1")
+
+	// Without a snapshot taken while that release served, it refuses
+	// before anything changes.
+	_, err = a.RollbackWith(ctx, wid, commits["v2"][:7], true)
+	require.ErrorIs(t, err, agent.ErrNoSnapshot)
+	assert.Equal(t, row.ContainerID, agenttest.Rows(t, st)[wid].ContainerID)
+}

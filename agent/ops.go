@@ -54,6 +54,13 @@ func (a *Agent) Releases(ctx context.Context, id string) ([]ReleaseView, error) 
 // flight. When the deploy fails, the workload is left as the deploy left
 // it (rolled back to what served) and nothing is pinned.
 func (a *Agent) Rollback(ctx context.Context, id, to string) (Outcome, error) {
+	return a.RollbackWith(ctx, id, to, false)
+}
+
+// RollbackWith is Rollback; withData first restores, for each named
+// volume, the newest snapshot taken while that release served (into a
+// fresh generation), so the release runs on its own data.
+func (a *Agent) RollbackWith(ctx context.Context, id, to string, withData bool) (Outcome, error) {
 	a.tickMu.Lock()
 	defer a.tickMu.Unlock()
 	row, ok, err := a.store.GetRuntime(ctx, id)
@@ -74,6 +81,11 @@ func (a *Agent) Rollback(ctx context.Context, id, to string) (Outcome, error) {
 	w, err := gitops.DecodeWorkload(rel.Spec)
 	if err != nil {
 		return Outcome{}, err
+	}
+	if withData {
+		if err := a.restoreReleaseData(ctx, w, rel); err != nil {
+			return Outcome{}, err
+		}
 	}
 	cs, err := a.docker.List(ctx, a.opts.Name)
 	if err != nil {

@@ -24,7 +24,8 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) {
 // rollbackRequest is the body of POST …/rollback; empty picks the release
 // before the serving one.
 type rollbackRequest struct {
-	To string `json:"to"`
+	To       string `json:"to"`
+	WithData bool   `json:"with_data"`
 }
 
 // RollbackResult is what POST …/rollback answers.
@@ -50,7 +51,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := pathID(r)
-	o, err := s.agent.Rollback(r.Context(), id, req.To)
+	o, err := s.agent.RollbackWith(r.Context(), id, req.To, req.WithData)
 	if err != nil && o.Workload == nil {
 		s.opError(w, err)
 		return

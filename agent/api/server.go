@@ -40,6 +40,7 @@ type Agent interface {
 	// The operator's actions.
 	Releases(ctx context.Context, id string) ([]agent.ReleaseView, error)
 	Rollback(ctx context.Context, id, to string) (agent.Outcome, error)
+	RollbackWith(ctx context.Context, id, to string, withData bool) (agent.Outcome, error)
 	Suspend(ctx context.Context, id string) error
 	Resume(ctx context.Context, id string) error
 	Retry(ctx context.Context, id string) error

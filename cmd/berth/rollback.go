@@ -14,8 +14,9 @@ import (
 func newRollbackCmd() *cobra.Command {
 	var c agentClient
 	var to string
+	var withData bool
 	cmd := &cobra.Command{
-		Use:   "rollback APP/NAME [--to COMMIT]",
+		Use:   "rollback APP/NAME [--to COMMIT] [--with-data]",
 		Short: "Redeploy an earlier release on the running agent and pin it there until `berth resume`",
 		Long: "Redeploys a kept release (default: the one before the serving one) with the workload's\n" +
 			"strategy, from its recorded image (nothing is pulled or built), and pins the workload:\n" +
@@ -30,7 +31,7 @@ func newRollbackCmd() *cobra.Command {
 				return err
 			}
 			var res api.RollbackResult
-			code, err := c.do(cmd.Context(), http.MethodPost, p+"/rollback", map[string]string{"to": to}, &res)
+			code, err := c.do(cmd.Context(), http.MethodPost, p+"/rollback", map[string]any{"to": to, "with_data": withData}, &res)
 			if err != nil {
 				return err
 			}
@@ -43,6 +44,7 @@ func newRollbackCmd() *cobra.Command {
 	}
 	c.register(cmd, 15*time.Minute)
 	cmd.Flags().StringVar(&to, "to", "", "the commit of the release (default: the one before the serving one)")
+	cmd.Flags().BoolVar(&withData, "with-data", false, "first restore each volume from the newest snapshot taken while that release served")
 	return cmd
 }
 
