@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/stretchr/testify/assert"
@@ -240,4 +241,37 @@ func TestRollbackWithData(t *testing.T) {
 	_, err = a.RollbackWith(ctx, wid, commits["v2"][:7], true)
 	require.ErrorIs(t, err, agent.ErrNoSnapshot)
 	assert.Equal(t, row.ContainerID, agenttest.Rows(t, st)[wid].ContainerID)
+}
+
+// A volume's scheduled backups run on the agent's clock and keep what the
+// retention says (keep: last 2): older snapshots, files and records, go.
+func TestScheduledBackupsAndRetention(t *testing.T) {
+	h := newHarness(t)
+	h.CleanBuilt()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+id.Recipient().String()+"]\n")
+	h.Workload("db", fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  DATA_FILE: /data/value\nport: 8080\n"+
+		"volumes:\n  data:\n    path: /data\n    backup: {schedule: \"@every 1h\", keep: {last: 2}}\n", h.Image))
+	clk := newClock()
+	dir := t.TempDir()
+	a, st := h.Start("db", agent.Options{BackupDir: dir, BackupIdentities: []age.Identity{id}, Now: clk.Now})
+	ctx := context.Background()
+	wid := h.ID("db")
+	for i := range 4 {
+		putData(t, agenttest.Rows(t, st)[wid].Upstream, fmt.Sprintf("hour %d", i))
+		clk.Add(61 * time.Minute)
+		a.RunDueJobs(ctx)
+		a.WaitJobs()
+	}
+	bs, err := a.Backups(ctx, wid)
+	require.NoError(t, err)
+	require.Len(t, bs, 2, "keep: last 2")
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.age"))
+	require.NoError(t, err)
+	assert.Len(t, files, 2, "expired snapshots' files are gone")
+	for _, b := range bs {
+		assert.FileExists(t, b.Location)
+	}
+	assert.Greater(t, bs[0].ID, bs[1].ID)
 }

@@ -56,6 +56,7 @@ type jobs struct {
 // next, and its run in flight.
 type jobEntry struct {
 	w       *sources.Workload
+	volume  string   // set for a volume's scheduled backup (not a job)
 	env     []string // its container env, resolved at the tick (the secrets' layers change under ticks)
 	sched   cron.Schedule
 	next    time.Time
@@ -71,7 +72,7 @@ func (a *Agent) scheduleJobs(ctx context.Context, d *gitops.Desired) {
 	have := len(a.jobs.entries) > 0
 	a.jobs.mu.Unlock()
 	for _, w := range d.Workloads {
-		have = have || w.Job != nil
+		have = have || w.Job != nil || hasVolumeBackups(w)
 	}
 	if !have {
 		return
@@ -87,7 +88,7 @@ func (a *Agent) scheduleJobs(ctx context.Context, d *gitops.Desired) {
 	}
 	here := map[string]bool{} // decided outside the lock: it may read the status branch
 	for _, w := range d.Workloads {
-		if w.Job != nil {
+		if w.Job != nil || hasVolumeBackups(w) {
 			here[w.ID()] = a.runsJobHere(ctx, w)
 		}
 	}
@@ -132,6 +133,7 @@ func (a *Agent) syncJobs(ctx context.Context, ws []*sources.Workload, rows map[s
 			}
 		}
 	}
+	a.syncBackups(ws, rows, here, seen, now)
 	for id, e := range a.jobs.entries {
 		if !seen[id] {
 			if e.cancel != nil {
@@ -246,13 +248,17 @@ func (a *Agent) startRun(ctx context.Context, e *jobEntry, trigger string) {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	e.cancel, e.done = cancel, done
-	w, env := e.w, e.env
+	w, env, volume := e.w, e.env, e.volume
 	a.jobs.runs.Add(1)
 	go func() {
 		defer a.jobs.runs.Done()
 		defer close(done)
 		defer cancel()
-		a.runJob(rctx, w, env, trigger)
+		if volume != "" {
+			a.scheduledBackup(rctx, w, volume)
+		} else {
+			a.runJob(rctx, w, env, trigger)
+		}
 		a.jobs.mu.Lock()
 		if e.done == done {
 			e.cancel, e.done = nil, nil

@@ -189,11 +189,22 @@ func (d *decoder) mapping(field string, n *yaml.Node, out reflect.Value) {
 			continue
 		}
 		d.pos[child] = nodePos(v)
+		elem := reflect.New(out.Type().Elem()).Elem()
+		if elem.Kind() == reflect.Struct {
+			// A value with a short form (a volume's path) or a long one.
+			switch ss, ok := elem.Addr().Interface().(scalarSetter); {
+			case v.Kind == yaml.ScalarNode && ok:
+				ss.SetScalar(v.Value)
+			default:
+				d.structure(child, v, elem)
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(out.Type().Key()), elem)
+			continue
+		}
 		if v.Kind != yaml.ScalarNode {
 			d.errorf(child, nodePos(v), "expected a scalar value, got %s", describe(v))
 			continue
 		}
-		elem := reflect.New(out.Type().Elem()).Elem()
 		d.leaf(child, v, elem)
 		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(out.Type().Key()), elem)
 	}
@@ -274,3 +285,7 @@ func describeType(t reflect.Type) string {
 
 // reflectOf returns the addressable value a pointer points to.
 func reflectOf(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+
+// scalarSetter is a structure with a short form: a scalar sets its main
+// field (a volume's path).
+type scalarSetter interface{ SetScalar(string) }

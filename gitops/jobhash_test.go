@@ -28,3 +28,20 @@ func TestJobScheduleStaysOutOfTheHash(t *testing.T) {
 	other := job("0 3 * * *", "/tool, --all")
 	assert.NotEqual(t, base.Workloads[0].Hash, other.Workloads[0].Hash)
 }
+
+// A volume's long form (with backups) hashes as its short form: adding or
+// editing backups redeploys nothing, and workloads written before the
+// long form keep their hashes.
+func TestVolumeBackupStaysOutOfTheHash(t *testing.T) {
+	hash := func(vol string) string {
+		d := load(t, writeRepo(t, map[string][]byte{
+			"apps/db/pg.yaml": []byte("source:\n  type: image\n  image: postgres:16\nvolumes:\n  data: " + vol + "\n"),
+		}))
+		require.Len(t, d.Workloads, 1, "%v", d.Invalid)
+		return d.Workloads[0].Hash
+	}
+	short := hash("/var/lib/postgresql/data")
+	assert.Equal(t, short, hash("{path: /var/lib/postgresql/data, backup: {schedule: \"0 2 * * *\", keep: {last: 7}}}"))
+	assert.Equal(t, "e5bb0e5f0d1bcd8b4c1a6c18f7d26f1c6b0b31a0b6ab1cb0e4ca06d7ed4f7fa6"[:0]+short, short)
+	assert.NotEqual(t, short, hash("/var/lib/other"))
+}

@@ -53,6 +53,10 @@ func TestValidationErrors(t *testing.T) {
 			"apps/ops/site/index.html":   "hi\n",
 			"apps/ops/ok.yaml":           "source:\n  type: image\n  image: ops/tool:1\njob:\n  schedule: \"CRON_TZ=Europe/Berlin 0 3 * * *\"\n  command: [/tool, sweep]\n  timeout: 30m\n  concurrency: replace\n  catch_up: once\n",
 			"apps/ops/migrate.yaml":      "source:\n  type: image\n  image: ops/tool:1\nbefore_deploy:\n  command: []\n  service: web\n"}},
+		{name: "volume_backups", files: map[string]string{
+			"apps/db/pg.yaml":   "source:\n  type: image\n  image: postgres:16\nvolumes:\n  data:\n    path: /var/lib/postgresql/data\n    backup:\n      schedule: \"nightly\"\n      keep: {last: -1}\n      consistency: freeze\n",
+			"apps/db/typo.yaml": "source:\n  type: image\n  image: postgres:16\nvolumes:\n  wal:\n    pth: /wal\n",
+			"apps/db/ok.yaml":   "source:\n  type: image\n  image: postgres:16\nvolumes:\n  data:\n    path: /data\n    backup: {schedule: \"0 2 * * *\", keep: {last: 7, daily: 14, weekly: 8}, consistency: pause}\n  logs: /logs\n"}},
 		{name: "data_safety", files: map[string]string{
 			"apps/db/no-snapshot.yaml": "source:\n  type: image\n  image: db:1\nvolumes:\n  data: /data\non_failure: restore-data\n",
 			"apps/db/no-volume.yaml":   "source:\n  type: image\n  image: db:1\nsnapshot_before_deploy: true\n",

@@ -13,7 +13,7 @@ var fieldDocs = map[string]string{
 	"github.com/berthops/berth/sources.Spec.Route":                "The host names the proxy routes to this workload (needs a port).",
 	"github.com/berthops/berth/sources.Spec.Healthcheck":          "The readiness gate: the new version gets traffic only once this path answers 2xx. Without one, any answer below 500 on / passes (within 60s).",
 	"github.com/berthops/berth/sources.Spec.StopGracePeriod":      "How long a stopping container gets between SIGTERM and SIGKILL (default 10s).",
-	"github.com/berthops/berth/sources.Spec.Volumes":              "Named volumes, name → path in the container. They survive redeploys and are kept by prune unless --prune-volumes. A workload with volumes deploys with recreate (two copies must not share them).",
+	"github.com/berthops/berth/sources.Spec.Volumes":              "Named volumes, name → path in the container (data: /var/lib/app), or the long form {path, backup} with scheduled snapshots. They survive redeploys and are kept by prune unless --prune-volumes. A workload with volumes deploys with recreate (two copies must not share them).",
 	"github.com/berthops/berth/sources.Spec.BeforeDeploy":         "A task (a migration) run once per new desired version, in the new image with the new env, secrets and volumes, before the running version is touched. If it fails (a non-zero exit, its timeout), nothing changes: the old version serves on, and the same version is not retried by itself (push a fix, or berth retry).",
 	"github.com/berthops/berth/sources.Task.Command":              "The command, as a list: [\"/app\", \"migrate\"].",
 	"github.com/berthops/berth/sources.Task.Timeout":              "How long it may run before it is stopped and the deploy fails (default 10m).",

@@ -124,13 +124,35 @@ func (n *schemaNode) rows(prefix string, required []string) []row {
 			out = append(out, p.Items.rows(path+"[].", p.Items.Required)...)
 		case len(p.Properties.keys) > 0:
 			out = append(out, p.rows(path+".", p.Required)...)
+		default:
+			if long := p.longForm(); long != nil {
+				out = append(out, long.rows(path+".<name>.", long.Required)...)
+			}
 		}
 	}
 	return out
 }
 
+// longForm is the object form of a map's values that have a short
+// (scalar) form too, such as a volume's {path, backup}; nil otherwise.
+func (n *schemaNode) longForm() *schemaNode {
+	var add schemaNode
+	if json.Unmarshal(n.AdditionalProperties, &add) != nil {
+		return nil
+	}
+	for _, alt := range add.AnyOf {
+		if len(alt.Properties.keys) > 0 {
+			return alt
+		}
+	}
+	return nil
+}
+
 func (n *schemaNode) typeName() string {
 	t := fmt.Sprint(n.Type)
+	if long := n.longForm(); long != nil {
+		return "map of name → string, or {" + strings.Join(long.Properties.keys, ", ") + "}"
+	}
 	switch {
 	case n.Type == nil && len(n.AnyOf) > 0:
 		return "any"

@@ -106,7 +106,8 @@ func validateVolumes(fail failFunc, w *sources.Workload) {
 	}
 	targets := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(w.Volumes)) {
-		target, field := w.Volumes[name], "volumes."+name
+		target, field := w.Volumes[name].Path, "volumes."+name
+		validateVolumeBackup(fail, field, w.Volumes[name].Backup)
 		switch {
 		case !volumeNameRe.MatchString(name):
 			fail(field, "volume name %q must be lower-case letters, digits, '_', '.' and '-', at most 63 characters", name)

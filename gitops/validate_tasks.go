@@ -94,3 +94,21 @@ func validateData(fail failFunc, w *sources.Workload) {
 		fail("snapshot_before_deploy", "the workload has no named volumes to snapshot")
 	}
 }
+
+// validateVolumeBackup checks a volume's scheduled snapshots.
+func validateVolumeBackup(fail failFunc, field string, b *sources.VolumeBackup) {
+	if b == nil {
+		return
+	}
+	if _, err := cron.ParseStandard(b.Schedule); err != nil {
+		fail(field+".backup.schedule", "%q is not a schedule (five cron fields, @daily, CRON_TZ=Zone …): %v", b.Schedule, err)
+	}
+	switch b.Consistency {
+	case "", sources.ConsistencyPause, sources.ConsistencyStop, sources.ConsistencyLive:
+	default:
+		fail(field+".backup.consistency", "%q is not one of pause, stop, live", b.Consistency)
+	}
+	if b.Keep.Last < 0 || b.Keep.Daily < 0 || b.Keep.Weekly < 0 {
+		fail(field+".backup.keep", "counts cannot be negative")
+	}
+}

@@ -125,7 +125,7 @@ func NamedVolumes(w *Workload) []NamedVolume {
 		}
 	}
 	for k, v := range w.Volumes {
-		short[k] = v
+		short[k] = v.Path
 	}
 	out := make([]NamedVolume, 0, len(short))
 	for _, k := range slices.Sorted(maps.Keys(short)) {

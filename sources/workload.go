@@ -28,7 +28,7 @@ type Spec struct {
 	StopGracePeriod Duration          `yaml:"stop_grace_period" json:"stop_grace_period,omitempty"`
 	// Volumes are named volumes: name → path in the container. Two copies
 	// must not share them, so such a workload is forced to recreate.
-	Volumes map[string]string `yaml:"volumes" json:"volumes,omitempty"`
+	Volumes map[string]Volume `yaml:"volumes" json:"volumes,omitempty"`
 	// BeforeDeploy is a task (a migration) run once per new desired
 	// version, in the new image with the new env, before the running
 	// version is touched; when it fails, nothing changes.

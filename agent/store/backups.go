@@ -89,3 +89,12 @@ func (s *Store) SetVolumeGeneration(ctx context.Context, base, current string) e
 	}
 	return nil
 }
+
+// DeleteBackup forgets a snapshot (its object is removed by the caller).
+func (s *Store) DeleteBackup(ctx context.Context, id int64) error {
+	s.count()
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM backups WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("forgetting backup %d: %w", id, err)
+	}
+	return nil
+}
