@@ -13,7 +13,7 @@ import (
 // days and weeks; the rest expire.
 func TestExpired(t *testing.T) {
 	base := time.Date(2026, 12, 3, 2, 0, 0, 0, time.UTC) // a Thursday
-	var times []time.Time                                  // newest first: two a day for 20 days
+	var times []time.Time                                // newest first: two a day for 20 days
 	for d := range 20 {
 		for _, h := range []int{12, 0} {
 			times = append(times, base.AddDate(0, 0, -d).Add(time.Duration(h)*time.Hour))
