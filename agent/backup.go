@@ -117,14 +117,38 @@ func (a *Agent) backupLocked(ctx context.Context, va volumeArchiver, id, volume 
 func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, w *sources.Workload, row store.Runtime, key, dockerName string, recipients []age.Recipient) (store.Backup, error) {
 	start := a.now()
 	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelState: a.opts.StateID}
+	consistency := sources.ConsistencyPause
+	// The backup settings are git's (a release records the paths only).
+	if d := a.cache.desired; d != nil {
+		if dw := d.ByID()[w.ID()]; dw != nil {
+			if v, ok := dw.Volumes[key]; ok && v.Backup != nil && v.Backup.Consistency != "" {
+				consistency = v.Backup.Consistency
+			}
+		}
+	}
 	if row.ContainerID != "" {
-		// consistency: pause — the container's processes are frozen for
-		// the copy, so the files are read as of one moment.
-		if err := va.Pause(ctx, row.ContainerID); err == nil {
+		switch consistency {
+		case sources.ConsistencyPause:
+			// The container's processes are frozen for the copy, so the
+			// files are read as of one moment.
+			if err := va.Pause(ctx, row.ContainerID); err == nil {
+				defer func() {
+					if err := va.Unpause(context.WithoutCancel(ctx), row.ContainerID); err != nil {
+						a.log.Error("unpausing after a backup failed", "workload", w.ID(), "error", err)
+					}
+				}()
+			}
+		case sources.ConsistencyStop:
+			// Stopped for the copy and started again; its route follows
+			// its new port at the next tick.
+			if err := a.docker.Stop(ctx, row.ContainerID, engine.Grace(w)); err != nil {
+				return store.Backup{}, fmt.Errorf("stopping the container for the copy: %w", err)
+			}
 			defer func() {
-				if err := va.Unpause(context.WithoutCancel(ctx), row.ContainerID); err != nil {
-					a.log.Error("unpausing after a backup failed", "workload", w.ID(), "error", err)
+				if _, err := a.docker.Restart(context.WithoutCancel(ctx), row.ContainerID, w.Port); err != nil {
+					a.log.Error("starting the container again after a backup failed", "workload", w.ID(), "error", err)
 				}
+				a.containersChanged()
 			}()
 		}
 	}
@@ -147,8 +171,8 @@ func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, w *sources.
 		return b, err
 	}
 	a.events.add(ctx, store.Event{WorkloadID: w.ID(), Kind: string(KindBackupSucceeded), Severity: store.SeverityInfo, Commit: row.Commit,
-		Message: fmt.Sprintf("backup %d of %s volume %s: %d bytes in %s (the container was paused for the copy)", b.ID, w.ID(), key, sum.Size,
-			a.now().Sub(start).Round(time.Millisecond))})
+		Message: fmt.Sprintf("backup %d of %s volume %s: %d bytes in %s (consistency: %s)", b.ID, w.ID(), key, sum.Size,
+			a.now().Sub(start).Round(time.Millisecond), consistency)})
 	return b, nil
 }
 

@@ -275,3 +275,28 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 	}
 	assert.Greater(t, bs[0].ID, bs[1].ID)
 }
+
+// consistency: stop stops the container for the copy and starts it again;
+// the next tick routes to it on its new port, and the data is intact.
+func TestBackupConsistencyStop(t *testing.T) {
+	h := newHarness(t)
+	h.CleanBuilt()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+id.Recipient().String()+"]\n")
+	h.Workload("db", fmt.Sprintf("source:\n  type: image\n  image: %s\nenv:\n  DATA_FILE: /data/value\nport: 8080\n"+
+		"volumes:\n  data:\n    path: /data\n    backup: {schedule: \"@daily\", consistency: stop}\n", h.Image))
+	a, st := h.Start("db", agent.Options{BackupDir: t.TempDir(), BackupIdentities: []age.Identity{id}})
+	ctx := context.Background()
+	wid := h.ID("db")
+	putData(t, agenttest.Rows(t, st)[wid].Upstream, "kept")
+	_, err = a.Backup(ctx, wid, "")
+	require.NoError(t, err)
+	evs := agenttest.Events(t, st, wid)
+	assert.Contains(t, evs[len(evs)-1].Message, "consistency: stop")
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	row := agenttest.Rows(t, st)[wid]
+	assert.Equal(t, "running", row.Status)
+	assert.Equal(t, "kept", getData(t, row.Upstream))
+}

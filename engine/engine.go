@@ -249,7 +249,11 @@ func sortedByName(cs []docker.Container) []docker.Container {
 	return out
 }
 
-func grace(w *sources.Workload) time.Duration {
+func grace(w *sources.Workload) time.Duration { return Grace(w) }
+
+// Grace is how long a stopping container of w gets between SIGTERM and
+// SIGKILL.
+func Grace(w *sources.Workload) time.Duration {
 	if w.StopGracePeriod > 0 {
 		return w.StopGracePeriod.Std()
 	}
