@@ -259,7 +259,8 @@ func TestFailedRecreateCostsSecondsOnce(t *testing.T) {
 	l.Finish()
 	failed, gap, _ := l.Stats()
 	t.Logf("failed recreate under load: %d requests failed, longest gap %s (the new version's gate: %s)", failed, gap, gate)
-	assert.Less(t, gap, gate+2500*time.Millisecond, "the gate of the new version, and a few restarts: no second wait")
+	// The bound; which check the revert waits on is pinned without
+	// a clock by engine's TestRevertAsksTheServingReleasesCheck.
 	assert.Less(t, gap, 10*time.Second)
 	row := requireServes(t, h, st, proxy, host, "v1")
 	assert.Equal(t, before.ContainerID, row.ContainerID)

@@ -346,3 +346,54 @@ func TestBeforeDeployStepOrder(t *testing.T) {
 		})
 	}
 }
+
+// A failed recreate's revert asks the restored container its own
+// release's readiness check (CurrentWorkload), never the new version's
+// path that just failed; unknown, any answer on "/".
+func TestRevertAsksTheServingReleasesCheck(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		current *sources.Workload
+		want    string
+	}{
+		{"its own check", func() *sources.Workload {
+			w := routedWorkload()
+			w.Healthcheck = &sources.Healthcheck{Path: "/ready-v1"}
+			return w
+		}(), "/ready-v1"},
+		{"unknown: any answer", nil, "/"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecorder(t)
+			var mu sync.Mutex
+			var asked []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				mu.Lock()
+				asked = append(asked, req.URL.Path)
+				mu.Unlock()
+				_, _ = io.WriteString(w, "ok")
+			}))
+			t.Cleanup(srv.Close)
+			_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+			var p int
+			_, _ = fmt.Sscan(port, &p)
+			r.ports[p], r.servers["blue"] = "blue", p
+			r.exited["new"] = true // the new version dies before its gate decides
+			e := recordingEngine(r)
+			blue := r.container("blue")
+			w := routedWorkload()
+			w.Healthcheck = &sources.Healthcheck{Path: "/missing-in-v2"}
+			_, err := e.Deploy(context.Background(), Deployment{
+				Workload: w, Decision: sources.Decision{Strategy: sources.StrategyRecreate},
+				Image: "shop/web:2", Old: []docker.Container{blue}, Current: &blue, CurrentWorkload: tt.current, Persist: r.persist,
+			})
+			require.ErrorIs(t, err, ErrReverted)
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, asked, "the restored container was asked before the route went back")
+			for _, path := range asked {
+				assert.Equal(t, tt.want, path)
+			}
+		})
+	}
+}
