@@ -274,6 +274,20 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 		assert.FileExists(t, b.Location)
 	}
 	assert.Greater(t, bs[0].ID, bs[1].ID)
+
+	// /metrics: the newest snapshot's time and size, per volume.
+	mfs, err := a.Metrics().Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "berth_backup_last_") {
+			for _, m := range mf.GetMetric() {
+				got[mf.GetName()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	assert.Equal(t, float64(bs[0].CreatedAt.Unix()), got["berth_backup_last_success_timestamp_seconds"])
+	assert.Equal(t, float64(bs[0].Size), got["berth_backup_last_size_bytes"])
 }
 
 // consistency: stop stops the container for the copy and starts it again;

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthops/berth/testkit/browsertest"
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,4 +88,19 @@ func TestBackupCommands(t *testing.T) {
 	r = run(t, env, "restore", id, "nosuch")
 	assert.NotEqual(t, 0, r.code)
 	assert.Contains(t, r.stderr, "no snapshot")
+
+	// The workload's page lists its snapshots, in English and Russian.
+	ctx := browsertest.New(t)
+	pageHas := func(sel, text string) chromedp.Action[chromedp.Void] {
+		expr := `!!document.querySelector(` + quote(sel) + `)?.textContent.includes(` + quote(text) + `)`
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate("http://"+ag.addr+"/w/"+id),
+		pageHas("#snapsection", "Snapshots"),
+		pageHas("#snapshots", "data"),
+		chromedp.Navigate("http://"+ag.addr+"/w/"+id+"?lang=ru"),
+		pageHas("#snapsection", "Снимки"),
+		pageHas("#snapsection", "Том"),
+	), ag.stderr.String())
 }
