@@ -50,7 +50,20 @@ func requireSwarm(t *testing.T) {
 			t.Errorf("docker swarm leave: %v\n%s", err, out)
 		}
 		if !hadBridge {
-			if out, err := exec.Command("docker", "network", "rm", "docker_gwbridge").CombinedOutput(); err != nil {
+			// The bridge's last endpoints (the ingress sandbox, a task
+			// being removed) may linger a moment after the swarm is left.
+			var out []byte
+			var err error
+			for range 20 { // bounded: 10 s
+				if out, err = exec.Command("docker", "network", "rm", "docker_gwbridge").CombinedOutput(); err == nil {
+					break
+				}
+				// dockerd 20.10 can keep the ingress sandbox's endpoint
+				// after a quick init and leave: it is stale, force it off.
+				_ = exec.Command("docker", "network", "disconnect", "-f", "docker_gwbridge", "gateway_ingress-sbox").Run()
+				time.Sleep(500 * time.Millisecond)
+			}
+			if err != nil {
 				t.Errorf("removing docker_gwbridge: %v\n%s", err, out)
 			}
 		}
