@@ -90,17 +90,13 @@ func (a *Agent) backupLocked(ctx context.Context, va volumeArchiver, id, volume 
 	if err != nil {
 		return nil, err
 	}
-	gens, err := a.store.VolumeGenerations(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []store.Backup
-	for _, v := range sources.NamedVolumes(w) {
-		key := volumeKey(w, v)
+	for _, v := range a.dockerVolumes(ctx, w) {
+		key := v.key
 		if volume != "" && key != volume {
 			continue
 		}
-		b, err := a.backupVolume(ctx, va, w, row, key, firstNonEmpty(gens[v.Name], v.Name), recipients)
+		b, err := a.backupVolume(ctx, va, w, row, key, v.docker, recipients)
 		if err != nil {
 			a.events.count(ctx, store.Event{WorkloadID: id, Kind: string(KindBackupFailed), Severity: store.SeverityError, Commit: row.Commit,
 				Message: fmt.Sprintf("backup of %s volume %s failed: %v", id, key, err)})
@@ -229,30 +225,11 @@ func (a *Agent) restoreLocked(ctx context.Context, va volumeArchiver, id, volume
 	if base == "" {
 		return Outcome{}, fmt.Errorf("%w: %s has no named volume %q", ErrNoVolume, id, volume)
 	}
-	dir := backup.Dir{Root: a.opts.BackupDir}
-	sum := backup.Sum{Size: b.Size, SHA256: b.SHA256}
-	check, err := dir.Open(b.Location)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("snapshot %d: %w", b.ID, err)
-	}
-	err = backup.Open(io.Discard, check, a.opts.BackupIdentities, sum) // nothing changes unless it is whole
-	check.Close()
-	if err != nil {
-		return Outcome{}, fmt.Errorf("snapshot %d refused: %w", b.ID, err)
-	}
-	next := fmt.Sprintf("%s-r%d", base, b.ID)
-	sealed, err := dir.Open(b.Location)
-	if err != nil {
+	if err := a.checkSnapshot(b); err != nil {
 		return Outcome{}, err
 	}
-	defer sealed.Close()
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(backup.Open(pw, sealed, a.opts.BackupIdentities, sum)) }()
-	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelWorkload: id, docker.LabelState: a.opts.StateID}
-	if err := va.VolumeUntar(ctx, next, row.Image, labels, pr); err != nil {
-		return Outcome{}, fmt.Errorf("restoring snapshot %d into %s: %w", b.ID, next, err)
-	}
-	if err := a.store.SetVolumeGeneration(ctx, base, next); err != nil {
+	next, err := a.restoreGeneration(ctx, va, id, base, row.Image, b)
+	if err != nil {
 		return Outcome{}, err
 	}
 	cs, err := a.docker.List(ctx, a.opts.Name)
@@ -344,7 +321,6 @@ func (a *Agent) restoreReleaseData(ctx context.Context, w *sources.Workload, rel
 	if err != nil {
 		return err
 	}
-	dir := backup.Dir{Root: a.opts.BackupDir}
 	type pick struct {
 		base string
 		b    store.Backup
@@ -363,38 +339,53 @@ func (a *Agent) restoreReleaseData(ctx context.Context, w *sources.Workload, rel
 			return fmt.Errorf("%w: no snapshot of volume %s was taken while %s served", ErrNoSnapshot, key, shortSHA(rel.Commit))
 		}
 	}
-	for _, p := range picks {
-		r, err := dir.Open(p.b.Location)
-		if err != nil {
+	for _, p := range picks { // every one whole before any is restored
+		if err := a.checkSnapshot(p.b); err != nil {
 			return err
-		}
-		err = backup.Open(io.Discard, r, a.opts.BackupIdentities, backup.Sum{Size: p.b.Size, SHA256: p.b.SHA256})
-		r.Close()
-		if err != nil {
-			return fmt.Errorf("snapshot %d refused: %w", p.b.ID, err)
 		}
 	}
-	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelWorkload: w.ID(), docker.LabelState: a.opts.StateID}
 	for _, p := range picks {
-		next := fmt.Sprintf("%s-r%d", p.base, p.b.ID)
-		r, err := dir.Open(p.b.Location)
+		next, err := a.restoreGeneration(ctx, va, w.ID(), p.base, rel.Image, p.b)
 		if err != nil {
-			return err
-		}
-		pr, pw := io.Pipe()
-		go func() {
-			pw.CloseWithError(backup.Open(pw, r, a.opts.BackupIdentities, backup.Sum{Size: p.b.Size, SHA256: p.b.SHA256}))
-		}()
-		err = va.VolumeUntar(ctx, next, rel.Image, labels, pr)
-		r.Close()
-		if err != nil {
-			return fmt.Errorf("restoring snapshot %d: %w", p.b.ID, err)
-		}
-		if err := a.store.SetVolumeGeneration(ctx, p.base, next); err != nil {
 			return err
 		}
 		a.events.add(ctx, store.Event{WorkloadID: w.ID(), Kind: string(KindBackupRestored), Severity: store.SeverityInfo, Commit: rel.Commit,
 			Message: fmt.Sprintf("%s volume %s: snapshot %d (taken while %s served) restored into %s for the rollback", w.ID(), p.b.Volume, p.b.ID, shortSHA(rel.Commit), next)})
 	}
 	return nil
+}
+
+// checkSnapshot reads a snapshot through once: it must decrypt and match
+// its checksum before anything is restored from it.
+func (a *Agent) checkSnapshot(b store.Backup) error {
+	r, err := backup.Dir{Root: a.opts.BackupDir}.Open(b.Location)
+	if err != nil {
+		return fmt.Errorf("snapshot %d: %w", b.ID, err)
+	}
+	defer r.Close()
+	if err := backup.Open(io.Discard, r, a.opts.BackupIdentities, backup.Sum{Size: b.Size, SHA256: b.SHA256}); err != nil {
+		return fmt.Errorf("snapshot %d refused: %w", b.ID, err)
+	}
+	return nil
+}
+
+// restoreGeneration restores a checked snapshot into a fresh generation
+// of the volume base ("<base>-r<snapshot>": Docker cannot rename one) and
+// puts it in use; the previous generation is kept.
+func (a *Agent) restoreGeneration(ctx context.Context, va volumeArchiver, id, base, image string, b store.Backup) (string, error) {
+	next := fmt.Sprintf("%s-r%d", base, b.ID)
+	sealed, err := backup.Dir{Root: a.opts.BackupDir}.Open(b.Location)
+	if err != nil {
+		return "", err
+	}
+	defer sealed.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(backup.Open(pw, sealed, a.opts.BackupIdentities, backup.Sum{Size: b.Size, SHA256: b.SHA256}))
+	}()
+	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelWorkload: id, docker.LabelState: a.opts.StateID}
+	if err := va.VolumeUntar(ctx, next, image, labels, pr); err != nil {
+		return "", fmt.Errorf("restoring snapshot %d into %s: %w", b.ID, next, err)
+	}
+	return next, a.store.SetVolumeGeneration(ctx, base, next)
 }

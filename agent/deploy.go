@@ -234,27 +234,44 @@ func setContainer(row *store.Runtime, c docker.Container) {
 // serving its workload: its data is never left behind by a rename.
 func (a *Agent) volumes(ctx context.Context, w *sources.Workload) map[string]string {
 	out := map[string]string{}
-	vols := sources.NamedVolumes(w)
-	var gens map[string]string
-	if len(vols) > 0 {
-		var err error
-		if gens, err = a.store.VolumeGenerations(ctx); err != nil {
-			a.log.Warn("reading volume generations failed", "workload", w.ID(), "error", err)
-		}
+	for _, v := range a.dockerVolumes(ctx, w) {
+		out[v.docker] = v.Target
 	}
+	return out
+}
+
+// dockerVolume is a named volume of a workload with the Docker volume
+// that holds its data now.
+type dockerVolume struct {
+	sources.NamedVolume
+	key    string // its name in the workload file
+	docker string
+}
+
+// dockerVolumes resolves each named volume to the Docker volume in use:
+// the generation a restore put in use, else a legacy-named volume that
+// still holds the data, else its name. Deploys and backups both ask here.
+func (a *Agent) dockerVolumes(ctx context.Context, w *sources.Workload) []dockerVolume {
+	vols := sources.NamedVolumes(w)
+	if len(vols) == 0 {
+		return nil
+	}
+	gens, err := a.store.VolumeGenerations(ctx)
+	if err != nil {
+		a.log.Warn("reading volume generations failed", "workload", w.ID(), "error", err)
+	}
+	out := make([]dockerVolume, 0, len(vols))
 	for _, v := range vols {
+		dv := dockerVolume{NamedVolume: v, key: volumeKey(w, v), docker: v.Name}
 		if cur := gens[v.Name]; cur != "" {
-			out[cur] = v.Target // a restore put this generation in use
-			continue
-		}
-		name := v.Name
-		if _, ok, err := a.docker.VolumeLabels(ctx, v.Name); err == nil && !ok {
+			dv.docker = cur
+		} else if _, ok, err := a.docker.VolumeLabels(ctx, v.Name); err == nil && !ok {
 			labels, legacy, err := a.docker.VolumeLabels(ctx, v.Legacy)
 			if err == nil && legacy && (labels[docker.LabelWorkload] == "" || labels[docker.LabelWorkload] == w.ID()) {
-				name = v.Legacy
+				dv.docker = v.Legacy
 			}
 		}
-		out[name] = v.Target
+		out = append(out, dv)
 	}
 	return out
 }
