@@ -24,7 +24,8 @@ func (s *Compose) RunTask(ctx context.Context, p *types.Project, labels map[stri
 		return docker.TaskResult{}, err
 	}
 	args := []string{"compose", "-p", p.Name, "--project-directory", p.WorkingDir, "-f", "-", "run", "--rm", "--no-deps", "-T",
-		"--label", docker.LabelTask + "=" + labels[docker.LabelWorkload], service}
+		"--label", docker.LabelTask + "=" + labels[docker.LabelWorkload],
+		"--", service} // the repo's service name and command are never read as the CLI's flags
 	args = append(args, cmd...)
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
