@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/backup"
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/notify"
@@ -100,6 +101,12 @@ type Options struct {
 	// BackupDir is where volume snapshots go (--backup-dir); "" turns
 	// backups off.
 	BackupDir string
+	// BackupS3 is an S3-compatible target instead (--backup-s3 URL); its
+	// credentials are the shared secret berth.yaml backups.s3_secret
+	// names.
+	BackupS3 string
+	// BackupS3Options are its deadlines (zero: the defaults).
+	BackupS3Options backup.S3Options
 	// BackupIdentities open snapshots for a restore (the --identity files).
 	BackupIdentities []age.Identity
 }
@@ -141,7 +148,8 @@ type Agent struct {
 
 	tickMu      sync.Mutex // ticks never overlap
 	trigger     chan struct{}
-	cache       loaded       // the last rendered commit, reused while HEAD stays put
+	cache       loaded // the last rendered commit, reused while HEAD stays put
+	target      atomic.Pointer[targetState]
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
 	interval    time.Duration
 	metrics     *metrics

@@ -21,7 +21,6 @@ import (
 
 // Errors of backups and restores.
 var (
-	ErrNoBackups  = errors.New("backups are off: start the agent with --backup-dir DIR")
 	ErrNoSnapshot = errors.New("no such snapshot")
 	ErrNoVolume   = errors.New("no such volume")
 )
@@ -63,12 +62,12 @@ func volumeKey(w *sources.Workload, v sources.NamedVolume) string {
 	return strings.TrimPrefix(v.Name, "berth-"+sources.Slug(w)+"_")
 }
 
-// Backup snapshots a workload's named volumes (or the one named) to
-// --backup-dir: read through the archive API while its container is
+// Backup snapshots a workload's named volumes (or the one named) to the
+// backup target: read through the archive API while its container is
 // paused, sealed to the repo's recipients. It waits for a tick in flight.
 func (a *Agent) Backup(ctx context.Context, id, volume string) ([]store.Backup, error) {
-	if a.opts.BackupDir == "" {
-		return nil, ErrNoBackups
+	if _, err := a.backupTarget(); err != nil {
+		return nil, err
 	}
 	va, ok := a.docker.(volumeArchiver)
 	if !ok {
@@ -86,6 +85,10 @@ func (a *Agent) backupLocked(ctx context.Context, va volumeArchiver, id, volume 
 	if err != nil {
 		return nil, err
 	}
+	t, err := a.backupTarget()
+	if err != nil {
+		return nil, err
+	}
 	recipients, err := a.backupRecipients()
 	if err != nil {
 		return nil, err
@@ -96,7 +99,7 @@ func (a *Agent) backupLocked(ctx context.Context, va volumeArchiver, id, volume 
 		if volume != "" && key != volume {
 			continue
 		}
-		b, err := a.backupVolume(ctx, va, w, row, key, v.docker, recipients)
+		b, err := a.backupVolume(ctx, va, t, w, row, key, v.docker, recipients)
 		if err != nil {
 			a.events.count(ctx, store.Event{WorkloadID: id, Kind: string(KindBackupFailed), Severity: store.SeverityError, Commit: row.Commit,
 				Message: fmt.Sprintf("backup of %s volume %s failed: %v", id, key, err)})
@@ -110,7 +113,7 @@ func (a *Agent) backupLocked(ctx context.Context, va volumeArchiver, id, volume 
 	return out, nil
 }
 
-func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, w *sources.Workload, row store.Runtime, key, dockerName string, recipients []age.Recipient) (store.Backup, error) {
+func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, t backup.Target, w *sources.Workload, row store.Runtime, key, dockerName string, recipients []age.Recipient) (store.Backup, error) {
 	start := a.now()
 	labels := map[string]string{docker.LabelAgent: a.opts.Name, docker.LabelState: a.opts.StateID}
 	consistency := sources.ConsistencyPause
@@ -154,21 +157,22 @@ func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, w *sources.
 	}
 	defer done()
 	defer rc.Close()
-	dir := backup.Dir{Root: a.opts.BackupDir}
-	loc, sum, err := dir.Put(sources.Slug(w), key, start, func(out io.Writer) (backup.Sum, error) {
+	m := backup.Manifest{Object: backup.ObjectName(sources.Slug(w), key, start), Workload: w.ID(), Volume: key, DockerName: dockerName,
+		Agent: a.opts.Name, Release: row.ReleaseID, Commit: row.Commit, CreatedAt: start}
+	m, err = t.Put(ctx, m, func(out io.Writer) (backup.Sum, error) {
 		return backup.Seal(out, rc, recipients)
 	})
 	if err != nil {
 		return store.Backup{}, err
 	}
 	b := store.Backup{WorkloadID: w.ID(), Volume: key, DockerName: dockerName, Release: row.ReleaseID, Commit: row.Commit,
-		CreatedAt: start, Size: sum.Size, SHA256: sum.SHA256, Location: loc}
+		CreatedAt: start, Size: m.Size, SHA256: m.SHA256, Location: m.Object}
 	if b.ID, err = a.store.AddBackup(ctx, b); err != nil {
 		return b, err
 	}
 	a.events.add(ctx, store.Event{WorkloadID: w.ID(), Kind: string(KindBackupSucceeded), Severity: store.SeverityInfo, Commit: row.Commit,
-		Message: fmt.Sprintf("backup %d of %s volume %s: %d bytes in %s (consistency: %s)", b.ID, w.ID(), key, sum.Size,
-			a.now().Sub(start).Round(time.Millisecond), consistency)})
+		Message: fmt.Sprintf("backup %d of %s volume %s: %d bytes in %s to %s (consistency: %s)", b.ID, w.ID(), key, m.Size,
+			a.now().Sub(start).Round(time.Millisecond), t, consistency)})
 	return b, nil
 }
 
@@ -182,9 +186,51 @@ func (a *Agent) backupRecipients() ([]age.Recipient, error) {
 	return secrets.ParseRecipients(d.Repo.Secrets.Recipients)
 }
 
-// Backups lists the snapshots of a workload (or all), newest first.
+// Backups lists the snapshots of a workload (or all), newest first,
+// with those the target holds that this agent did not take (another
+// host's, or this host's before its state was lost).
 func (a *Agent) Backups(ctx context.Context, id string) ([]store.Backup, error) {
+	if err := a.importSnapshots(ctx); err != nil && !errors.Is(err, ErrNoBackups) {
+		a.log.Warn("reading the backup target's snapshots failed", "error", err)
+	}
 	return a.store.Backups(ctx, id)
+}
+
+// importSnapshots records the snapshots the target holds that the state
+// does not: a restore on a fresh host needs only the target and an
+// identity. A snapshot is tied to the local release of its commit, if
+// this host has one.
+func (a *Agent) importSnapshots(ctx context.Context) error {
+	t, err := a.backupTarget()
+	if err != nil {
+		return err
+	}
+	have, err := a.store.Backups(ctx, "")
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, b := range have {
+		known[b.Location] = true
+	}
+	found, lerr := t.List(ctx, func(object string) bool { return known[object] })
+	releases := map[string][]store.Release{}
+	for _, m := range found {
+		if _, ok := releases[m.Workload]; !ok {
+			releases[m.Workload], _ = a.store.Releases(ctx, m.Workload)
+		}
+		b := store.Backup{WorkloadID: m.Workload, Volume: m.Volume, DockerName: m.DockerName, Commit: m.Commit,
+			CreatedAt: m.CreatedAt, Size: m.Size, SHA256: m.SHA256, Location: m.Object}
+		for _, r := range releases[m.Workload] {
+			if r.Commit == m.Commit && (b.Release == 0 || r.ID < b.Release) {
+				b.Release = r.ID
+			}
+		}
+		if _, err := a.store.AddBackup(ctx, b); err != nil {
+			return err
+		}
+	}
+	return lerr
 }
 
 // Restore puts a snapshot of a workload's volume back: it checks the
@@ -193,8 +239,8 @@ func (a *Agent) Backups(ctx context.Context, id string) ([]store.Backup, error) 
 // redeploys the serving release on it through the recreate path. The
 // previous generation is kept. snapshot 0 is the newest of the volume.
 func (a *Agent) Restore(ctx context.Context, id, volume string, snapshot int64) (Outcome, error) {
-	if a.opts.BackupDir == "" {
-		return Outcome{}, ErrNoBackups
+	if _, err := a.backupTarget(); err != nil {
+		return Outcome{}, err
 	}
 	va, ok := a.docker.(volumeArchiver)
 	if !ok {
@@ -202,6 +248,9 @@ func (a *Agent) Restore(ctx context.Context, id, volume string, snapshot int64) 
 	}
 	a.tickMu.Lock()
 	defer a.tickMu.Unlock()
+	if err := a.importSnapshots(ctx); err != nil {
+		a.log.Warn("reading the backup target's snapshots failed", "error", err)
+	}
 	return a.restoreLocked(ctx, va, id, volume, snapshot)
 }
 
@@ -225,7 +274,7 @@ func (a *Agent) restoreLocked(ctx context.Context, va volumeArchiver, id, volume
 	if base == "" {
 		return Outcome{}, fmt.Errorf("%w: %s has no named volume %q", ErrNoVolume, id, volume)
 	}
-	if err := a.checkSnapshot(b); err != nil {
+	if err := a.checkSnapshot(ctx, b); err != nil {
 		return Outcome{}, err
 	}
 	next, err := a.restoreGeneration(ctx, va, id, base, row.Image, b)
@@ -270,8 +319,8 @@ func (a *Agent) snapshotBeforeDeploy(ctx context.Context, d deployment) ([]store
 	if !w.SnapshotBeforeDeploy || d.release != nil || !d.hasRow || d.row.ReleaseID == 0 {
 		return nil, nil
 	}
-	if a.opts.BackupDir == "" {
-		return nil, errors.New("snapshot_before_deploy needs backups: start the agent with --backup-dir DIR")
+	if _, err := a.backupTarget(); err != nil {
+		return nil, fmt.Errorf("snapshot_before_deploy: %w", err)
 	}
 	va, ok := a.docker.(volumeArchiver)
 	if !ok {
@@ -310,8 +359,8 @@ func (a *Agent) restoreAfterFailure(ctx context.Context, w *sources.Workload, sn
 // release's deploy that follows mounts them. Every snapshot is checked
 // before any is restored.
 func (a *Agent) restoreReleaseData(ctx context.Context, w *sources.Workload, rel store.Release) error {
-	if a.opts.BackupDir == "" {
-		return ErrNoBackups
+	if _, err := a.backupTarget(); err != nil {
+		return err
 	}
 	va, ok := a.docker.(volumeArchiver)
 	if !ok {
@@ -340,7 +389,7 @@ func (a *Agent) restoreReleaseData(ctx context.Context, w *sources.Workload, rel
 		}
 	}
 	for _, p := range picks { // every one whole before any is restored
-		if err := a.checkSnapshot(p.b); err != nil {
+		if err := a.checkSnapshot(ctx, p.b); err != nil {
 			return err
 		}
 	}
@@ -357,8 +406,12 @@ func (a *Agent) restoreReleaseData(ctx context.Context, w *sources.Workload, rel
 
 // checkSnapshot reads a snapshot through once: it must decrypt and match
 // its checksum before anything is restored from it.
-func (a *Agent) checkSnapshot(b store.Backup) error {
-	r, err := backup.Dir{Root: a.opts.BackupDir}.Open(b.Location)
+func (a *Agent) checkSnapshot(ctx context.Context, b store.Backup) error {
+	t, err := a.backupTarget()
+	if err != nil {
+		return err
+	}
+	r, err := t.Open(ctx, b.Location)
 	if err != nil {
 		return fmt.Errorf("snapshot %d: %w", b.ID, err)
 	}
@@ -374,7 +427,11 @@ func (a *Agent) checkSnapshot(b store.Backup) error {
 // puts it in use; the previous generation is kept.
 func (a *Agent) restoreGeneration(ctx context.Context, va volumeArchiver, id, base, image string, b store.Backup) (string, error) {
 	next := fmt.Sprintf("%s-r%d", base, b.ID)
-	sealed, err := backup.Dir{Root: a.opts.BackupDir}.Open(b.Location)
+	t, err := a.backupTarget()
+	if err != nil {
+		return "", err
+	}
+	sealed, err := t.Open(ctx, b.Location)
 	if err != nil {
 		return "", err
 	}

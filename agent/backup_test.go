@@ -120,7 +120,8 @@ func TestBackupAndRestoreAWorkloadsVolume(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, bs, 1)
 	assert.Equal(t, "data", bs[0].Volume)
-	sealed, err := os.ReadFile(bs[0].Location)
+	loc := filepath.Join(backups, bs[0].Location)
+	sealed, err := os.ReadFile(loc)
 	require.NoError(t, err)
 	assert.NotContains(t, string(sealed), marker, "nothing readable without the identity")
 	assert.True(t, agenttest.Rows(t, st)[wid].Status == "running", "the container runs again after the copy")
@@ -131,13 +132,13 @@ func TestBackupAndRestoreAWorkloadsVolume(t *testing.T) {
 	// A damaged copy is refused, and nothing changes.
 	damaged := filepath.Join(backups, "damaged")
 	require.NoError(t, os.WriteFile(damaged, sealed[:len(sealed)/2], 0o600))
-	require.NoError(t, os.Rename(bs[0].Location, bs[0].Location+".whole"))
-	require.NoError(t, os.Rename(damaged, bs[0].Location))
+	require.NoError(t, os.Rename(loc, loc+".whole"))
+	require.NoError(t, os.Rename(damaged, loc))
 	_, err = a.Restore(ctx, wid, "data", 0)
 	require.ErrorIs(t, err, backup.ErrCorrupt)
 	assert.Equal(t, before, agenttest.Rows(t, st)[wid].ContainerID)
 	assert.Equal(t, "a migration rewrote this", getData(t, upstream()))
-	require.NoError(t, os.Rename(bs[0].Location+".whole", bs[0].Location))
+	require.NoError(t, os.Rename(loc+".whole", loc))
 
 	o, err := a.Restore(ctx, wid, "data", bs[0].ID)
 	require.NoError(t, err, o.Reason)
@@ -271,7 +272,7 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, files, 2, "expired snapshots' files are gone")
 	for _, b := range bs {
-		assert.FileExists(t, b.Location)
+		assert.FileExists(t, filepath.Join(dir, b.Location))
 	}
 	assert.Greater(t, bs[0].ID, bs[1].ID)
 

@@ -24,7 +24,7 @@ func (c *backupCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *backupCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.a.opts.BackupDir == "" {
+	if c.a.opts.BackupDir == "" && c.a.opts.BackupS3 == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

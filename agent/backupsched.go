@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"os"
 	"sort"
 	"time"
 
@@ -84,8 +83,12 @@ func (a *Agent) scheduledBackup(ctx context.Context, w *sources.Workload, volume
 			mine, times = append(mine, s), append(times, s.CreatedAt)
 		}
 	}
+	t, err := a.backupTarget()
+	if err != nil {
+		return
+	}
 	for _, i := range backup.Expired(times, backup.Keep{Last: b.Keep.Last, Daily: b.Keep.Daily, Weekly: b.Keep.Weekly}) {
-		if err := os.Remove(mine[i].Location); err != nil && !os.IsNotExist(err) {
+		if err := t.Remove(ctx, mine[i].Location); err != nil {
 			a.log.Warn("removing an expired snapshot failed", "workload", w.ID(), "snapshot", mine[i].ID, "error", err)
 			continue
 		}

@@ -76,8 +76,13 @@ func (s *sharedSecrets) apply(d *gitops.Desired) []secretWarning {
 		}
 	}
 	failOnError := d.Repo.Secrets.OnError == "fail"
+	agentOnly := agentSecrets(d.Repo)
 	for _, w := range d.Workloads {
-		if layer := secrets.Layer(d.Secrets, values, w.App); len(layer) > 0 {
+		layer := secrets.Layer(d.Secrets, values, w.App)
+		for name := range agentOnly {
+			delete(layer, name)
+		}
+		if len(layer) > 0 {
 			s.layers[w.ID()] = layer
 			w.SetContentHash(gitops.SecretsContent, secrets.Fingerprint(s.key, layer))
 			w.Hash = gitops.Hash(w)
@@ -91,6 +96,26 @@ func (s *sharedSecrets) apply(d *gitops.Desired) []secretWarning {
 		}
 	}
 	return warns
+}
+
+// agentSecrets are the global shared secrets berth.yaml names for the
+// agent's own use — registry passwords, notification URLs, the backup
+// target's credentials. They never reach a container: an app that could
+// read the backup credentials could delete its own backups.
+func agentSecrets(rc gitops.RepoConfig) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rc.Registries {
+		out[r.PasswordSecret] = true
+	}
+	for _, n := range rc.Notifications {
+		if n.URLSecret != "" {
+			out[n.URLSecret] = true
+		}
+	}
+	if rc.Backups.S3Secret != "" {
+		out[rc.Backups.S3Secret] = true
+	}
+	return out
 }
 
 // env is a container's env: the workload's shared layer below the image's

@@ -219,6 +219,9 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 	a.report.secretWarnings(ctx, commit, a.secrets.apply(d))
 	problems := a.events.notify.configure(d.Repo.Notifications, a.secrets.global)
 	problems = append(problems, a.registries(d.Repo.Registries)...)
+	if p := a.configureBackupTarget(d.Repo.Backups); p != "" {
+		problems = append(problems, p)
+	}
 	for _, p := range problems {
 		a.report.secretWarnings(ctx, commit, []secretWarning{{msg: p}})
 	}

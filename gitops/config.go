@@ -10,6 +10,15 @@ type RepoConfig struct {
 	Defaults      Defaults       `yaml:"defaults"`
 	Notifications []Notification `yaml:"notifications"`
 	Registries    []Registry     `yaml:"registries"`
+	Backups       BackupsConfig  `yaml:"backups"`
+}
+
+// BackupsConfig is the backups block of berth.yaml: what the repo says of
+// the target the operator chose (--backup-dir, --backup-s3).
+type BackupsConfig struct {
+	// S3Secret names the global shared secret that holds the S3 target's
+	// credentials, as ACCESS_KEY_ID:SECRET_ACCESS_KEY.
+	S3Secret string `yaml:"s3_secret"`
 }
 
 // Registry is a login for a private registry, for pulls and builds' base

@@ -74,4 +74,6 @@ var fieldDocs = map[string]string{
 	"github.com/berthops/berth/gitops.Registry.Host":            "The registry's host, e.g. registry.example.com or ghcr.io.",
 	"github.com/berthops/berth/gitops.Registry.Username":        "The user name.",
 	"github.com/berthops/berth/gitops.Registry.PasswordSecret":  "The name of a global shared secret that holds the password or token.",
+	"github.com/berthops/berth/gitops.RepoConfig.Backups":       "What the repo says of the backup target the operator chose (--backup-dir or --backup-s3).",
+	"github.com/berthops/berth/gitops.BackupsConfig.S3Secret":   "The name of a global shared secret that holds the --backup-s3 target's credentials, as ACCESS_KEY_ID:SECRET_ACCESS_KEY.",
 }

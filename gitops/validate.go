@@ -153,6 +153,9 @@ func validateRepoConfig(dec *decoder, rc *RepoConfig) {
 		}
 	}
 	validateRegistries(dec, rc.Registries)
+	if n := rc.Backups.S3Secret; n != "" && !secretNameRe.MatchString(n) {
+		dec.errorf("backups.s3_secret", dec.at("backups.s3_secret"), "%q is not a shared secret name (A-Z, 0-9, _)", n)
+	}
 }
 
 var registryHostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)

@@ -39,7 +39,7 @@ func (s *Store) Backups(ctx context.Context, workloadID string) ([]Backup, error
 		q += ` WHERE workload_id = ?`
 		args = append(args, workloadID)
 	}
-	q += ` ORDER BY id DESC`
+	q += ` ORDER BY created_at DESC, id DESC`
 	s.count()
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/backup"
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/forge"
@@ -128,12 +130,20 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	opts.Name, opts.Path, opts.AllowEmpty, opts.SelfHeal, opts.Parallel = f.agentName, f.path, f.allowEmpty, f.selfHeal, f.parallel
 	opts.Labels = f.labels
 	opts.Router = rt
-	if f.backupDir != "" {
+	switch {
+	case f.backupDir != "" && f.backupS3 != "":
+		return errors.New("--backup-dir and --backup-s3: choose one backup target")
+	case f.backupDir != "":
 		if opts.BackupDir, err = filepath.Abs(f.backupDir); err != nil {
 			return fmt.Errorf("--backup-dir: %w", err)
 		}
-		opts.BackupIdentities = ids
+	case f.backupS3 != "":
+		if _, _, _, _, _, err := backup.ParseS3URL(f.backupS3); err != nil {
+			return err
+		}
+		opts.BackupS3 = f.backupS3
 	}
+	opts.BackupIdentities = ids
 	opts.Engine = engine.Options{LivenessWindow: f.livenessWindow, Drain: f.drain, Failpoint: failpoint(log)}
 	opts.Policy = f.allow.policy
 	opts.AppRepo = func(url, branch, name string) (agent.AppRepo, error) {
