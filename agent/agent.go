@@ -150,6 +150,7 @@ type Agent struct {
 	trigger     chan struct{}
 	cache       loaded // the last rendered commit, reused while HEAD stays put
 	target      atomic.Pointer[targetState]
+	backups     backupHealth
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
 	interval    time.Duration
 	metrics     *metrics
@@ -203,6 +204,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 		a.view = newContainerView(w, opts.Name, opts.Resync, log)
 	}
 	a.metrics = newMetrics(a)
+	a.report.backups = a.volumeBackups
 	return a
 }
 

@@ -101,8 +101,9 @@ func (a *Agent) backupLocked(ctx context.Context, va volumeArchiver, id, volume 
 		}
 		b, err := a.backupVolume(ctx, va, t, w, row, key, v.docker, recipients)
 		if err != nil {
+			a.backupResult(ctx, id, key, a.now(), err)
 			a.events.count(ctx, store.Event{WorkloadID: id, Kind: string(KindBackupFailed), Severity: store.SeverityError, Commit: row.Commit,
-				Message: fmt.Sprintf("backup of %s volume %s failed: %v", id, key, err)})
+				Metadata: map[string]string{"volume": key}, Message: fmt.Sprintf("backup of %s volume %s failed: %v", id, key, err)})
 			return out, err
 		}
 		out = append(out, b)
@@ -170,9 +171,13 @@ func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, t backup.Ta
 	if b.ID, err = a.store.AddBackup(ctx, b); err != nil {
 		return b, err
 	}
-	a.events.add(ctx, store.Event{WorkloadID: w.ID(), Kind: string(KindBackupSucceeded), Severity: store.SeverityInfo, Commit: row.Commit,
-		Message: fmt.Sprintf("backup %d of %s volume %s: %d bytes in %s to %s (consistency: %s)", b.ID, w.ID(), key, m.Size,
-			a.now().Sub(start).Round(time.Millisecond), t, consistency)})
+	kind, again := a.backupResult(ctx, w.ID(), key, start, nil), ""
+	if kind == KindBackupRecovered {
+		again = " (backups work again after failing)"
+	}
+	a.events.add(ctx, store.Event{WorkloadID: w.ID(), Kind: string(kind), Severity: store.SeverityInfo, Commit: row.Commit, Metadata: map[string]string{"volume": key},
+		Message: fmt.Sprintf("backup %d of %s volume %s: %d bytes in %s to %s (consistency: %s)%s", b.ID, w.ID(), key, m.Size,
+			a.now().Sub(start).Round(time.Millisecond), t, consistency, again)})
 	return b, nil
 }
 

@@ -202,6 +202,9 @@ func (a *Agent) RunDueJobs(ctx context.Context) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		e := a.jobs.entries[id]
+		if e.volume != "" {
+			a.checkStale(ctx, e.w.ID(), e.volume, e.sched, now)
+		}
 		if e.next.After(now) {
 			continue
 		}

@@ -47,6 +47,8 @@ type reporter struct {
 	// access; push-back is off until the agent restarts (one warning, not
 	// one per heartbeat).
 	refused bool
+	// backups are the scheduled volumes' last snapshots, by workload.
+	backups func() map[string]map[string]gitops.VolumeBackup
 }
 
 // metaStore keeps small facts across processes (the state dir's SQLite).
@@ -202,6 +204,14 @@ func (r *reporter) tick(ctx context.Context, res *TickResult, rows []store.Runti
 		return
 	}
 	rep := statusReport(r.agent, res, rows)
+	if r.backups != nil {
+		for id, vols := range r.backups() {
+			if ws, ok := rep.Workloads[id]; ok {
+				ws.Backups = vols
+				rep.Workloads[id] = ws
+			}
+		}
+	}
 	rep.Labels, rep.Heartbeat = r.labels, r.now().UTC()
 	rep.IntervalSeconds, rep.HeartbeatSeconds = int(r.interval/time.Second), int(max(r.heartbeat, 0)/time.Second)
 	r.pushed(ctx, rep.Heartbeat)

@@ -70,7 +70,7 @@ var fieldDocs = map[string]string{
 	"github.com/berthops/berth/gitops.AppConfig.Defaults":       "Defaults for the app's workloads (over berth.yaml's).",
 	"github.com/berthops/berth/gitops.Notification.URL":         "A shoutrrr URL, e.g. slack://token@channel or generic://hooks.example.com/berth.",
 	"github.com/berthops/berth/gitops.Notification.URLSecret":   "The name of a global shared secret that holds the URL (when it carries a token).",
-	"github.com/berthops/berth/gitops.Notification.Events":      "The event kinds sent (default: deploy.failed, deploy.rolled_back, workload.missing, deploy.recovered, job.failed, job.recovered).",
+	"github.com/berthops/berth/gitops.Notification.Events":      "The event kinds sent (default: deploy.failed, deploy.rolled_back, workload.missing, deploy.recovered, job.failed, job.recovered, backup.failed, backup.recovered, backup.stale).",
 	"github.com/berthops/berth/gitops.Registry.Host":            "The registry's host, e.g. registry.example.com or ghcr.io.",
 	"github.com/berthops/berth/gitops.Registry.Username":        "The user name.",
 	"github.com/berthops/berth/gitops.Registry.PasswordSecret":  "The name of a global shared secret that holds the password or token.",

@@ -37,6 +37,17 @@ type WorkloadStatus struct {
 	Container    string    `json:"container,omitempty"`     // container (or compose project) name
 	Message      string    `json:"message,omitempty"`       // a short generic reason
 	UpdatedAt    time.Time `json:"updated_at"`
+	// Backups are its scheduled volumes' snapshots, by volume.
+	Backups map[string]VolumeBackup `json:"backups,omitempty"`
+}
+
+// VolumeBackup is a volume's backups as the status branch shows them: the
+// newest snapshot's time (its age is now minus that), and whether the
+// last attempt failed or the newest is older than two periods.
+type VolumeBackup struct {
+	LastAt  time.Time `json:"last_backup_at,omitzero"`
+	Failing bool      `json:"failing,omitempty"`
+	Stale   bool      `json:"stale,omitempty"`
 }
 
 // StatusReport is what one agent writes to the status branch.
