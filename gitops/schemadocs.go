@@ -24,7 +24,7 @@ var fieldDocs = map[string]string{
 	"github.com/berthops/berth/sources.Job.Timeout":               "How long a run may take before it is stopped (SIGTERM, the stop grace period, SIGKILL) and reported failed (default 1h).",
 	"github.com/berthops/berth/sources.Job.Concurrency":           "forbid (default: a run due while one runs is skipped) or replace (the running one is stopped first).",
 	"github.com/berthops/berth/sources.Job.CatchUp":               "none (default) or once: a run missed while the agent was down starts once when it is back.",
-	"github.com/berthops/berth/sources.Spec.SnapshotBeforeDeploy": "Snapshot the named volumes before each new version is deployed (needs --backup-dir); the snapshot holds the serving release's data. Order: snapshot, before_deploy, the swap.",
+	"github.com/berthops/berth/sources.Spec.SnapshotBeforeDeploy": "Snapshot the named volumes before each new version is deployed (needs --backup-dir or --backup-s3); the snapshot holds the serving release's data. Order: snapshot, before_deploy, the swap.",
 	"github.com/berthops/berth/sources.Spec.OnFailure":            "keep-data (default) or restore-data: when a deploy fails after its new version ran (its before_deploy or its container), the pre-deploy snapshot is restored into a fresh volume generation and the old version serves on it.",
 	"github.com/berthops/berth/sources.Route.Hosts":               "Host names, e.g. shop.example.com; a public name gets a certificate (ACME) when the proxy serves HTTPS. Each host belongs to one workload.",
 	"github.com/berthops/berth/sources.Healthcheck.Path":          "The path the gate asks, e.g. /healthz.",
