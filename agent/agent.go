@@ -27,6 +27,7 @@ import (
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
 	"github.com/berthops/berth/sources/static"
+	"github.com/berthops/berth/update"
 )
 
 // Options are the agent's settings; zero values take the defaults.
@@ -109,6 +110,11 @@ type Options struct {
 	BackupS3Options backup.S3Options
 	// BackupIdentities open snapshots for a restore (the --identity files).
 	BackupIdentities []age.Identity
+	// Committer commits image updates (source.update) to the config repo;
+	// nil turns them off.
+	Committer committer
+	// PullRequests opens pull requests for push: pull-request updates.
+	PullRequests pullRequester
 }
 
 // puller is the config repo as the tick uses it.
@@ -154,10 +160,13 @@ type Agent struct {
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
 	interval    time.Duration
 	metrics     *metrics
-	prunedAt    time.Time       // when the event log was last pruned
-	rejected    string          // the last config commit that failed signature verification
-	view        *containerView  // nil when the Docker client cannot stream events
-	loginSum    string          // the registry logins in use, hashed
+	prunedAt    time.Time      // when the event log was last pruned
+	rejected    string         // the last config commit that failed signature verification
+	view        *containerView // nil when the Docker client cannot stream events
+	loginSum    string         // the registry logins in use, hashed
+	loginsMu    sync.Mutex
+	logins      map[string]update.Login // by host, for image-update checks
+	imgUpdates  updates
 	retryNow    bool            // the logins changed: the next decide ends backoffs
 	fleet       fleetCache      // the status branch, read for /api/fleet and moves
 	moving      map[string]bool // workloads that moved away, kept until they serve elsewhere
@@ -287,6 +296,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.Watch(ctx)
 	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
 	go a.jobLoop(ctx)
+	go a.updateLoop(ctx)
 	a.loop(ctx)
 	a.stopJobs()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Timeouts.Forge)

@@ -10,6 +10,7 @@ import (
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
+	"github.com/berthops/berth/update"
 )
 
 // SharedSecret is what the API says of a shared secret: never its value.
@@ -157,12 +158,19 @@ func (a *Agent) registries(list []gitops.Registry) []string {
 	var creds []docker.Credential
 	var problems []string
 	sum := sha256.New()
+	logins := map[string]update.Login{}
+	defer func() {
+		a.loginsMu.Lock()
+		a.logins = logins
+		a.loginsMu.Unlock()
+	}()
 	for i, r := range list {
 		pw, ok := a.secrets.global[r.PasswordSecret]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("registries.%d: shared secret %s has no value on this agent; pulls from %s go without a login", i, r.PasswordSecret, r.Host))
 			continue
 		}
+		logins[r.Host] = update.Login{Username: r.Username, Password: pw}
 		creds = append(creds, docker.Credential{Host: r.Host, Username: r.Username, Password: pw})
 		pwSum := sha256.Sum256([]byte(pw))
 		fmt.Fprintf(sum, "%s\x00%s\x00%x\x00", r.Host, r.Username, pwSum)

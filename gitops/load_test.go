@@ -57,6 +57,13 @@ func TestValidationErrors(t *testing.T) {
 			"apps/db/pg.yaml":   "source:\n  type: image\n  image: postgres:16\nvolumes:\n  data:\n    path: /var/lib/postgresql/data\n    backup:\n      schedule: \"nightly\"\n      keep: {last: -1}\n      consistency: freeze\n",
 			"apps/db/typo.yaml": "source:\n  type: image\n  image: postgres:16\nvolumes:\n  wal:\n    pth: /wal\n",
 			"apps/db/ok.yaml":   "source:\n  type: image\n  image: postgres:16\nvolumes:\n  data:\n    path: /data\n    backup: {schedule: \"0 2 * * *\", keep: {last: 7, daily: 14, weekly: 8}, consistency: pause}\n  logs: /logs\n"}},
+		{name: "image_updates", files: map[string]string{
+			"apps/shop/range.yaml":    "source:\n  type: image\n  image: reg/web:1.4.2\n  update:\n    policy: semver\n    range: \"~1.x.y.z\"\n    interval: 10s\n",
+			"apps/shop/regex.yaml":    "source:\n  type: image\n  image: reg/web:main-1\n  update: {policy: newest, pattern: \"^main-(\", push: sideways, range: \"~1\"}\n",
+			"apps/shop/none.yaml":     "source:\n  type: image\n  image: reg/web:1\n  update: {stage: build}\n",
+			"apps/shop/ok.yaml":       "source:\n  type: image\n  image: reg/web:1.4.2\n  update: {policy: semver, range: \"~1.4\", interval: 10m, push: pull-request, branch: \"berth/update/{app}-{name}\"}\n",
+			"apps/shop/df.yaml":       "source:\n  type: dockerfile\n  context: df\n  update: {policy: digest, stage: final}\n",
+			"apps/shop/df/Dockerfile": "FROM reg/base:stable AS final\n"}},
 		{name: "data_safety", files: map[string]string{
 			"apps/db/no-snapshot.yaml": "source:\n  type: image\n  image: db:1\nvolumes:\n  data: /data\non_failure: restore-data\n",
 			"apps/db/no-volume.yaml":   "source:\n  type: image\n  image: db:1\nsnapshot_before_deploy: true\n",

@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/backup", s.authed(s.backup))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/restore", s.authed(s.restore))
 	mux.HandleFunc("GET /api/backups", s.authed(s.backups))
+	mux.HandleFunc("GET /api/updates", s.authed(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.agent.Updates()) }))
 	mux.HandleFunc("GET /api/events/stream", s.authed(s.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", s.authed(s.sharedSecrets))
 	mux.HandleFunc("GET /api/fleet", s.authed(s.fleet))

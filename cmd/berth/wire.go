@@ -164,7 +164,18 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 			return &exitError{code: 2, msg: err.Error()}
 		}
 		opts.Forge = fc
+		opts.PullRequests = fc // push: pull-request image updates
 	}
+	// Image updates (source.update) commit with the config repo's
+	// credentials, as the agent.
+	fcm := gitops.NewFileCommitter(f.repo, filepath.Join(f.state.dir, "update.git"), f.agentName, creds)
+	fcm.Log = log
+	if f.updateSigningKey != "" {
+		if fcm.Key, err = gitops.LoadSigningKey(f.updateSigningKey); err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+	}
+	opts.Committer = fcm
 	if f.statusBranch != "" {
 		sw, err := gitops.NewStatusWriter(f.repo, f.statusBranch, f.agentName, filepath.Join(f.state.dir, "status.git"), creds)
 		if err != nil {

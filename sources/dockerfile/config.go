@@ -24,6 +24,9 @@ type Config struct {
 	Target         string            `yaml:"target" json:"target,omitempty"`
 	Git            *GitSource        `yaml:"git" json:"git,omitempty"`
 	DeployStrategy string            `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+	// Update follows new base images (the final stage's FROM, or
+	// Update.Stage's) by committing them; not hashed.
+	Update *sources.UpdatePolicy `yaml:"update" json:"-"`
 
 	// Resolved by the loader (see Paths).
 	context, dockerfile sources.Path
@@ -54,8 +57,15 @@ func (c *Config) Validate() []sources.FieldError {
 	if err := sources.ValidateStrategy(c.Kind(), c.DeployStrategy); err != nil {
 		errs = append(errs, sources.FieldError{Field: "source.deploy_strategy", Msg: err.Error()})
 	}
+	if c.Update != nil && c.Git != nil {
+		errs = append(errs, sources.FieldError{Field: "source.update", Msg: "follows the base image of a Dockerfile in the config repo; an app repo's Dockerfile is its own repo's"})
+	}
+	errs = append(errs, c.Update.Validate(true)...)
 	return errs
 }
+
+// UpdatePolicy is source.update, nil when absent.
+func (c *Config) UpdatePolicy() *sources.UpdatePolicy { return c.Update }
 
 var _ sources.PathReferrer = (*Config)(nil)
 

@@ -22,7 +22,13 @@ type Config struct {
 	Image          string `yaml:"image" json:"image"`
 	Pull           string `yaml:"pull" json:"pull,omitempty"`
 	DeployStrategy string `yaml:"deploy_strategy" json:"deploy_strategy,omitempty"`
+	// Update follows new tags by committing them (not hashed: it does
+	// not change what runs).
+	Update *sources.UpdatePolicy `yaml:"update" json:"-"`
 }
+
+// UpdatePolicy is source.update, nil when absent.
+func (c *Config) UpdatePolicy() *sources.UpdatePolicy { return c.Update }
 
 var _ sources.Config = (*Config)(nil)
 
@@ -48,6 +54,7 @@ func (c *Config) Validate() []sources.FieldError {
 	if err := sources.ValidateStrategy(sources.KindImage, c.DeployStrategy); err != nil {
 		errs = append(errs, sources.FieldError{Field: "source.deploy_strategy", Msg: err.Error()})
 	}
+	errs = append(errs, c.Update.Validate(false)...)
 	return errs
 }
 

@@ -14,6 +14,8 @@ import (
 type Signer struct {
 	// Trusted is the signer's entry for a --trusted-signers file.
 	Trusted string
+	// KeyFile is an SSH signer's private key.
+	KeyFile string
 	config  []string // git -c settings
 	env     []string
 }
@@ -28,6 +30,7 @@ func NewSSHSigner(t testing.TB, principal string) *Signer {
 		t.Fatal(err)
 	}
 	return &Signer{
+		KeyFile: key,
 		Trusted: principal + " " + strings.TrimSpace(string(pub)) + "\n",
 		config:  []string{"gpg.format=ssh", "user.signingkey=" + key},
 	}
