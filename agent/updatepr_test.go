@@ -51,7 +51,9 @@ func TestDigestUpdateOpensThenUpdatesOnePullRequest(t *testing.T) {
 	gitserver.Git(t, work, "add", "-A")
 	gitserver.Git(t, work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "web follows :stable")
 	gitserver.Git(t, work, "push", "-q", "origin", "HEAD:main")
-	mainTip := func() string { return strings.Fields(gitserver.Git(t, work, "ls-remote", "origin", "refs/heads/main"))[0] }
+	mainTip := func() string {
+		return strings.Fields(gitserver.Git(t, work, "ls-remote", "origin", "refs/heads/main"))[0]
+	}
 	tip := mainTip()
 
 	tokenFile := filepath.Join(t.TempDir(), "token")

@@ -45,8 +45,8 @@ type FileCommitter struct {
 	// commit -S` with gpg.format=ssh makes), so --trusted-signers can
 	// name the agent.
 	Key ssh.Signer
-	Log   *slog.Logger
-	mu    sync.Mutex
+	Log *slog.Logger
+	mu  sync.Mutex
 }
 
 // NewFileCommitter commits as agent to the repo at url, through a bare

@@ -19,7 +19,7 @@ type tagList struct {
 	created map[string]time.Time
 }
 
-func (l tagList) Tags(string) ([]string, error)  { return l.tags, nil }
+func (l tagList) Tags(string) ([]string, error) { return l.tags, nil }
 func (l tagList) Digest(string) (string, error) { return "", errors.New("unused") }
 func (l tagList) Created(ref string) (time.Time, error) {
 	for tag, at := range l.created {
