@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +46,7 @@ type PendingUpdate struct {
 	Policy    string    `json:"policy"`
 	Current   string    `json:"current"`
 	Candidate string    `json:"candidate"`
-	State     string    `json:"state"` // found, committed, pr_opened, failed
+	State     string    `json:"state"` // current, found, committed, pr_opened, failed
 	Commit    string    `json:"commit,omitempty"`
 	URL       string    `json:"url,omitempty"` // the pull request
 	Error     string    `json:"error,omitempty"`
@@ -60,6 +62,7 @@ type updates struct {
 	next    map[string]time.Time
 	fails   map[string]int
 	pending map[string]PendingUpdate
+	base    string // the loaded commit the checks read
 }
 
 // Updates lists the pending updates, by workload.
@@ -116,7 +119,7 @@ func (a *Agent) CheckUpdates(ctx context.Context) {
 		return
 	}
 	a.tickMu.Lock()
-	d := a.cache.desired
+	d, commit := a.cache.desired, a.cache.commit
 	a.tickMu.Unlock()
 	if d == nil {
 		return
@@ -128,6 +131,7 @@ func (a *Agent) CheckUpdates(ctx context.Context) {
 		a.imgUpdates.reg.Timeout = 30 * time.Second
 	}
 	a.imgUpdates.reg.Logins = a.registryLogin
+	a.imgUpdates.base = commit
 	a.imgUpdates.mu.Unlock()
 	now := a.now()
 	for _, w := range d.Workloads {
@@ -173,9 +177,11 @@ func (a *Agent) checkUpdate(ctx context.Context, d *gitops.Desired, w *sources.W
 	}
 	a.imgUpdates.mu.Lock()
 	prev, had := a.imgUpdates.pending[id]
+	had = had && prev.State != "current"
 	a.imgUpdates.fails[id] = 0
 	if !ok {
-		delete(a.imgUpdates.pending, id)
+		pu.State, pu.Candidate = "current", t.current
+		a.imgUpdates.pending[id] = pu
 		a.imgUpdates.mu.Unlock()
 		return
 	}
@@ -185,6 +191,7 @@ func (a *Agent) checkUpdate(ctx context.Context, d *gitops.Desired, w *sources.W
 			Message: fmt.Sprintf("update found for %s: %s → %s (%s)", id, t.current, pu.Candidate, pu.Policy)})
 	}
 	msg := fmt.Sprintf("berth: update %s to %s\n\n%s → %s (source.update: %s), found by agent %s.\n", id, tagOf(next), t.current, pu.Candidate, pu.Policy, a.opts.Name)
+	var edited []byte
 	edit := func(src []byte) ([]byte, error) {
 		v, err := t.read(src)
 		if err != nil {
@@ -196,7 +203,8 @@ func (a *Agent) checkUpdate(ctx context.Context, d *gitops.Desired, w *sources.W
 		if v != t.current {
 			return nil, fmt.Errorf("%w: the file now says %s", errChangedMeanwhile, v)
 		}
-		return t.rewrite(src, pu.Candidate)
+		edited, err = t.rewrite(src, pu.Candidate)
+		return edited, err
 	}
 	branch, base := a.repo.Branch(), ""
 	if p.PushMode() == sources.PushPullRequest {
@@ -220,7 +228,7 @@ func (a *Agent) checkUpdate(ctx context.Context, d *gitops.Desired, w *sources.W
 			Message: fmt.Sprintf("update committed for %s: %s → %s on %s (%s)", id, t.current, pu.Candidate, branch, shortSHA(sha))})
 	}
 	if p.PushMode() == sources.PushPullRequest {
-		if err := a.openPullRequest(ctx, d, w, &pu, branch, msg); err != nil {
+		if err := a.openPullRequest(ctx, d, w, &pu, branch, msg, t.file, edited); err != nil {
 			a.updateFailed(ctx, w, p, pu, err)
 			return
 		}
@@ -229,6 +237,60 @@ func (a *Agent) checkUpdate(ctx context.Context, d *gitops.Desired, w *sources.W
 }
 
 var errChangedMeanwhile = errors.New("the file changed since it was read")
+
+// planOf is `berth plan`'s markdown for the loaded config with one file
+// replaced by edited (relative to the repo root): the config folder is
+// copied (without .git), the file written, and both sides compared.
+func (a *Agent) planOf(d *gitops.Desired, file string, edited []byte) (string, error) {
+	if edited == nil {
+		return "", errors.New("no edit to plan")
+	}
+	tmp, err := os.MkdirTemp("", "berth-plan-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	root := a.configRoot()
+	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case e.IsDir() && e.Name() == ".git":
+			return filepath.SkipDir
+		case e.IsDir():
+			return os.MkdirAll(filepath.Join(tmp, rel), 0o755)
+		case !e.Type().IsRegular():
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := e.Info()
+		return os.WriteFile(filepath.Join(tmp, rel), b, info.Mode().Perm())
+	})
+	if err != nil {
+		return "", err
+	}
+	rel := strings.TrimPrefix(path.Clean(file), path.Clean(a.opts.Path)+"/")
+	if err := os.WriteFile(filepath.Join(tmp, filepath.FromSlash(rel)), edited, 0o644); err != nil {
+		return "", err
+	}
+	head, err := gitops.LoadWith(tmp, "", gitops.LoadOptions{Policy: a.opts.Policy})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	a.imgUpdates.mu.Lock()
+	base := a.imgUpdates.base
+	a.imgUpdates.mu.Unlock()
+	if err := gitops.NewPlan(d, head, base, "proposed").WriteMarkdown(&b); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
 
 // readConfigFile reads a file of the config repo's clone (the commit the
 // tick loaded); file is relative to the repo root.
@@ -247,13 +309,18 @@ func (a *Agent) registryLogin(host string) (update.Login, bool) {
 
 // openPullRequest opens (or updates) the pull request of an update branch
 // with `berth plan`'s view of the change as its body.
-func (a *Agent) openPullRequest(ctx context.Context, d *gitops.Desired, w *sources.Workload, pu *PendingUpdate, branch, msg string) error {
+func (a *Agent) openPullRequest(ctx context.Context, d *gitops.Desired, w *sources.Workload, pu *PendingUpdate, branch, msg, file string, edited []byte) error {
 	if a.opts.PullRequests == nil {
-		return errors.New("push: pull-request needs a forge: start the agent with --forge-url and --forge-token-file")
+		return errors.New("push: pull-request needs a forge: start the agent with --commit-status KIND, --forge-url and --forge-token-file")
 	}
 	title := fmt.Sprintf("berth: update %s to %s", w.ID(), pu.Candidate)
-	body := fmt.Sprintf("%s\n\n| workload | image now | proposed | policy |\n|---|---|---|---|\n| `%s` | `%s` | `%s` | %s |\n\nMerging redeploys `%s` through its normal deploy: readiness gate, and the old version kept if the new one fails.\n",
-		msg, w.ID(), pu.Current, pu.Candidate, pu.Policy, w.ID())
+	body := msg + "\n"
+	if plan, err := a.planOf(d, file, edited); err == nil {
+		body += plan
+	} else {
+		a.log.Warn("planning the update failed", "workload", w.ID(), "error", err)
+		body += fmt.Sprintf("| workload | image now | proposed | policy |\n|---|---|---|---|\n| `%s` | `%s` | `%s` | %s |\n", w.ID(), pu.Current, pu.Candidate, pu.Policy)
+	}
 	url, opened, err := a.opts.PullRequests.PullRequest(ctx, branch, a.repo.Branch(), title, body)
 	if err != nil {
 		return fmt.Errorf("opening the pull request: %w", err)

@@ -97,6 +97,8 @@ func TestDigestUpdateOpensThenUpdatesOnePullRequest(t *testing.T) {
 	require.Len(t, ps, 1)
 	assert.Equal(t, "berth/update/"+h.App+"-web", ps[0].Head.Ref)
 	assert.Contains(t, ps[0].Body, first)
+	assert.Contains(t, ps[0].Body, "### Berth plan", "the body is berth plan's markdown")
+	assert.Contains(t, ps[0].Body, "source.image")
 	assert.Equal(t, tip, mainTip(), "the watched branch is untouched")
 
 	dockertest.PushWithLogin(t, dockertest.Image(t, "upd-s2", "ENV MESSAGE=stable-2"), repo+":stable", "deploy", password)

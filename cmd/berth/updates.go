@@ -17,7 +17,7 @@ func newUpdatesCmd() *cobra.Command {
 	var out outputFlags
 	cmd := &cobra.Command{
 		Use:   "updates",
-		Short: "List the newer images source.update policies found, and whether they were committed or proposed",
+		Short: "List the workloads that follow image updates (source.update): what each check found, and whether it was committed or proposed",
 		Example: `  berth updates
   berth updates --json | jq '.[] | select(.state == "failed")'`,
 		Args: cobra.NoArgs,
@@ -39,7 +39,7 @@ func newUpdatesCmd() *cobra.Command {
 
 func printUpdates(w io.Writer, ups []agent.PendingUpdate) error {
 	if len(ups) == 0 {
-		_, err := fmt.Fprintln(w, "no pending image updates")
+		_, err := fmt.Fprintln(w, "no workload follows image updates here (source.update), or none was checked yet")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
