@@ -169,8 +169,16 @@ func (a *Agent) checkUpdate(ctx context.Context, d *gitops.Desired, w *sources.W
 		a.updateFailed(ctx, w, p, PendingUpdate{Workload: id, Policy: p.Policy, Current: t.current, CheckedAt: now}, err)
 		return
 	}
-	next, ok, err := update.Next(p, cur, a.imgUpdates.reg.View(ctx, p.Every()))
+	view := a.imgUpdates.reg.View(ctx, p.Every())
+	next, ok, err := update.Next(p, cur, view)
 	pu := PendingUpdate{Workload: id, Policy: describePolicy(p), Current: t.current, Candidate: next.String(), State: "found", CheckedAt: now}
+	if err == nil && ok && next.Digest == "" {
+		// A registry may list a tag it no longer serves: never commit
+		// an image that cannot be pulled.
+		if _, derr := view.Digest(next.String()); derr != nil {
+			err = fmt.Errorf("the registry lists %s but does not serve it: %w", next, derr)
+		}
+	}
 	if err != nil {
 		a.updateFailed(ctx, w, p, pu, err)
 		return

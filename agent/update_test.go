@@ -183,3 +183,34 @@ func TestImageUpdateThatCannotBePushedBacksOff(t *testing.T) {
 	assert.Equal(t, 1, n, "one event")
 	assert.Equal(t, 2, count)
 }
+
+// A dockerfile source follows its base image: the FROM line of the final
+// stage is the one rewritten, the rest of the Dockerfile untouched, and
+// the next tick builds on the new base.
+func TestDockerfileBaseImageUpdate(t *testing.T) {
+	h := newHarness(t)
+	h.CleanBuilt()
+	reg := dockertest.Registry(t)
+	base := reg + "/berth-test/" + h.App + "-base"
+	dockertest.Push(t, dockertest.Image(t, "base-10", "ENV MESSAGE=base-1.0"), base+":1.0.0")
+	df := "# build on the team's base\nFROM " + base + ":1.0.0 AS final\nENV GREETING=hi\n"
+	h.Repo.Write("apps/"+h.App+"/web/Dockerfile", df)
+	h.Workload("web", "source:\n  type: dockerfile\n  context: web\n  deploy_strategy: recreate\n  update: {policy: semver, interval: 1m}\nport: 8080\n")
+	clk := newClock()
+	a, st := h.Start("web", agent.Options{Now: clk.Now,
+		Committer: gitops.NewFileCommitter(h.Repo.URL, filepath.Join(t.TempDir(), "update.git"), h.Name, gitops.Credentials{})})
+	ctx := context.Background()
+	assert.Contains(t, agenttest.Get(t, agenttest.Rows(t, st)[h.ID("web")].Upstream), "base-1.0")
+
+	dockertest.Push(t, dockertest.Image(t, "base-11", "ENV MESSAGE=base-1.1"), base+":1.1.0")
+	a.CheckUpdates(ctx)
+	ups := a.Updates()
+	require.Len(t, ups, 1)
+	require.Equal(t, "committed", ups[0].State, ups[0].Error)
+	commitsOf(t, h.Repo)
+	assert.Equal(t, strings.Replace(df, ":1.0.0", ":1.1.0", 1), gitserver.Git(t, h.Repo.Dir, "show", "HEAD:apps/"+h.App+"/web/Dockerfile"))
+	res, err := a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{h.ID("web")}, res.Deployed)
+	assert.Contains(t, agenttest.Get(t, agenttest.Rows(t, st)[h.ID("web")].Upstream), "base-1.1", "built on the new base")
+}
