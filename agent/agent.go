@@ -211,6 +211,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 	}
 	if w, ok := d.(containerWatcher); ok {
 		a.view = newContainerView(w, opts.Name, opts.Resync, log)
+		a.view.onOOM = a.containerOOM
 	}
 	a.metrics = newMetrics(a)
 	a.report.backups = a.volumeBackups

@@ -40,6 +40,9 @@ type containerView struct {
 	seq     uint64            // events applied so far
 	touched map[string]uint64 // id → seq of the last event applied to it since the last list
 	gone    map[string]bool   // ids destroyed since the last list
+	// onOOM hears that the kernel killed a process of a container for
+	// want of memory (the container as it is now).
+	onOOM func(ctx context.Context, c docker.Container)
 }
 
 func newContainerView(d containerWatcher, agent string, resync time.Duration, log *slog.Logger) *containerView {
@@ -122,6 +125,9 @@ func (v *containerView) apply(ctx context.Context, ev docker.ContainerEvent) {
 			v.stale()
 			return
 		}
+	}
+	if ev.Action == "oom" && ok && v.onOOM != nil {
+		v.onOOM(ctx, c)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()

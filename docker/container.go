@@ -112,6 +112,9 @@ type RunSpec struct {
 	Cmd []string
 	// Task: a one-off run — no restart policy, no published port.
 	Task bool
+	// Memory (bytes, no swap beyond it), NanoCPUs and PidsLimit cap the
+	// container; 0 is unlimited.
+	Memory, NanoCPUs, PidsLimit int64
 }
 
 // Create creates a container without starting it.
@@ -120,6 +123,13 @@ func (d *Client) Create(ctx context.Context, spec RunSpec) (string, error) {
 	defer cancel()
 	cfg := &container.Config{Image: spec.Image, Env: spec.Env, Labels: spec.Labels, Cmd: spec.Cmd}
 	hc := &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
+	hc.Memory, hc.NanoCPUs = spec.Memory, spec.NanoCPUs
+	if spec.Memory > 0 {
+		hc.MemorySwap = spec.Memory // no swap beyond the limit: over it is an OOM kill, not a slow crawl
+	}
+	if spec.PidsLimit > 0 {
+		hc.PidsLimit = &spec.PidsLimit
+	}
 	if spec.Task {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyDisabled}
 		spec.Port, spec.HostPort = 0, 0

@@ -11,7 +11,8 @@ import (
 )
 
 // ContainerEvent is a change Docker reports about one of an agent's
-// containers: create, start, die, destroy, rename, pause, unpause, update.
+// containers: create, start, die, destroy, rename, pause, unpause, update,
+// oom (the kernel killed a process of it for want of memory).
 type ContainerEvent struct {
 	ID     string
 	Action string
@@ -31,7 +32,7 @@ func (d *Client) WatchContainers(ctx context.Context, agent string) (<-chan Cont
 		filters.Arg("label", LabelAgent+"="+agent),
 		filters.Arg("event", "create"), filters.Arg("event", "start"), filters.Arg("event", "die"),
 		filters.Arg("event", "destroy"), filters.Arg("event", "rename"), filters.Arg("event", "pause"),
-		filters.Arg("event", "unpause"), filters.Arg("event", "update"),
+		filters.Arg("event", "unpause"), filters.Arg("event", "update"), filters.Arg("event", "oom"),
 	)})
 	out := make(chan ContainerEvent)
 	done := make(chan error, 1)

@@ -196,7 +196,7 @@ func (e *Engine) Deploy(ctx context.Context, d Deployment) (Result, error) {
 
 func (e *Engine) spec(d Deployment, name string) docker.RunSpec {
 	w := d.Workload
-	return docker.RunSpec{
+	s := docker.RunSpec{
 		Name:     name,
 		Image:    d.Image,
 		Env:      d.Env,
@@ -205,6 +205,10 @@ func (e *Engine) spec(d Deployment, name string) docker.RunSpec {
 		HostPort: w.HostPort,
 		Volumes:  d.Volumes,
 	}
+	if r := w.Resources; r != nil {
+		s.Memory, s.NanoCPUs, s.PidsLimit = int64(r.Memory), int64(r.CPUs*1e9), r.Pids
+	}
+	return s
 }
 
 func (e *Engine) run(ctx context.Context, d Deployment, name string) (docker.Container, error) {

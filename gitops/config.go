@@ -51,6 +51,7 @@ type SecretsConfig struct {
 type Defaults struct {
 	Healthcheck     *sources.Healthcheck `yaml:"healthcheck"`
 	StopGracePeriod sources.Duration     `yaml:"stop_grace_period"`
+	Resources       *sources.Resources   `yaml:"resources"`
 }
 
 // AppConfig is apps/<app>/app.yaml: app-wide settings.

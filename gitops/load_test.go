@@ -64,6 +64,13 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/ok.yaml":       "source:\n  type: image\n  image: reg/web:1.4.2\n  update: {policy: semver, range: \"~1.4\", interval: 10m, push: pull-request, branch: \"berth/update/{app}-{name}\"}\n",
 			"apps/shop/df.yaml":       "source:\n  type: dockerfile\n  context: df\n  update: {policy: digest, stage: final}\n",
 			"apps/shop/df/Dockerfile": "FROM reg/base:stable AS final\n"}},
+		{name: "resources", files: map[string]string{
+			"berth.yaml":              "defaults:\n  resources: {memory: 256Mi, pids: 3}\n",
+			"apps/shop/small.yaml":    "source:\n  type: image\n  image: reg/web:1\nresources:\n  memory: 1Mi\n  cpus: -1\n",
+			"apps/shop/words.yaml":    "source:\n  type: image\n  image: reg/web:1\nresources: {memory: lots, cpus: half}\n",
+			"apps/shop/compose.yaml":  "source:\n  type: compose\n  file: c/compose.yml\nresources: {memory: 1Gi}\n",
+			"apps/shop/c/compose.yml": "services:\n  web:\n    image: reg/web:1\n",
+			"apps/shop/ok.yaml":       "source:\n  type: image\n  image: reg/web:1\nresources: {memory: 512Mi, cpus: 0.5, pids: 256}\n"}},
 		{name: "data_safety", files: map[string]string{
 			"apps/db/no-snapshot.yaml": "source:\n  type: image\n  image: db:1\nvolumes:\n  data: /data\non_failure: restore-data\n",
 			"apps/db/no-volume.yaml":   "source:\n  type: image\n  image: db:1\nsnapshot_before_deploy: true\n",

@@ -70,5 +70,8 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 	if t == reflect.TypeOf(sources.Duration(0)) {
 		return &jsonschema.Schema{Type: "string", Pattern: `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`, Description: `a duration such as "30s" or "1m30s"`}
 	}
+	if t == reflect.TypeOf(sources.ByteSize(0)) {
+		return &jsonschema.Schema{Type: "string", Pattern: `^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|K|M|G|T)?$`, Description: `a size such as "512Mi", "1Gi" or "500M"`}
+	}
 	return nil
 }

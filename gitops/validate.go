@@ -41,6 +41,7 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 	validatePorts(fail, w)
 	validateRoute(fail, w)
 	validateVolumes(fail, w)
+	validateResources(fail, w)
 	validateBeforeDeploy(fail, w)
 	validateJob(fail, w)
 	validateData(fail, w)
@@ -133,6 +134,9 @@ func validateRepoConfig(dec *decoder, rc *RepoConfig) {
 			dec.errorf(field, dec.at(field), "%q is not an age public key (age1...)", r)
 		}
 	}
+	for _, e := range rc.Defaults.Resources.Validate("defaults.resources") {
+		dec.errorf(e.Field, dec.at(e.Field), "%s", e.Msg)
+	}
 	if hc := rc.Defaults.Healthcheck; hc != nil && !strings.HasPrefix(hc.Path, "/") {
 		dec.errorf("defaults.healthcheck.path", dec.at("defaults.healthcheck.path"), "%q must start with '/'", hc.Path)
 	}
@@ -187,7 +191,42 @@ func mergeDefaults(base, over Defaults) Defaults {
 	if over.StopGracePeriod != 0 {
 		base.StopGracePeriod = over.StopGracePeriod
 	}
+	base.Resources = mergeResources(base.Resources, over.Resources)
 	return base
+}
+
+// mergeResources is over's limits, each unset one taken from base.
+func mergeResources(base, over *sources.Resources) *sources.Resources {
+	switch {
+	case over == nil:
+		return base
+	case base == nil:
+		return over
+	}
+	r := *over
+	if r.Memory == 0 {
+		r.Memory = base.Memory
+	}
+	if r.CPUs == 0 {
+		r.CPUs = base.CPUs
+	}
+	if r.Pids == 0 {
+		r.Pids = base.Pids
+	}
+	return &r
+}
+
+func validateResources(fail failFunc, w *sources.Workload) {
+	if w.Resources == nil {
+		return
+	}
+	if w.Source != nil && w.Source.Kind().Managed() {
+		fail("resources", "is not supported for %s workloads: set limits in the compose file (deploy.resources.limits)", w.Source.Kind())
+		return
+	}
+	for _, e := range w.Resources.Validate("resources") {
+		fail(e.Field, "%s", e.Msg)
+	}
 }
 
 // checkHosts fails every workload that claims a route host another

@@ -94,6 +94,9 @@ func applyDefaults(w *sources.Workload, defaults Defaults) {
 	if w.StopGracePeriod == 0 {
 		w.StopGracePeriod = defaults.StopGracePeriod
 	}
+	if defaults.Resources != nil && (w.Source == nil || !w.Source.Kind().Managed()) {
+		w.Resources = mergeResources(defaults.Resources, w.Resources)
+	}
 }
 
 // decodeSource decodes the source block into the config of its kind: the

@@ -16,13 +16,13 @@ import (
 
 // DefaultEvents are what a destination hears when it names none: failures
 // and recoveries.
-var DefaultEvents = []string{"deploy.failed", "deploy.rolled_back", "workload.missing", "deploy.recovered", "job.failed", "job.recovered",
+var DefaultEvents = []string{"deploy.failed", "deploy.rolled_back", "workload.missing", "workload.oom", "deploy.recovered", "job.failed", "job.recovered",
 	"backup.failed", "backup.recovered", "backup.stale", "update.pr_opened", "update.failed"}
 
 // Events are the event kinds a destination may ask for.
 var Events = []string{
 	"deploy.started", "deploy.succeeded", "deploy.failed", "deploy.rolled_back", "deploy.recovered",
-	"workload.missing", "workload.invalid", "workload.pruned", "workload.pinned", "workload.suspended", "workload.resumed", "workload.retry", "job.failed", "job.succeeded", "job.recovered",
+	"workload.missing", "workload.oom", "workload.invalid", "workload.pruned", "workload.pinned", "workload.suspended", "workload.resumed", "workload.retry", "job.failed", "job.succeeded", "job.recovered",
 	"backup.succeeded", "backup.failed", "backup.recovered", "backup.stale", "backup.restored",
 	"update.found", "update.committed", "update.pr_opened", "update.failed",
 	"config.invalid", "sync.failed", "prune.refused", "secret.unusable", "commit.unverified",

@@ -42,6 +42,8 @@ type Spec struct {
 	// deploy whose new version ran gets the pre-deploy snapshot back
 	// before the old version serves again.
 	OnFailure string `yaml:"on_failure" json:"on_failure,omitempty"`
+	// Resources are the container's limits (memory, CPUs, processes).
+	Resources *Resources `yaml:"resources" json:"resources,omitempty"`
 }
 
 // The on_failure values.

@@ -42,6 +42,9 @@ func main() {
 	if d, err := time.ParseDuration(os.Getenv("EXIT_AFTER")); err == nil {
 		time.AfterFunc(d, func() { log.Print("exiting as asked"); os.Exit(1) })
 	}
+	if d, err := time.ParseDuration(os.Getenv("EAT_MEMORY_AFTER")); err == nil {
+		time.AfterFunc(d, eatMemory) // for the tests of memory limits
+	}
 	host, _ := os.Hostname()
 
 	mux := http.NewServeMux()
@@ -113,6 +116,23 @@ func data(w http.ResponseWriter, r *http.Request, path string) {
 			return
 		}
 		_, _ = w.Write(b)
+	}
+}
+
+// hoard keeps what eatMemory took reachable.
+var hoard [][]byte
+
+// eatMemory takes memory, 1 MiB at a time and touched, until the kernel
+// stops it.
+func eatMemory() {
+	log.Print("eating memory as asked")
+	for range 4096 {
+		b := make([]byte, 1<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		hoard = append(hoard, b)
+		time.Sleep(time.Millisecond)
 	}
 }
 
