@@ -157,6 +157,7 @@ type Agent struct {
 	cache       loaded // the last rendered commit, reused while HEAD stays put
 	target      atomic.Pointer[targetState]
 	backups     backupHealth
+	maint       map[string]bool // operator maintenance overrides; nil until read
 	lastSuccess atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
 	interval    time.Duration
 	metrics     *metrics

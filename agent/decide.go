@@ -77,6 +77,9 @@ type decideOptions struct {
 	cleanup bool
 	// routes is the proxy's route table; nil when no proxy is managed.
 	routes map[string]router.Route
+	// overrides are the workloads an operator put in maintenance
+	// (berth maintenance on).
+	overrides map[string]bool
 	// retryNow ends every backoff: what failed deploys depend on changed
 	// (new registry logins).
 	retryNow bool

@@ -255,7 +255,7 @@ func TestRouteFix(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, routeFollows("shop/web", tc.w, tc.upstream, tc.routes))
+			assert.Equal(t, tc.want, routeFollows("shop/web", tc.w, tc.upstream, tc.routes, false))
 		})
 	}
 }

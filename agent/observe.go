@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"slices"
 	"sort"
 
 	"github.com/berthops/berth/agent/store"
@@ -47,7 +46,7 @@ func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled
 		if s.rows[id].Suspended {
 			ob.leftovers, ob.route = nil, nil // a suspended workload is watched, not touched
 		} else if o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
-			ob.route = routeFollows(id, valid[id], ob.next.Upstream, o.routes)
+			ob.route = routeFollows(id, valid[id], ob.next.Upstream, o.routes, o.overrides[id])
 		}
 		if o.cleanup && valid[id] != nil && !sources.Kind(ob.next.Kind).Managed() && !s.rows[id].Suspended {
 			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose and Swarm remove their own
@@ -63,15 +62,24 @@ func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled
 // workload whose file is invalid now keeps serving its last good version,
 // so its route keeps its hosts and follows the container too (Docker
 // publishes a new port when it restarts one).
-func routeFollows(id string, w *sources.Workload, upstream string, routes map[string]router.Route) *routeFix {
+func routeFollows(id string, w *sources.Workload, upstream string, routes map[string]router.Route, override bool) *routeFix {
 	if w != nil {
-		return routeFixFor(w, upstream, routes)
+		return routeFixFor(w, upstream, routes, maintenanceOf(w, override))
 	}
 	cur, ok := routes[id]
 	if !ok || upstream == "" || cur.Upstream == upstream {
 		return nil
 	}
-	return &routeFix{route: router.Route{ID: id, Hosts: cur.Hosts, Upstream: upstream}}
+	return &routeFix{route: router.Route{ID: id, Hosts: cur.Hosts, Upstream: upstream, Maintenance: cur.Maintenance}}
+}
+
+// maintenanceOf is what a workload's route answers while in maintenance
+// (git's route.maintenance, or an operator's override); nil otherwise.
+func maintenanceOf(w *sources.Workload, override bool) *router.Maintenance {
+	if w.Route == nil || !w.Route.Maintenance && !override {
+		return nil
+	}
+	return &router.Maintenance{Page: w.Route.Page}
 }
 
 // observe is the status part of reconcile: what the row should say now.
@@ -134,14 +142,15 @@ func leftovers(row store.Runtime, cs []docker.Container) []docker.Container {
 // routeFixFor keeps the proxy pointing at the container the row names:
 // after a crash between the swap and the record, after Docker gave a
 // restarted container a new port, or when the route block changed.
-func routeFixFor(w *sources.Workload, upstream string, routes map[string]router.Route) *routeFix {
+func routeFixFor(w *sources.Workload, upstream string, routes map[string]router.Route, m *router.Maintenance) *routeFix {
 	cur, has := routes[w.ID()]
 	switch {
 	case w.Route == nil && has:
 		return &routeFix{remove: true, route: cur}
-	case w.Route != nil && upstream != "":
-		want := router.Route{ID: w.ID(), Hosts: w.Route.Hosts, Upstream: upstream}
-		if has && cur.Upstream == want.Upstream && slices.Equal(cur.Hosts, want.Hosts) {
+	case w.Route != nil && (upstream != "" || m != nil):
+		// In maintenance the page shows even when the app is down.
+		want := router.Route{ID: w.ID(), Hosts: w.Route.Hosts, Upstream: upstream, Maintenance: m}
+		if has && cur.Equal(want) {
 			return nil
 		}
 		return &routeFix{route: want}

@@ -47,8 +47,8 @@ func (a *Agent) fixRoute(ctx context.Context, id string, fix routeFix) {
 		}
 		return
 	}
-	a.log.Info("repointing the route", "workload", id, "upstream", fix.route.Upstream)
-	if err := a.opts.Router.Upsert(ctx, fix.route); err != nil {
+	a.log.Info("repointing the route", "workload", id, "upstream", fix.route.Upstream, "maintenance", fix.route.Maintenance != nil)
+	if err := a.opts.Router.Put(ctx, fix.route); err != nil {
 		a.log.Warn("updating the route failed", "workload", id, "error", err)
 	}
 }

@@ -236,6 +236,7 @@ func (a *Agent) decideOptions(ctx context.Context, snap *snapshot, cleanup bool)
 		o.retryNow, a.retryNow = a.retryNow, false
 	}
 	if a.opts.Router != nil {
+		o.overrides = a.overrides(ctx)
 		o.routes = map[string]router.Route{}
 		for _, r := range a.opts.Router.Routes() {
 			o.routes[r.ID] = r

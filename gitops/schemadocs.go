@@ -27,6 +27,8 @@ var fieldDocs = map[string]string{
 	"github.com/berthops/berth/sources.Spec.SnapshotBeforeDeploy": "Snapshot the named volumes before each new version is deployed (needs --backup-dir or --backup-s3); the snapshot holds the serving release's data. Order: snapshot, before_deploy, the swap.",
 	"github.com/berthops/berth/sources.Spec.OnFailure":            "keep-data (default) or restore-data: when a deploy fails after its new version ran (its before_deploy or its container), the pre-deploy snapshot is restored into a fresh volume generation and the old version serves on it.",
 	"github.com/berthops/berth/sources.Route.Hosts":               "Host names, e.g. shop.example.com; a public name gets a certificate (ACME) when the proxy serves HTTPS. Each host belongs to one workload.",
+	"github.com/berthops/berth/sources.Route.Maintenance":         "true: the proxy answers 503 with the maintenance page and Retry-After instead of routing (the app keeps running; deploys go on). Not hashed. berth maintenance APP/NAME on|off does the same as an operator override.",
+	"github.com/berthops/berth/sources.Route.MaintenancePage":     "An HTML file (relative to the workload file's folder, at most 256 KiB) the proxy answers with during maintenance; default: a plain page in the visitor's language.",
 	"github.com/berthops/berth/sources.Healthcheck.Path":          "The path the gate asks, e.g. /healthz.",
 	"github.com/berthops/berth/sources.Healthcheck.Timeout":       "How long the gate waits for a 2xx before the deploy fails (default 60s).",
 	"github.com/berthops/berth/sources.Placement.Agents":          "Agent names (--agent-name) that run the workload.",

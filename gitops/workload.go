@@ -67,6 +67,7 @@ func (l *loader) loadWorkload(app, name, file string, defaults Defaults) (*sourc
 		// Semantic checks run on well-typed input only: a field that did
 		// not decode would otherwise be reported twice.
 		l.validate(dec, w)
+		l.readMaintenancePage(dec, w)
 	}
 	if len(dec.errs) > 0 {
 		sortByPos(dec.errs)
@@ -202,4 +203,30 @@ func syntaxPos(err error) Pos {
 	}
 	line, _ := strconv.Atoi(m[1]) // the regexp matched digits
 	return Pos{Line: line, Col: 1}
+}
+
+// MaxMaintenancePage bounds route.maintenance_page: the proxy holds it in
+// its config.
+const MaxMaintenancePage = 256 << 10
+
+// readMaintenancePage reads route.maintenance_page into the route.
+func (l *loader) readMaintenancePage(dec *decoder, w *sources.Workload) {
+	if w.Route == nil || w.Route.MaintenancePage == "" {
+		return
+	}
+	const field = "route.maintenance_page"
+	rel, err := Resolve(l.root, w.Dir, w.Route.MaintenancePage)
+	if err != nil {
+		dec.errorf(field, dec.at(field), "%v", err)
+		return
+	}
+	data, err := l.readFile(rel)
+	switch {
+	case err != nil:
+		dec.errorf(field, dec.at(field), "reading %q: %v", w.Route.MaintenancePage, err)
+	case len(data) > MaxMaintenancePage:
+		dec.errorf(field, dec.at(field), "%q is %d bytes; a maintenance page may be at most %d", w.Route.MaintenancePage, len(data), MaxMaintenancePage)
+	default:
+		w.Route.Page = string(data)
+	}
 }

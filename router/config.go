@@ -23,10 +23,32 @@ type Route struct {
 	ID       string   `json:"id"` // the workload id
 	Hosts    []string `json:"hosts"`
 	Upstream string   `json:"upstream"`
+	// Maintenance, when set, answers every request with 503 and a page
+	// instead of proxying (the app keeps running).
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 }
 
+// Maintenance is what a route in maintenance answers.
+type Maintenance struct {
+	// Page is the HTML page; "" is a plain default in the visitor's
+	// language (English or Russian, by Accept-Language).
+	Page string `json:"page,omitempty"`
+	// RetryAfter is the Retry-After header, in seconds (default 120).
+	RetryAfter int `json:"retry_after,omitempty"`
+}
+
+func (m *Maintenance) equal(o *Maintenance) bool {
+	if m == nil || o == nil {
+		return m == o
+	}
+	return *m == *o
+}
+
+// Equal reports whether two routes serve the same way.
+func (r Route) Equal(o Route) bool { return r.equal(o) }
+
 func (r Route) equal(o Route) bool {
-	if r.ID != o.ID || r.Upstream != o.Upstream || len(r.Hosts) != len(o.Hosts) {
+	if r.ID != o.ID || r.Upstream != o.Upstream || len(r.Hosts) != len(o.Hosts) || !r.Maintenance.equal(o.Maintenance) {
 		return false
 	}
 	for i := range r.Hosts {
@@ -104,10 +126,50 @@ func legacyRouteID(workload string) string {
 // `--router auto` only uses a Caddy whose config carries it.
 const ProxyID = "berth-proxy"
 
+// Default maintenance pages, by the visitor's language.
+const (
+	maintenancePageEN = "<!doctype html>\n<html lang=\"en\"><meta charset=\"utf-8\"><title>Down for maintenance</title>\n" +
+		"<body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\"><h1>Down for maintenance</h1>\n" +
+		"<p>This site is being worked on and will be back shortly. Please try again in a few minutes.</p></body></html>\n"
+	maintenancePageRU = "<!doctype html>\n<html lang=\"ru\"><meta charset=\"utf-8\"><title>Технические работы</title>\n" +
+		"<body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\"><h1>Технические работы</h1>\n" +
+		"<p>Сайт временно недоступен и скоро вернётся. Попробуйте, пожалуйста, через несколько минут.</p></body></html>\n"
+)
+
+// maintenanceHandle is what a route in maintenance does: 503, its page,
+// Retry-After; the default page follows Accept-Language.
+func maintenanceHandle(m *Maintenance) []any {
+	retry := m.RetryAfter
+	if retry <= 0 {
+		retry = 120
+	}
+	page := func(body string) map[string]any {
+		return map[string]any{"handler": "static_response", "status_code": 503, "body": body, "close": false,
+			"headers": map[string]any{"Retry-After": []any{fmt.Sprint(retry)}, "Content-Type": []any{"text/html; charset=utf-8"},
+				"Cache-Control": []any{"no-store"}}}
+	}
+	if m.Page != "" {
+		return []any{page(m.Page)}
+	}
+	return []any{map[string]any{"handler": "subroute", "routes": []any{
+		map[string]any{"match": []any{map[string]any{"header_regexp": map[string]any{"Accept-Language": map[string]any{"pattern": "^\\s*ru"}}}},
+			"handle": []any{page(maintenancePageRU)}, "terminal": true},
+		map[string]any{"handle": []any{page(maintenancePageEN)}},
+	}}}
+}
+
 // routeConfig renders one route, or nil for a route that serves nothing.
 func routeConfig(r Route, o ConfigOptions) map[string]any {
-	if r.Upstream == "" || len(r.Hosts) == 0 {
+	if len(r.Hosts) == 0 || r.Upstream == "" && r.Maintenance == nil {
 		return nil
+	}
+	if r.Maintenance != nil {
+		return map[string]any{
+			"@id":      RouteID(o.Agent, r.ID),
+			"match":    []any{map[string]any{"host": r.Hosts}},
+			"handle":   maintenanceHandle(r.Maintenance),
+			"terminal": true,
+		}
 	}
 	proxy := map[string]any{"handler": "reverse_proxy"}
 	if o.DynamicUpstreams {

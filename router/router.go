@@ -95,9 +95,25 @@ func (r *Router) Routes() []Route {
 // Upsert points a workload's route at its upstream. It replaces the route
 // in place (a pure upsert: never a delete first). When the proxy refuses
 // the config, the table is unchanged and the error is returned.
+// A route in maintenance stays in maintenance (a deploy during
+// maintenance moves the upstream behind the page); Put sets it.
 func (r *Router) Upsert(ctx context.Context, rt Route) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if cur, ok := r.routes[rt.ID]; ok && rt.Maintenance == nil {
+		rt.Maintenance = cur.Maintenance
+	}
+	return r.put(ctx, rt)
+}
+
+// Put sets a workload's route exactly as given, maintenance included.
+func (r *Router) Put(ctx context.Context, rt Route) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.put(ctx, rt)
+}
+
+func (r *Router) put(ctx context.Context, rt Route) error {
 	if cur, ok := r.routes[rt.ID]; ok && cur.equal(rt) {
 		return nil
 	}

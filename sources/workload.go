@@ -113,6 +113,16 @@ func (w *Workload) SetContentHash(name, sum string) {
 // Route is where the proxy sends traffic for a workload.
 type Route struct {
 	Hosts []string `yaml:"hosts" json:"hosts"`
+	// Maintenance makes the proxy answer 503 with a page instead of
+	// routing to the app (which keeps running). Not hashed: turning it on
+	// or off restarts nothing.
+	Maintenance bool `yaml:"maintenance" json:"-"`
+	// MaintenancePage is an HTML file in the repo, relative to the
+	// workload file's folder (default: a plain page in the visitor's
+	// language).
+	MaintenancePage string `yaml:"maintenance_page" json:"-"`
+	// Page is MaintenancePage's content, read by the loader.
+	Page string `yaml:"-" json:"-"`
 }
 
 // Healthcheck configures the HTTP readiness probe.

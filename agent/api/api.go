@@ -37,6 +37,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", s.authed(s.operate(resumeOp)))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/retry", s.authed(s.operate(retryOp)))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/run", s.authed(s.operate(runOp)))
+	mux.HandleFunc("POST /api/workloads/{app}/{name}/maintenance", s.authed(s.operate(maintenanceOp)))
 	mux.HandleFunc("GET /api/runs", s.authed(s.runs))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/backup", s.authed(s.backup))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/restore", s.authed(s.restore))

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -87,6 +88,18 @@ func resumeOp(a Agent, r *http.Request) error  { return a.Resume(r.Context(), pa
 func retryOp(a Agent, r *http.Request) error   { return a.Retry(r.Context(), pathID(r)) }
 func runOp(a Agent, r *http.Request) error     { return a.RunJob(r.Context(), pathID(r)) }
 
+// maintenanceOp turns the operator's maintenance override on or off:
+// POST .../maintenance?on=true|false.
+func maintenanceOp(a Agent, r *http.Request) error {
+	on, err := strconv.ParseBool(r.URL.Query().Get("on"))
+	if err != nil {
+		return fmt.Errorf("%w: on must be true or false", errBadRequest)
+	}
+	return a.SetMaintenance(r.Context(), pathID(r), on)
+}
+
+var errBadRequest = errors.New("bad request")
+
 // runs lists task runs, newest first: ?workload=APP/NAME, ?limit=N.
 func (s *Server) runs(w http.ResponseWriter, r *http.Request) {
 	limit := 0
@@ -112,6 +125,8 @@ func (s *Server) opError(w http.ResponseWriter, err error) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 	case errors.Is(err, agent.ErrJobRunning):
 		http.Error(w, err.Error(), http.StatusConflict)
+	case errors.Is(err, errBadRequest), errors.Is(err, agent.ErrNoRoute):
+		http.Error(w, err.Error(), http.StatusBadRequest)
 	default:
 		s.log.Error("API: operation failed", "error", err)
 		http.Error(w, "the operation failed; see the agent's log", http.StatusInternalServerError)

@@ -47,6 +47,8 @@ type Agent interface {
 	RunJob(ctx context.Context, id string) error
 	Backup(ctx context.Context, id, volume string) ([]store.Backup, error)
 	Restore(ctx context.Context, id, volume string, snapshot int64) (agent.Outcome, error)
+	// SetMaintenance turns an operator's maintenance override on or off.
+	SetMaintenance(ctx context.Context, id string, on bool) error
 	// Updates lists what image-update policies found (berth updates).
 	Updates() []agent.PendingUpdate
 	// Tick runs one tick now (after any running one) and returns it.
