@@ -158,7 +158,7 @@ type Agent struct {
 	target      atomic.Pointer[targetState]
 	backups     backupHealth
 	maint       map[string]bool // operator maintenance overrides; nil until read
-	lastSuccess atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
+	lastSuccess atomic.Int64    // Unix nanoseconds of the last tick that pulled, loaded and acted
 	interval    time.Duration
 	metrics     *metrics
 	prunedAt    time.Time      // when the event log was last pruned
