@@ -184,6 +184,8 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 	}
 	eo.Now = opts.Now
 	eo.StateID = opts.StateID
+	var a *Agent
+	eo.Keep = func(ctx context.Context, w *sources.Workload, c docker.Container, reason string) { a.keepLogs(ctx, w, c, reason) }
 	eo.Compose, eo.Swarm, eo.Projects, eo.Policy = opts.Compose, opts.Swarm, d, opts.Policy
 	resolver := opts.Secrets
 	if resolver == nil {
@@ -192,7 +194,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 	events := newEventLog(st, log, opts.Redactor)
 	events.notify = &notifications{sender: notify.NewSender(opts.Policy.Allows(policy.PrivateNotify)), agent: opts.Name,
 		events: events, timeout: 10 * time.Second, sent: map[string]bool{}}
-	a := &Agent{
+	a = &Agent{
 		opts:    opts,
 		repo:    repo,
 		store:   st,

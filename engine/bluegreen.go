@@ -50,7 +50,7 @@ func (e *Engine) blueGreen(ctx context.Context, d Deployment) (Result, error) {
 		case <-time.After(e.opts.Drain):
 		}
 	}
-	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, grace(w)); err != nil {
+	if err := e.removeAll(context.WithoutCancel(ctx), w, d.Old, grace(w), "replaced by "+short(d.Commit)); err != nil {
 		log.Warn("stopping the old container failed; the next tick retries", "error", err)
 	}
 	e.failpoint(fault.FailAfterBlueStop)

@@ -59,6 +59,10 @@ type Options struct {
 	Failpoint func(fault.Step)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Keep, when set, is told of each container the engine is about to
+	// remove after it ran — a new version that failed, an old one a
+	// deploy replaced — while its output can still be read.
+	Keep func(ctx context.Context, w *sources.Workload, c docker.Container, reason string)
 	// StateID labels containers with the agent's state dir (docker.LabelState).
 	StateID string
 	// Compose and Swarm bring compose and Swarm workloads up; nil makes
@@ -237,14 +241,28 @@ func (e *Engine) route(ctx context.Context, w *sources.Workload, c docker.Contai
 	return nil
 }
 
-// removeAll stops and removes containers, by name.
-func (e *Engine) removeAll(ctx context.Context, cs []docker.Container, grace time.Duration) error {
+// removeAll stops and removes containers, by name; the output of each is
+// kept first (Keep), its last lines included.
+func (e *Engine) removeAll(ctx context.Context, w *sources.Workload, cs []docker.Container, grace time.Duration, reason string) error {
 	for _, c := range sortedByName(cs) {
+		if e.opts.Keep != nil {
+			if err := e.runner.Stop(ctx, c.ID, grace); err == nil {
+				e.opts.Keep(ctx, w, c, reason)
+				grace = 0
+			}
+		}
 		if err := e.runner.Remove(ctx, c.ID, grace); err != nil {
 			return fmt.Errorf("removing old container %s: %w", c.Name, err)
 		}
 	}
 	return nil
+}
+
+// keep hands a container that ran to Keep before it is removed.
+func (e *Engine) keep(ctx context.Context, w *sources.Workload, c docker.Container, reason string) {
+	if e.opts.Keep != nil && c.ID != "" {
+		e.opts.Keep(ctx, w, c, reason)
+	}
 }
 
 func sortedByName(cs []docker.Container) []docker.Container {
@@ -301,3 +319,6 @@ func (e *Engine) create(ctx context.Context, spec docker.RunSpec) (string, error
 	}
 	return id, nil
 }
+
+// short is a commit's first seven characters.
+func short(sha string) string { return sha[:min(len(sha), 7)] }

@@ -61,7 +61,7 @@ func (e *Engine) recreate(ctx context.Context, d Deployment) (Result, error) {
 		return e.revertContainer(ctx, d, c.ID, fmt.Errorf("recording the new container: %w", err))
 	}
 	e.failpoint(fault.FailAfterPersist)
-	if err := e.removeAll(context.WithoutCancel(ctx), d.Old, 0); err != nil {
+	if err := e.removeAll(context.WithoutCancel(ctx), d.Workload, d.Old, 0, "replaced by "+short(d.Commit)); err != nil {
 		log.Warn("removing the old container failed; the next tick retries", "error", err)
 	} else if err := e.runner.Rename(ctx, c.ID, base); err != nil {
 		log.Warn("naming the new container failed", "error", err)

@@ -39,6 +39,7 @@ func (e *Engine) revertGreen(ctx context.Context, d Deployment, green docker.Con
 			log.Warn("pointing the route back at blue failed", "error", err)
 		}
 	}
+	e.keep(bg, d.Workload, green, "failed: "+cause.Error())
 	if err := e.runner.Remove(bg, green.ID, 0); err != nil {
 		log.Warn("removing the failed green container failed", "container", green.Name, "error", err)
 	}
@@ -53,6 +54,7 @@ func (e *Engine) revertContainer(ctx context.Context, d Deployment, id string, c
 	failedAt := e.now()
 	bg := context.WithoutCancel(ctx) // a revert finishes even when the deploy was cancelled
 	if id != "" {
+		e.keep(bg, w, docker.Container{ID: id}, "failed: "+cause.Error())
 		if err := e.runner.Remove(bg, id, 0); err != nil {
 			e.log.Warn("removing the failed container failed", "workload", w.ID(), "error", err)
 		}

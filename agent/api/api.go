@@ -32,6 +32,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/workloads", s.authed(s.listWorkloads))
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", s.authed(s.workloadEvents))
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/releases", s.authed(s.listReleases))
+	mux.HandleFunc("GET /api/workloads/{app}/{name}/logs", s.authed(s.logs))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/rollback", s.authed(s.rollback))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/suspend", s.authed(s.operate(suspendOp)))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", s.authed(s.operate(resumeOp)))

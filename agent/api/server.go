@@ -47,6 +47,8 @@ type Agent interface {
 	RunJob(ctx context.Context, id string) error
 	Backup(ctx context.Context, id, volume string) ([]store.Backup, error)
 	Restore(ctx context.Context, id, volume string, snapshot int64) (agent.Outcome, error)
+	// Logs writes a workload's output a line at a time (redacted).
+	Logs(ctx context.Context, id string, req agent.LogRequest, emit func(line string) error) error
 	// SetMaintenance turns an operator's maintenance override on or off.
 	SetMaintenance(ctx context.Context, id string, on bool) error
 	// Updates lists what image-update policies found (berth updates).

@@ -42,6 +42,19 @@ func main() {
 	if d, err := time.ParseDuration(os.Getenv("EXIT_AFTER")); err == nil {
 		time.AfterFunc(d, func() { log.Print("exiting as asked"); os.Exit(1) })
 	}
+	for _, name := range strings.Split(os.Getenv("PRINT_ENV"), ",") {
+		if name != "" {
+			fmt.Printf("%s=%s\n", name, os.Getenv(name)) // for the tests of redaction
+		}
+	}
+	if d, err := time.ParseDuration(os.Getenv("LOG_EVERY")); err == nil && d > 0 {
+		go func() {
+			for i := 1; ; i++ {
+				time.Sleep(d)
+				fmt.Printf("%s line %d\n", envOr("MESSAGE", "hello"), i)
+			}
+		}()
+	}
 	if d, err := time.ParseDuration(os.Getenv("EAT_MEMORY_AFTER")); err == nil {
 		time.AfterFunc(d, eatMemory) // for the tests of memory limits
 	}
