@@ -185,7 +185,9 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 	eo.Now = opts.Now
 	eo.StateID = opts.StateID
 	var a *Agent
-	eo.Keep = func(ctx context.Context, w *sources.Workload, c docker.Container, reason string) { a.keepLogs(ctx, w, c, reason) }
+	eo.Keep = func(ctx context.Context, w *sources.Workload, c docker.Container, reason string) {
+		a.keepLogs(ctx, w, c, reason)
+	}
 	eo.Compose, eo.Swarm, eo.Projects, eo.Policy = opts.Compose, opts.Swarm, d, opts.Policy
 	resolver := opts.Secrets
 	if resolver == nil {
