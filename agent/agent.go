@@ -115,6 +115,9 @@ type Options struct {
 	Committer committer
 	// PullRequests opens pull requests for push: pull-request updates.
 	PullRequests pullRequester
+	// StatsInterval is how often containers' use is sampled for the
+	// status list and /metrics (--stats-interval; 0 or less: never).
+	StatsInterval time.Duration
 }
 
 // puller is the config repo as the tick uses it.
@@ -158,6 +161,7 @@ type Agent struct {
 	target      atomic.Pointer[targetState]
 	backups     backupHealth
 	maint       map[string]bool // operator maintenance overrides; nil until read
+	usage       usageCache
 	lastSuccess atomic.Int64    // Unix nanoseconds of the last tick that pulled, loaded and acted
 	interval    time.Duration
 	metrics     *metrics
@@ -303,6 +307,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent started", "agent", a.opts.Name, "repo", a.repo.URL(), "branch", a.repo.Branch(), "schedule", a.opts.Schedule)
 	go a.jobLoop(ctx)
 	go a.updateLoop(ctx)
+	go a.usageLoop(ctx)
 	a.loop(ctx)
 	a.stopJobs()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.Timeouts.Forge)

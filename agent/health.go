@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/sources"
 )
 
@@ -36,6 +37,8 @@ const (
 type WorkloadView struct {
 	store.Runtime
 	Health
+	// Usage is its containers' use at the last sample (--stats-interval).
+	Usage []docker.Usage `json:"usage,omitempty"`
 }
 
 // WorkloadViews describes rows as the API and `berth status` show them.

@@ -44,7 +44,7 @@ func newMetrics(a *Agent) *metrics {
 		m.lastSuccess, m.tickDuration, m.ticks, m.deployDuration, m.runDuration,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_sql_queries_total", Help: "SQL statements run by this agent."},
 			func() float64 { return float64(a.store.Queries()) }),
-		&workloadCollector{a: a}, &backupCollector{a: a})
+		&workloadCollector{a: a}, &backupCollector{a: a}, &usageCollector{a: a})
 	if c, ok := a.docker.(Counter); ok {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "berth_docker_api_calls_total", Help: "Docker API requests made by this agent."},
 			func() float64 { return float64(c.Calls()) }))

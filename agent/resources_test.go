@@ -54,3 +54,37 @@ func TestResourceLimitsAndOOMKill(t *testing.T) {
 	}
 	assert.Equal(t, h.ID("web")+" killed: out of memory at 32 MiB", oom)
 }
+
+// A workload's use: sampled on demand for its page, and on the slow
+// interval for the status list and /metrics — never by a tick.
+func TestUsageIsSampledOnDemandAndForMetrics(t *testing.T) {
+	h := newHarness(t)
+	h.Workload("web", fmt.Sprintf("source:\n  type: image\n  image: %s\nport: 8080\nresources: {memory: 64Mi}\n", h.Image))
+	a, _ := h.Start("web", agent.Options{})
+	ctx := context.Background()
+	us, err := a.Usage(ctx, h.ID("web"))
+	require.NoError(t, err)
+	require.Len(t, us, 1)
+	assert.True(t, us[0].Running)
+	assert.Equal(t, int64(64<<20), us[0].MemoryLimit)
+	assert.Positive(t, us[0].MemoryBytes)
+	assert.Positive(t, us[0].Pids)
+	assert.WithinDuration(t, time.Now(), us[0].StartedAt, time.Minute)
+
+	_, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, a.SampledUsage(), "a tick samples nothing: only the interval does")
+
+	a.SampleAll(ctx)
+	require.Len(t, a.SampledUsage()[h.ID("web")], 1)
+	mfs, err := a.Metrics().Gather()
+	require.NoError(t, err)
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "berth_container_memory_limit_bytes" {
+			found = true
+			assert.Equal(t, float64(64<<20), mf.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	assert.True(t, found, "/metrics has the sample")
+}

@@ -3,6 +3,7 @@ package api
 import (
 	_ "embed" // the web UI
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -33,6 +34,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/events", s.authed(s.workloadEvents))
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/releases", s.authed(s.listReleases))
 	mux.HandleFunc("GET /api/workloads/{app}/{name}/logs", s.authed(s.logs))
+	mux.HandleFunc("GET /api/workloads/{app}/{name}/usage", s.authed(s.usage))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/rollback", s.authed(s.rollback))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/suspend", s.authed(s.operate(suspendOp)))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/resume", s.authed(s.operate(resumeOp)))
@@ -113,7 +115,26 @@ func (s *Server) listWorkloads(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "listing workloads failed", http.StatusInternalServerError)
 		return
 	}
-	writeJSON(w, agent.WorkloadViews(rows))
+	views := agent.WorkloadViews(rows)
+	usage := s.agent.SampledUsage()
+	for i := range views {
+		views[i].Usage = usage[views[i].WorkloadID]
+	}
+	writeJSON(w, views)
+}
+
+// usage samples a workload's containers now (the workload page).
+func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
+	us, err := s.agent.Usage(r.Context(), pathID(r))
+	switch {
+	case err == nil:
+		writeJSON(w, us)
+	case errors.Is(err, agent.ErrNoLogs), errors.Is(err, agent.ErrUnknownWorkload):
+		http.Error(w, s.opts.Redact(err.Error()), http.StatusNotFound)
+	default:
+		s.log.Error("API: sampling use failed", "error", err)
+		http.Error(w, "sampling failed; see the agent's log", http.StatusInternalServerError)
+	}
 }
 
 // sync queues a tick (202), or, with ?wait=1, runs one now and answers

@@ -19,6 +19,7 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/gitops"
 )
 
@@ -49,6 +50,10 @@ type Agent interface {
 	Restore(ctx context.Context, id, volume string, snapshot int64) (agent.Outcome, error)
 	// Logs writes a workload's output a line at a time (redacted).
 	Logs(ctx context.Context, id string, req agent.LogRequest, emit func(line string) error) error
+	// Usage samples a workload's containers now; SampledUsage is the last
+	// interval sample of all.
+	Usage(ctx context.Context, id string) ([]docker.Usage, error)
+	SampledUsage() map[string][]docker.Usage
 	// SetMaintenance turns an operator's maintenance override on or off.
 	SetMaintenance(ctx context.Context, id string, on bool) error
 	// Updates lists what image-update policies found (berth updates).

@@ -14,6 +14,8 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/sources"
 )
 
 // openStore opens the state dir's database for reading.
@@ -86,12 +88,40 @@ func printStatus(w io.Writer, commit string, rows []agent.WorkloadView) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tSTATE\tSTRATEGY\tCONTAINER\tUPSTREAM\tUPDATED\tMESSAGE")
+	fmt.Fprintln(tw, "WORKLOAD\tSTATE\tSTRATEGY\tCONTAINER\tUPSTREAM\tCPU\tMEMORY\tRESTARTS\tUP\tUPDATED\tMESSAGE")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkloadID, r.Summary, dash(r.Strategy),
-			dash(r.ContainerName), dash(r.Upstream), r.UpdatedAt.Local().Format(time.DateTime), r.Message)
+		cpu, mem, restarts, up := usageColumns(r.Usage)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkloadID, r.Summary, dash(r.Strategy),
+			dash(r.ContainerName), dash(r.Upstream), cpu, mem, restarts, up, r.UpdatedAt.Local().Format(time.DateTime), r.Message)
 	}
 	return tw.Flush()
+}
+
+// usageColumns sums a workload's sampled containers: CPU, memory of its
+// limit, restarts, and the uptime of the newest; "-" before a sample.
+func usageColumns(us []docker.Usage) (cpu, mem, restarts, up string) {
+	if len(us) == 0 {
+		return "-", "-", "-", "-"
+	}
+	var c float64
+	var m, limit int64
+	var r int
+	var started time.Time
+	for _, u := range us {
+		c, m, limit, r = c+u.CPUPercent, m+u.MemoryBytes, limit+u.MemoryLimit, r+u.Restarts
+		if u.StartedAt.After(started) {
+			started = u.StartedAt
+		}
+	}
+	mem = sources.ByteSize(m).Human()
+	if limit > 0 {
+		mem += " / " + sources.ByteSize(limit).Human()
+	}
+	up = "-"
+	if !started.IsZero() {
+		up = time.Since(started).Round(time.Second).String()
+	}
+	return fmt.Sprintf("%.1f%%", c), mem, fmt.Sprint(r), up
 }
 
 func dash(s string) string {

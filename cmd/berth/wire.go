@@ -158,6 +158,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	opts.Timeouts, opts.EventsMaxAge = f.timeouts, f.eventsMaxAge
 	opts.RetryBackoff, opts.RetryMax, opts.KeepReleases, opts.PruneVolumes = f.retryBackoff, f.retryMax, f.keepReleases, f.pruneVolumes
 	opts.StaticServer = f.siteServer
+	opts.StatsInterval = f.statsInterval
 	if f.commitStatus.value != "" {
 		fc, err := forge.New(f.commitStatus.value, f.forgeURL, f.forgeRepo, f.forgeTokenFile)
 		if err != nil {
