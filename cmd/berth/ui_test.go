@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -141,7 +142,7 @@ func TestUIWithTokenInBrowser(t *testing.T) {
 	// Russian, every string: the list and the workload page.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/?lang=ru"),
-		pageHas("thead", "Нагрузка"),
+		pageHas("thead", "Сервис"),
 		pageHas("#workloads", app+"/web"),
 		pageHas("#logout", "Выйти"),
 	))
@@ -174,7 +175,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG (below it, chromedp encodes JPEG)
 	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")), "a screenshot named .png is a PNG")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 }

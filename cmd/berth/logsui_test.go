@@ -1,0 +1,68 @@
+package main_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/testkit/browsertest"
+)
+
+// The workload page in a real browser: live log lines arrive in the log
+// panel, pause holds them, the removed containers' output shows on
+// demand, the container's resources show; on the list, "Sync now" runs a
+// sync; and `berth logs` prints the same lines.
+func TestLogsResourcesAndSyncInBrowser(t *testing.T) {
+	ctx := browsertest.New(t)
+	w := newCLIWorld(t)
+	w.src.Write("apps/"+w.app+"/web.yaml", "source:\n  type: image\n  image: "+w.img+
+		"\n  deploy_strategy: recreate\nenv:\n  MESSAGE: hello-panel\n  LOG_EVERY: 100ms\nport: 8080\nresources: {memory: 48Mi}\n")
+	w.src.Push("a chatty web")
+	ag := startAgent(t, "--repo", w.src.URL, "--state-dir", t.TempDir(), "--agent-name", w.name, "--schedule", "@every 1h",
+		"--router", "none", "--status-branch", "", "--stats-interval", "1s")
+	env := []string{"BERTH_AGENT=http://" + ag.addr}
+	id := w.app + "/web"
+	require.Eventually(t, func() bool {
+		return strings.Contains(run(t, env, "logs", id, "--tail", "3").stdout, "hello-panel line")
+	}, 30*time.Second, 300*time.Millisecond, "berth logs prints the app's lines")
+
+	base := "http://" + ag.addr
+	pageHas := func(sel, text string) chromedp.Action[chromedp.Void] {
+		expr := `!!document.querySelector(` + quote(sel) + `)?.textContent.includes(` + quote(text) + `)`
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
+	}
+	lines := `document.getElementById("logs").textContent.split("\n").filter(l => l.includes("hello-panel line")).length`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/w/"+id),
+		pageHas("#logs", "hello-panel line"),
+		pageHas("#usage", "48.0 MiB"),
+		pageHas("#logstate", "following"),
+	), ag.stderr.String())
+	n1, err := chromedp.Run(ctx, chromedp.Evaluate[int](lines))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Poll[chromedp.Void](lines+` > `+itoa(n1+3), chromedp.WithPollingTimeout(20*time.Second))),
+		"new lines keep arriving")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logpause")), pageHas("#logstate", "paused")))
+	held, err := chromedp.Run(ctx, chromedp.Evaluate[int](lines))
+	require.NoError(t, err)
+	time.Sleep(500 * time.Millisecond)
+	still, err := chromedp.Run(ctx, chromedp.Evaluate[int](lines))
+	require.NoError(t, err)
+	require.Equal(t, held, still, "paused: the panel does not move")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/"),
+		pageHas("#workloads", "MiB"),
+		chromedp.Click(chromedp.CSS("#syncnow")),
+		pageHas("#syncresult", "Sync started"),
+		chromedp.Navigate(base+"/?lang=ru"),
+		pageHas("#syncnow", "Синхронизировать"),
+		pageHas("thead", "Сервис"),
+	), ag.stderr.String())
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
