@@ -21,6 +21,7 @@ import (
 	"github.com/berthops/berth/backup"
 	"github.com/berthops/berth/docker"
 	"github.com/berthops/berth/engine"
+	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/notify"
 	"github.com/berthops/berth/policy"
 	"github.com/berthops/berth/router"
@@ -155,28 +156,31 @@ type Agent struct {
 	apps    *appRepos
 	log     *slog.Logger
 
-	tickMu      sync.Mutex // ticks never overlap
-	trigger     chan struct{}
-	cache       loaded // the last rendered commit, reused while HEAD stays put
-	target      atomic.Pointer[targetState]
-	backups     backupHealth
-	maint       map[string]bool // operator maintenance overrides; nil until read
-	usage       usageCache
-	lastSuccess atomic.Int64    // Unix nanoseconds of the last tick that pulled, loaded and acted
-	interval    time.Duration
-	metrics     *metrics
-	prunedAt    time.Time      // when the event log was last pruned
-	rejected    string         // the last config commit that failed signature verification
-	view        *containerView // nil when the Docker client cannot stream events
-	loginSum    string         // the registry logins in use, hashed
-	loginsMu    sync.Mutex
-	logins      map[string]update.Login // by host, for image-update checks
-	imgUpdates  updates
-	retryNow    bool            // the logins changed: the next decide ends backoffs
-	fleet       fleetCache      // the status branch, read for /api/fleet and moves
-	moving      map[string]bool // workloads that moved away, kept until they serve elsewhere
-	jobs        jobs            // the job workloads' schedule and runs
-	jobsChanged atomic.Bool     // a job started or stopped failing: the next tick reports it
+	tickMu  sync.Mutex // ticks never overlap
+	trigger chan struct{}
+	cache   loaded // the last rendered commit, reused while HEAD stays put
+	target  atomic.Pointer[targetState]
+	backups backupHealth
+	maint   map[string]bool // operator maintenance overrides; nil until read
+	usage   usageCache
+	// loadedDesired is the last loaded config, for readers that must not
+	// wait for a tick (the API's list).
+	loadedDesired atomic.Pointer[gitops.Desired]
+	lastSuccess   atomic.Int64 // Unix nanoseconds of the last tick that pulled, loaded and acted
+	interval      time.Duration
+	metrics       *metrics
+	prunedAt      time.Time      // when the event log was last pruned
+	rejected      string         // the last config commit that failed signature verification
+	view          *containerView // nil when the Docker client cannot stream events
+	loginSum      string         // the registry logins in use, hashed
+	loginsMu      sync.Mutex
+	logins        map[string]update.Login // by host, for image-update checks
+	imgUpdates    updates
+	retryNow      bool            // the logins changed: the next decide ends backoffs
+	fleet         fleetCache      // the status branch, read for /api/fleet and moves
+	moving        map[string]bool // workloads that moved away, kept until they serve elsewhere
+	jobs          jobs            // the job workloads' schedule and runs
+	jobsChanged   atomic.Bool     // a job started or stopped failing: the next tick reports it
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.

@@ -39,6 +39,8 @@ type WorkloadView struct {
 	Health
 	// Usage is its containers' use at the last sample (--stats-interval).
 	Usage []docker.Usage `json:"usage,omitempty"`
+	// Hosts are the hosts its route serves.
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // WorkloadViews describes rows as the API and `berth status` show them.

@@ -110,3 +110,19 @@ func (a *Agent) Maintenance(ctx context.Context) []string {
 	sort.Strings(out)
 	return out
 }
+
+// RouteHosts are the hosts of every workload's route in the loaded
+// config (the UI links them).
+func (a *Agent) RouteHosts() map[string][]string {
+	d := a.loadedDesired.Load()
+	out := map[string][]string{}
+	if d == nil {
+		return out
+	}
+	for _, w := range d.Workloads {
+		if w.Route != nil {
+			out[w.ID()] = w.Route.Hosts
+		}
+	}
+	return out
+}

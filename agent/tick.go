@@ -216,6 +216,7 @@ func (a *Agent) load(ctx context.Context, commit string) (d *gitops.Desired, fre
 	}
 	d.PlaceOn(a.opts.Name, a.opts.Labels) // a workload placed elsewhere is not this agent's: not deployed, pruned here, not reported
 	a.cache = loaded{commit: commit, desired: d}
+	a.loadedDesired.Store(d)
 	a.report.secretWarnings(ctx, commit, a.secrets.apply(d))
 	problems := a.events.notify.configure(d.Repo.Notifications, a.secrets.global)
 	problems = append(problems, a.registries(d.Repo.Registries)...)

@@ -45,6 +45,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/backup", s.authed(s.backup))
 	mux.HandleFunc("POST /api/workloads/{app}/{name}/restore", s.authed(s.restore))
 	mux.HandleFunc("GET /api/backups", s.authed(s.backups))
+	mux.HandleFunc("GET /api/ui", s.authed(s.uiSettings))
 	mux.HandleFunc("GET /api/updates", s.authed(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.agent.Updates()) }))
 	mux.HandleFunc("GET /api/events/stream", s.authed(s.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", s.authed(s.sharedSecrets))
@@ -116,11 +117,17 @@ func (s *Server) listWorkloads(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	views := agent.WorkloadViews(rows)
-	usage := s.agent.SampledUsage()
+	usage, hosts := s.agent.SampledUsage(), s.agent.RouteHosts()
 	for i := range views {
-		views[i].Usage = usage[views[i].WorkloadID]
+		views[i].Usage, views[i].Hosts = usage[views[i].WorkloadID], hosts[views[i].WorkloadID]
 	}
 	writeJSON(w, views)
+}
+
+// uiSettings tells the page what it cannot know: whether a token guards
+// the API (so Log out means something) and the forge's commit links.
+func (s *Server) uiSettings(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]any{"auth": s.opts.Token != "", "commit_url": s.opts.CommitURL})
 }
 
 // usage samples a workload's containers now (the workload page).

@@ -54,6 +54,8 @@ type Agent interface {
 	// interval sample of all.
 	Usage(ctx context.Context, id string) ([]docker.Usage, error)
 	SampledUsage() map[string][]docker.Usage
+	// RouteHosts are the hosts each workload's route serves.
+	RouteHosts() map[string][]string
 	// SetMaintenance turns an operator's maintenance override on or off.
 	SetMaintenance(ctx context.Context, id string, on bool) error
 	// Updates lists what image-update policies found (berth updates).
@@ -73,6 +75,9 @@ type Options struct {
 	APIHosts []string
 	// Token is the bearer token the API asks for; "" for none.
 	Token string
+	// CommitURL is the forge's web address of a commit, "{sha}" in it,
+	// for the UI's links ("" for none).
+	CommitURL string
 	// WebhookSecret authenticates POST /hooks/git; "" turns it off.
 	WebhookSecret string
 	// Branch is the watched branch: pushes to others do not tick.

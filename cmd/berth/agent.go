@@ -61,6 +61,7 @@ func newAgentCmd() *cobra.Command {
 			}
 			defer rt.close()
 			web.Branch, web.Redact = rt.agent.Branch(), rt.redactor.Redact
+			web.CommitURL = f.commitURL()
 			srv := api.New(rt.agent, rt.store, rt.log, web)
 			for _, l := range []struct {
 				addr string

@@ -42,6 +42,9 @@ func TestLogsResourcesAndSyncInBrowser(t *testing.T) {
 		pageHas("#usage", "48.0 MiB"),
 		pageHas("#logstate", "following"),
 	), ag.stderr.String())
+	logout, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("logout").hidden`))
+	require.NoError(t, err)
+	require.True(t, logout, "no Log out without a token")
 	n1, err := chromedp.Run(ctx, chromedp.Evaluate[int](lines))
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Poll[chromedp.Void](lines+` > `+itoa(n1+3), chromedp.WithPollingTimeout(20*time.Second))),

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -202,4 +203,25 @@ func failpoint(log *slog.Logger) func(fault.Step) {
 			os.Exit(fault.FailpointExitCode)
 		}
 	}
+}
+
+// commitURL is the forge's web address of a config commit ("{sha}" in
+// it), for the UI's links; "" without --forge-url.
+func (f *runFlags) commitURL() string {
+	if f.forgeURL == "" {
+		return ""
+	}
+	repo := f.forgeRepo
+	if repo == "" {
+		repo = gitops.RepoFromURL(f.repo)
+	}
+	web := strings.TrimRight(f.forgeURL, "/")
+	switch f.commitStatus.value {
+	case forge.GitHub:
+		web = strings.Replace(strings.TrimSuffix(web, "/api/v3"), "://api.github.com", "://github.com", 1)
+		return web + "/" + repo + "/commit/{sha}"
+	case forge.GitLab:
+		return strings.TrimSuffix(web, "/api/v4") + "/" + repo + "/-/commit/{sha}"
+	}
+	return strings.TrimSuffix(web, "/api/v1") + "/" + repo + "/commit/{sha}"
 }
