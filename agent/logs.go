@@ -103,43 +103,11 @@ var ErrNoLogs = errors.New("no container of the workload to read logs from")
 // ctx ends. Nothing is buffered beyond a line: a slow reader slows the
 // stream, not the agent's memory.
 func (a *Agent) Logs(ctx context.Context, id string, req LogRequest, emit func(line string) error) error {
-	if req.Previous {
-		kept, err := a.store.ContainerLogs(ctx, id)
-		if err != nil {
-			return err
-		}
-		if len(kept) == 0 {
-			return fmt.Errorf("%w: %s has no kept output of a removed container", ErrNoLogs, id)
-		}
-		for i := len(kept) - 1; i >= 0; i-- { // oldest first, like a log
-			k := kept[i]
-			if err := emit(fmt.Sprintf("── %s (%s, %s) ──", k.Container, k.Reason, k.CapturedAt.Format(time.RFC3339))); err != nil {
-				return err
-			}
-			for _, l := range strings.Split(strings.TrimRight(k.Lines, "\n"), "\n") {
-				if err := emit(l); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if req.Run != 0 {
-		runs, err := a.store.Runs(ctx, id, 0)
-		if err != nil {
-			return err
-		}
-		for _, r := range runs {
-			if r.ID == req.Run {
-				for _, l := range strings.Split(strings.TrimRight(r.OutputTail, "\n"), "\n") {
-					if err := emit(l); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-		}
-		return fmt.Errorf("%w: %s has no run %d", ErrNoLogs, id, req.Run)
+	switch {
+	case req.Previous:
+		return a.keptLogs(ctx, id, emit)
+	case req.Run != 0:
+		return a.runLogs(ctx, id, req.Run, emit)
 	}
 	lr, ok := a.docker.(logReader)
 	if !ok {
@@ -235,4 +203,48 @@ func (a *Agent) streamLogs(ctx context.Context, lr logReader, c docker.Container
 		return err
 	}
 	return emit(fmt.Sprintf("%s── the container %s stopped (a deploy replaces it, or it exited): the stream ends ──", prefix, c.Name))
+}
+
+// keptLogs emits the kept last lines of removed containers, oldest first.
+func (a *Agent) keptLogs(ctx context.Context, id string, emit func(string) error) error {
+	kept, err := a.store.ContainerLogs(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(kept) == 0 {
+		return fmt.Errorf("%w: %s has no kept output of a removed container", ErrNoLogs, id)
+	}
+	for i := len(kept) - 1; i >= 0; i-- { // oldest first, like a log
+		k := kept[i]
+		if err := emit(fmt.Sprintf("── %s (%s, %s) ──", k.Container, k.Reason, k.CapturedAt.Format(time.RFC3339))); err != nil {
+			return err
+		}
+		if err := emitLines(k.Lines, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runLogs emits a job run's kept output.
+func (a *Agent) runLogs(ctx context.Context, id string, run int64, emit func(string) error) error {
+	runs, err := a.store.Runs(ctx, id, 0)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.ID == run {
+			return emitLines(r.OutputTail, emit)
+		}
+	}
+	return fmt.Errorf("%w: %s has no run %d", ErrNoLogs, id, run)
+}
+
+func emitLines(text string, emit func(string) error) error {
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		if err := emit(l); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ErrAddressInUse: another process listens on an address the proxy
@@ -26,6 +27,12 @@ func probePorts(addrs ...string) error {
 			continue
 		}
 		ln, err := net.Listen("tcp", addr)
+		// A proxy restarting in place may still be closing its listener:
+		// the address is taken only if it stays taken for a moment.
+		for i := 0; i < 30 && errors.Is(err, syscall.EADDRINUSE); i++ {
+			time.Sleep(100 * time.Millisecond)
+			ln, err = net.Listen("tcp", addr)
+		}
 		if err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				return fmt.Errorf("%w: %s is taken%s; stop it or choose another address", ErrAddressInUse, addr, holder(addr))

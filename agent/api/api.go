@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	_ "embed" // the web UI
 	"encoding/json"
 	"errors"
@@ -82,7 +83,40 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	servePage(w, r, indexHTML)
+	servePage(w, r, s.withBoot(r, indexHTML))
+}
+
+// withBoot puts what the page shows first into it (the workload list;
+// on a workload's page its releases and newest events too), so the page
+// renders in its first script run, not after a round of fetches: a
+// plain headless screenshot shows it. "</" is escaped in the JSON.
+func (s *Server) withBoot(r *http.Request, page []byte) []byte {
+	ctx := r.Context()
+	boot := map[string]any{"auth": s.opts.Token != "", "commit_url": s.opts.CommitURL}
+	if rows, err := s.store.ListRuntime(ctx); err == nil {
+		views := agent.WorkloadViews(rows)
+		usage, hosts := s.agent.SampledUsage(), s.agent.RouteHosts()
+		for i := range views {
+			views[i].Usage, views[i].Hosts = usage[views[i].WorkloadID], hosts[views[i].WorkloadID]
+		}
+		boot["workloads"] = views
+	}
+	if app, name := r.PathValue("app"), r.PathValue("name"); app != "" && name != "" {
+		id := app + "/" + name
+		if rels, err := s.agent.Releases(ctx, id); err == nil {
+			boot["releases"] = rels
+		}
+		if evs, err := s.store.Events(ctx, store.EventFilter{WorkloadID: id, Limit: 20}); err == nil {
+			boot["events"] = evs
+		}
+	}
+	b, err := json.Marshal(boot)
+	if err != nil {
+		return page
+	}
+	b = bytes.ReplaceAll(b, []byte("</"), []byte(`<\/`))
+	return bytes.Replace(page, []byte(`<script id="boot" type="application/json">{}</script>`),
+		append(append([]byte(`<script id="boot" type="application/json">`), b...), []byte(`</script>`)...), 1)
 }
 
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {

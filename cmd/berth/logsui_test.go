@@ -35,6 +35,12 @@ func TestLogsResourcesAndSyncInBrowser(t *testing.T) {
 		expr := `!!document.querySelector(` + quote(sel) + `)?.textContent.includes(` + quote(text) + `)`
 		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
 	}
+	// The first render needs no fetch: when the page has loaded, its facts
+	// and releases are there (a plain headless screenshot shows them).
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/w/"+id)))
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("facts").children.length > 0 && document.getElementById("releases").children.length > 0 && document.getElementById("events").children.length > 0`))
+	require.NoError(t, err)
+	require.True(t, first, "the workload page renders from the page itself")
 	lines := `document.getElementById("logs").textContent.split("\n").filter(l => l.includes("hello-panel line")).length`
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/w/"+id),
