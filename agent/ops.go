@@ -25,6 +25,9 @@ type ReleaseView struct {
 	store.Release
 	Serving bool `json:"serving"`
 	Pinned  bool `json:"pinned"`
+	// Changed are the fields of the applied spec that differ from the
+	// release before it (what this deploy changed).
+	Changed []string `json:"changed,omitempty"`
 }
 
 // Releases lists a workload's releases, newest first.
@@ -41,10 +44,25 @@ func (a *Agent) Releases(ctx context.Context, id string) ([]ReleaseView, error) 
 		return nil, err
 	}
 	out := make([]ReleaseView, 0, len(rels))
-	for _, r := range rels {
-		out = append(out, ReleaseView{Release: r, Serving: r.ID == row.ReleaseID, Pinned: r.ID == row.PinnedRelease})
+	for i, r := range rels { // newest first
+		v := ReleaseView{Release: r, Serving: r.ID == row.ReleaseID, Pinned: r.ID == row.PinnedRelease}
+		if i+1 < len(rels) {
+			v.Changed = changedFields(rels[i+1].Spec, r.Spec)
+		}
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+// changedFields lists the fields two recorded specs differ in (no
+// values: a secret layer shows as a name only).
+func changedFields(before, after []byte) []string {
+	b, errB := gitops.DecodeWorkload(before)
+	c, errC := gitops.DecodeWorkload(after)
+	if errB != nil || errC != nil {
+		return nil
+	}
+	return gitops.ChangedFields(gitops.Fields(b, false), gitops.Fields(c, false))
 }
 
 // Rollback redeploys a recorded release of the workload with its
