@@ -59,6 +59,9 @@ func (a *Agent) served(ctx context.Context, id string) (*sources.Workload, store
 
 // volumeKey is a named volume's name in the workload file.
 func volumeKey(w *sources.Workload, v sources.NamedVolume) string {
+	if v.Key != "" {
+		return v.Key
+	}
 	return strings.TrimPrefix(v.Name, "berth-"+sources.Slug(w)+"_")
 }
 
@@ -126,33 +129,34 @@ func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, t backup.Ta
 			}
 		}
 	}
-	if row.ContainerID != "" {
+	users, image := a.volumeUsers(ctx, dockerName, row)
+	for _, c := range users {
 		switch consistency {
 		case sources.ConsistencyPause:
-			// The container's processes are frozen for the copy, so the
-			// files are read as of one moment.
-			if err := va.Pause(ctx, row.ContainerID); err == nil {
+			// The processes are frozen for the copy, so the files are read
+			// as of one moment.
+			if err := va.Pause(ctx, c.ID); err == nil {
 				defer func() {
-					if err := va.Unpause(context.WithoutCancel(ctx), row.ContainerID); err != nil {
-						a.log.Error("unpausing after a backup failed", "workload", w.ID(), "error", err)
+					if err := va.Unpause(context.WithoutCancel(ctx), c.ID); err != nil {
+						a.log.Error("unpausing after a backup failed", "workload", w.ID(), "container", c.Name, "error", err)
 					}
 				}()
 			}
 		case sources.ConsistencyStop:
 			// Stopped for the copy and started again; its route follows
 			// its new port at the next tick.
-			if err := a.docker.Stop(ctx, row.ContainerID, engine.Grace(w)); err != nil {
-				return store.Backup{}, fmt.Errorf("stopping the container for the copy: %w", err)
+			if err := a.docker.Stop(ctx, c.ID, engine.Grace(w)); err != nil {
+				return store.Backup{}, fmt.Errorf("stopping %s for the copy: %w", c.Name, err)
 			}
 			defer func() {
-				if _, err := a.docker.Restart(context.WithoutCancel(ctx), row.ContainerID, w.Port); err != nil {
-					a.log.Error("starting the container again after a backup failed", "workload", w.ID(), "error", err)
+				if _, err := a.docker.Restart(context.WithoutCancel(ctx), c.ID, w.Port); err != nil {
+					a.log.Error("starting a container again after a backup failed", "workload", w.ID(), "container", c.Name, "error", err)
 				}
 				a.containersChanged()
 			}()
 		}
 	}
-	rc, done, err := va.VolumeTar(ctx, dockerName, row.Image, labels)
+	rc, done, err := va.VolumeTar(ctx, dockerName, image, labels)
 	if err != nil {
 		return store.Backup{}, err
 	}
@@ -254,4 +258,32 @@ func (a *Agent) snapshotBeforeDeploy(ctx context.Context, d deployment) ([]store
 		return nil, errors.New("this Docker client cannot read volumes")
 	}
 	return a.backupLocked(ctx, va, w.ID(), "")
+}
+
+// volumeUsers are the agent's running containers that mount a volume
+// (the workload's container, or a compose project's services), paused or
+// stopped for a consistent copy, and an image the never-started helper
+// that reads the volume can be made from.
+func (a *Agent) volumeUsers(ctx context.Context, volume string, row store.Runtime) ([]docker.Container, string) {
+	image := row.Image
+	cs, err := a.docker.List(ctx, a.opts.Name)
+	if err != nil {
+		a.log.Warn("listing the containers that use a volume failed", "volume", volume, "error", err)
+		return nil, image
+	}
+	var out []docker.Container
+	for _, c := range cs {
+		for _, m := range c.Volumes {
+			if m.Name != volume {
+				continue
+			}
+			if image == "" {
+				image = c.Image
+			}
+			if c.State == "running" {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, image
 }

@@ -120,7 +120,7 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	row := a.baseRow(d)
 	var recorded int64 // the release, once Persist wrote it
 	dep := engine.Deployment{
-		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: a.volumes(ctx, w),
+		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: a.volumes(ctx, w), VolumeNames: a.volumeNames(ctx, w), Recreate: d.why.Kind == WhyRestore || d.why.Kind == WhyPinned,
 		Commit: o.Commit, Old: d.old, Current: current(row, d.old), CurrentWorkload: a.servingWorkload(ctx, d),
 		SkipBeforeDeploy: a.beforeDeployDone(ctx, w), TaskDone: a.recordTask(ctx, w, o.Commit),
 		Persist: func(ctx context.Context, c docker.Container) error {
@@ -240,6 +240,18 @@ func (a *Agent) volumes(ctx context.Context, w *sources.Workload) map[string]str
 	return out
 }
 
+// volumeNames maps each named volume's Docker name to the generation in
+// use, where a restore made one (a compose project mounts by these).
+func (a *Agent) volumeNames(ctx context.Context, w *sources.Workload) map[string]string {
+	out := map[string]string{}
+	for _, v := range a.dockerVolumes(ctx, w) {
+		if v.docker != v.Name {
+			out[v.Name] = v.docker
+		}
+	}
+	return out
+}
+
 // dockerVolume is a named volume of a workload with the Docker volume
 // that holds its data now.
 type dockerVolume struct {
@@ -265,7 +277,7 @@ func (a *Agent) dockerVolumes(ctx context.Context, w *sources.Workload) []docker
 		dv := dockerVolume{NamedVolume: v, key: volumeKey(w, v), docker: v.Name}
 		if cur := gens[v.Name]; cur != "" {
 			dv.docker = cur
-		} else if _, ok, err := a.docker.VolumeLabels(ctx, v.Name); err == nil && !ok {
+		} else if _, ok, err := a.docker.VolumeLabels(ctx, v.Name); err == nil && !ok && v.Legacy != "" {
 			labels, legacy, err := a.docker.VolumeLabels(ctx, v.Legacy)
 			if err == nil && legacy && (labels[docker.LabelWorkload] == "" || labels[docker.LabelWorkload] == w.ID()) {
 				dv.docker = v.Legacy

@@ -58,7 +58,11 @@ func (a *Agent) restoreLocked(ctx context.Context, va volumeArchiver, id, volume
 	if err := a.checkSnapshot(ctx, b); err != nil {
 		return Outcome{}, err
 	}
-	next, err := a.restoreGeneration(ctx, va, id, base, row.Image, b)
+	image := row.Image
+	if image == "" { // a compose project: any image of its own makes the helper
+		_, image = a.volumeUsers(ctx, b.DockerName, row)
+	}
+	next, err := a.restoreGeneration(ctx, va, id, base, image, b)
 	if err != nil {
 		return Outcome{}, err
 	}

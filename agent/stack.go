@@ -39,6 +39,9 @@ func (a *Agent) deployStack(ctx context.Context, o Outcome, d deployment) Outcom
 	dep := engine.Deployment{
 		Workload: w, Decision: o.Decision, Env: a.secrets.env(w, nil), Commit: o.Commit,
 		File: kept, Previous: a.previousStack(ctx, d, name, base),
+		VolumeNames: a.volumeNames(ctx, w),
+		// compose does not see a volume's new generation as a change.
+		Recreate:         w.Source.Kind() == sources.KindCompose && (d.why.Kind == WhyRestore || d.why.Kind == WhyPinned),
 		SkipBeforeDeploy: a.beforeDeployDone(ctx, w), TaskDone: a.recordTask(ctx, w, o.Commit),
 		Persist: func(ctx context.Context, c docker.Container) error {
 			var perr error

@@ -13,7 +13,7 @@ import (
 
 // statsReader samples containers' use (docker.Client).
 type statsReader interface {
-	Stats(ctx context.Context, id string) (docker.Usage, error)
+	Stats(ctx context.Context, id string, oneShot bool) (docker.Usage, error)
 }
 
 // usageCache is the last sample of every workload's containers, taken on
@@ -37,12 +37,12 @@ func (a *Agent) Usage(ctx context.Context, id string) ([]docker.Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.sample(ctx, sr, cs), nil
+	return a.sample(ctx, sr, cs, false), nil
 }
 
 // sample reads the containers' stats, four at a time, each bounded by
 // the Docker call deadline; a container that cannot be read is left out.
-func (a *Agent) sample(ctx context.Context, sr statsReader, cs []docker.Container) []docker.Usage {
+func (a *Agent) sample(ctx context.Context, sr statsReader, cs []docker.Container, oneShot bool) []docker.Usage {
 	out := make([]docker.Usage, len(cs))
 	ok := make([]bool, len(cs))
 	sem := make(chan struct{}, 4)
@@ -53,7 +53,7 @@ func (a *Agent) sample(ctx context.Context, sr statsReader, cs []docker.Containe
 			defer func() { <-sem }()
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			u, err := sr.Stats(cctx, c.ID)
+			u, err := sr.Stats(cctx, c.ID, oneShot)
 			if err != nil {
 				a.log.Debug("sampling a container failed", "container", c.Name, "error", err)
 				return
@@ -96,7 +96,22 @@ func (a *Agent) sampleAll(ctx context.Context) {
 			running = append(running, c)
 		}
 	}
-	us := a.sample(ctx, sr, running)
+	// One-shot reads answer at once; the CPU share is taken between this
+	// sample and the last one.
+	us := a.sample(ctx, sr, running, true)
+	a.usage.mu.Lock()
+	prev := map[string]docker.Usage{}
+	for _, list := range a.usage.byID {
+		for _, u := range list {
+			prev[u.Container] = u
+		}
+	}
+	a.usage.mu.Unlock()
+	for i := range us {
+		if p, ok := prev[us[i].Container]; ok && p.StartedAt.Equal(us[i].StartedAt) {
+			us[i].CPUPercent = us[i].CPUSince(p)
+		}
+	}
 	byName := map[string]string{}
 	for _, c := range running {
 		byName[c.Name] = c.Workload()

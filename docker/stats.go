@@ -19,11 +19,26 @@ type Usage struct {
 	Restarts    int       `json:"restarts"`
 	StartedAt   time.Time `json:"started_at"`
 	Running     bool      `json:"running"`
+	// CPUTotal and SystemTotal are the raw counters (ns), for a CPU share
+	// between two one-shot samples.
+	CPUTotal, SystemTotal uint64 `json:"-"`
+	OnlineCPUs            uint32 `json:"-"`
 }
 
-// Stats samples a container's use: one stats read (Docker measures CPU
-// over about a second) and one inspect, within the call deadline.
-func (d *Client) Stats(ctx context.Context, id string) (Usage, error) {
+// CPUSince is the CPU share between an earlier sample and u (100: one CPU
+// busy); 0 when it cannot tell.
+func (u Usage) CPUSince(prev Usage) float64 {
+	if u.CPUTotal <= prev.CPUTotal || u.SystemTotal <= prev.SystemTotal || u.OnlineCPUs == 0 {
+		return 0
+	}
+	return float64(u.CPUTotal-prev.CPUTotal) / float64(u.SystemTotal-prev.SystemTotal) * float64(u.OnlineCPUs) * 100
+}
+
+// Stats samples a container's use: one stats read and one inspect,
+// within the call deadline. A full read lets Docker measure CPU over
+// about a second; a oneShot read answers at once, without a CPU share
+// (CPUSince between two samples gives it).
+func (d *Client) Stats(ctx context.Context, id string, oneShot bool) (Usage, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	info, err := d.cli.ContainerInspect(ctx, id)
@@ -38,7 +53,12 @@ func (d *Client) Stats(ctx context.Context, id string) (Usage, error) {
 	if !u.Running {
 		return u, nil
 	}
-	resp, err := d.cli.ContainerStats(ctx, id, false)
+	var resp container.StatsResponseReader
+	if oneShot {
+		resp, err = d.cli.ContainerStatsOneShot(ctx, id)
+	} else {
+		resp, err = d.cli.ContainerStats(ctx, id, false)
+	}
 	if err != nil {
 		return u, fmt.Errorf("reading the stats of %s: %w", id, err)
 	}
@@ -53,7 +73,8 @@ func (d *Client) Stats(ctx context.Context, id string) (Usage, error) {
 	if cpus == 0 {
 		cpus = float64(len(s.CPUStats.CPUUsage.PercpuUsage))
 	}
-	if cpuDelta > 0 && sysDelta > 0 {
+	u.CPUTotal, u.SystemTotal, u.OnlineCPUs = s.CPUStats.CPUUsage.TotalUsage, s.CPUStats.SystemUsage, uint32(cpus)
+	if !oneShot && cpuDelta > 0 && sysDelta > 0 {
 		u.CPUPercent = cpuDelta / sysDelta * cpus * 100
 	}
 	u.MemoryBytes, u.MemoryLimit = int64(s.MemoryStats.Usage), int64(s.MemoryStats.Limit)

@@ -114,6 +114,12 @@ type Deployment struct {
 	Image    string            // the prepared image reference
 	Env      []string          // the resolved container env, KEY=value
 	Volumes  map[string]string // named volumes: name → path in the container
+	// VolumeNames, for a compose project, maps a project volume's Docker
+	// name to the generation a restore put in its place.
+	VolumeNames map[string]string
+	// Recreate makes a compose up recreate every container (a restore:
+	// compose does not see a volume's new name as a change).
+	Recreate bool
 	Commit   string
 	// Old are the workload's containers before the deploy (from the tick's
 	// snapshot): the ones the new container replaces.

@@ -107,10 +107,11 @@ func (e *Engine) deployStack(ctx context.Context, d Deployment) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	useGenerations(p, d.VolumeNames)
 	if err := e.composeBeforeDeploy(ctx, d, p); err != nil {
 		return Result{}, err
 	}
-	recreate := d.Decision.Strategy == sources.StrategyRecreate
+	recreate := d.Decision.Strategy == sources.StrategyRecreate || d.Recreate
 	if err := tool.up(ctx, e, p, e.Labels(w, d.Commit), recreate); err != nil {
 		if tool.revertable(err) {
 			err = e.revertStack(ctx, d, tool, name, err)
@@ -180,6 +181,18 @@ func Verdict(ctx context.Context, pol policy.Policy, name, file string, vars map
 		return nil, nil, err
 	}
 	return p, pol.Project(p, release), nil
+}
+
+// useGenerations points the checked project's own volumes at the
+// generations restores put in their place (Docker cannot rename a
+// volume): Berth's decision about Berth's volumes, made after the check.
+func useGenerations(p *types.Project, gens map[string]string) {
+	for k, v := range p.Volumes {
+		if cur, ok := gens[v.Name]; ok && cur != v.Name && !bool(v.External) {
+			v.Name, v.External = cur, true
+			p.Volumes[k] = v
+		}
+	}
 }
 
 // envMap is KEY=value pairs as a map (the last of a key wins).

@@ -64,6 +64,10 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/ok.yaml":       "source:\n  type: image\n  image: reg/web:1.4.2\n  update: {policy: semver, range: \"~1.4\", interval: 10m, push: pull-request, branch: \"berth/update/{app}-{name}\"}\n",
 			"apps/shop/df.yaml":       "source:\n  type: dockerfile\n  context: df\n  update: {policy: digest, stage: final}\n",
 			"apps/shop/df/Dockerfile": "FROM reg/base:stable AS final\n"}},
+		{name: "compose_volume_backups", files: map[string]string{
+			"apps/db/ok.yaml":       "source:\n  type: compose\n  file: c/compose.yml\nvolumes:\n  data:\n    backup: {schedule: \"@daily\"}\n",
+			"apps/db/bad.yaml":      "source:\n  type: compose\n  file: c/compose.yml\nvolumes:\n  data: /data\n  logs:\n    path: \"\"\n",
+			"apps/db/c/compose.yml": "services:\n  db:\n    image: reg/db:1\n"}},
 		{name: "resources", files: map[string]string{
 			"berth.yaml":              "defaults:\n  resources: {memory: 256Mi, pids: 3}\n",
 			"apps/shop/small.yaml":    "source:\n  type: image\n  image: reg/web:1\nresources:\n  memory: 1Mi\n  cpus: -1\n",

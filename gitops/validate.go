@@ -101,6 +101,23 @@ func validateVolumes(fail failFunc, w *sources.Workload) {
 	if len(w.Volumes) == 0 {
 		return
 	}
+	if w.Source != nil && w.Source.Kind() == sources.KindCompose {
+		// The compose file declares and mounts its volumes; here a named
+		// volume of the project may only say how it is backed up.
+		for _, name := range slices.Sorted(maps.Keys(w.Volumes)) {
+			v, field := w.Volumes[name], "volumes."+name
+			validateVolumeBackup(fail, field, v.Backup)
+			switch {
+			case v.Path != "":
+				fail(field+".path", "is the compose file's to say: for a compose workload, volumes only names a project volume to back up (volumes: {%s: {backup: ...}})", name)
+			case v.Backup == nil:
+				fail(field, "needs backup: for a compose workload, volumes only names a project volume to back up")
+			case !volumeNameRe.MatchString(name):
+				fail(field, "volume name %q must be lower-case letters, digits, '_', '.' and '-', at most 63 characters", name)
+			}
+		}
+		return
+	}
 	if w.Source != nil && w.Source.Kind().Managed() {
 		fail("volumes", "is not supported for %s workloads: declare volumes in the compose file", w.Source.Kind())
 		return

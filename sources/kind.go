@@ -110,6 +110,7 @@ type VolumeDeclarer interface {
 
 // NamedVolume is one named volume a workload mounts.
 type NamedVolume struct {
+	Key    string // its name in the workload file
 	Name   string // the Docker volume (VolumeName)
 	Legacy string // its name before names were injective (LegacyVolumeName)
 	Target string // the path in the container
@@ -127,11 +128,22 @@ func NamedVolumes(w *Workload) []NamedVolume {
 	for k, v := range w.Volumes {
 		short[k] = v.Path
 	}
+	namer, _ := w.Source.(VolumeNamer)
 	out := make([]NamedVolume, 0, len(short))
 	for _, k := range slices.Sorted(maps.Keys(short)) {
-		out = append(out, NamedVolume{Name: VolumeName(w, k), Legacy: LegacyVolumeName(w, k), Target: short[k]})
+		v := NamedVolume{Key: k, Name: VolumeName(w, k), Legacy: LegacyVolumeName(w, k), Target: short[k]}
+		if namer != nil {
+			v.Name, v.Legacy = namer.DockerVolume(w, k), ""
+		}
+		out = append(out, v)
 	}
 	return out
+}
+
+// VolumeNamer is a source kind whose tool names its volumes (a compose
+// project's: "<project>_<name>").
+type VolumeNamer interface {
+	DockerVolume(w *Workload, name string) string
 }
 
 // ImageSource is a source kind that runs as one container of an image it

@@ -65,6 +65,11 @@ func (c *Config) Paths() []*sources.Path {
 // ResolvedFile is the compose file's path relative to the config root.
 func (c *Config) ResolvedFile() string { return c.file.Resolved }
 
+// DockerVolume is the Docker name compose gives a project's named volume.
+func (c *Config) DockerVolume(w *sources.Workload, name string) string {
+	return ProjectName(w, c) + "_" + name
+}
+
 // ProjectName is the compose project of a workload.
 func ProjectName(w *sources.Workload, c *Config) string {
 	if c.Project != "" {
