@@ -61,6 +61,7 @@ func BenchmarkUsageSample(b *testing.B) {
 	idle.ticks = b.N
 	b.ReportMetric(idle.calls(), "docker-calls/tick")
 
+	a.SampleAll(ctx) // the first sample: CPU shares need a previous one
 	c0, cpu0, t0 := d.Calls(), cpu(), time.Now()
 	a.SampleAll(ctx)
 	took, used, calls := time.Since(t0), cpu()-cpu0, d.Calls()-c0
