@@ -23,7 +23,9 @@ func TestComposeVolumeBackupAndRestore(t *testing.T) {
 	h := newHarness(t)
 	h.CleanBuilt()
 	project := "berth-" + h.App + "_db"
-	t.Cleanup(func() { _ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans", "--volumes").Run() })
+	t.Cleanup(func() {
+		_ = exec.Command("docker", "compose", "-p", project, "down", "--remove-orphans", "--volumes").Run()
+	})
 	id, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
 	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+id.Recipient().String()+"]\n")
@@ -58,5 +60,7 @@ func TestComposeVolumeBackupAndRestore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, marker, getData(t, upstream()))
 	_ = agenttest.Rows
-	t.Cleanup(func() { _ = exec.Command("docker", "volume", "rm", "-f", fmt.Sprintf("%s_data-r%d", project, bs[0].ID)).Run() })
+	t.Cleanup(func() {
+		_ = exec.Command("docker", "volume", "rm", "-f", fmt.Sprintf("%s_data-r%d", project, bs[0].ID)).Run()
+	})
 }

@@ -68,7 +68,7 @@ func BenchmarkUsageSample(b *testing.B) {
 	sampled := len(a.SampledUsage())
 	fmt.Printf("resource sampling at %d running workloads:\n", usageWorkloads)
 	fmt.Printf("  idle tick with sampling on: %.1f Docker calls, %.1f ms per tick (%d ticks)\n", idle.calls(), ms(idle.perTick()), idle.ticks)
-	fmt.Printf("  one interval sample: %d workloads, %d Docker calls, %.0f ms wall, %.0f ms of the agent's CPU (every --stats-interval, default 1m)\n",
+	fmt.Printf("  one interval sample: %d workloads, %d Docker calls, %.0f ms wall, %.0f ms of the agent's CPU (every --stats-interval, default 2m)\n",
 		sampled, calls, ms(took), ms(used))
 	_ = agenttest.Rows
 }
