@@ -30,8 +30,8 @@ func loadAnswers(proxy, host, lang, page string) *answers {
 	a := &answers{stop: make(chan struct{})}
 	for range 4 {
 		a.wg.Go(func() {
-			c := &http.Client{Timeout: 5 * time.Second}
-			for range 1_000_000 { // bounded
+			c := &http.Client{Timeout: 5 * time.Second} // keep-alive connections across the switches
+			for range 1_000_000 {                       // bounded
 				select {
 				case <-a.stop:
 					return

@@ -51,6 +51,17 @@ func TestDigestUpdateOpensThenUpdatesOnePullRequest(t *testing.T) {
 	gitserver.Git(t, work, "add", "-A")
 	gitserver.Git(t, work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "web follows :stable")
 	gitserver.Git(t, work, "push", "-q", "origin", "HEAD:main")
+	// Gitea marks a pushed repo non-empty in the background.
+	for range 100 { // bounded: 10 s
+		var repoInfo struct {
+			Empty bool `json:"empty"`
+		}
+		g.API(t, http.MethodGet, "/repos/"+g.User+"/config", nil, &repoInfo)
+		if !repoInfo.Empty {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	mainTip := func() string {
 		return strings.Fields(gitserver.Git(t, work, "ls-remote", "origin", "refs/heads/main"))[0]
 	}

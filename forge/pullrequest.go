@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,9 +50,10 @@ func (f *Client) PullRequest(ctx context.Context, head, base, title, body string
 		create = map[string]string{"head": head, "base": base, "title": title, "body": body}
 		edit = map[string]string{"title": title, "body": body}
 	}
-	if err := f.doJSON(ctx, http.MethodGet, listURL, nil, &list); err != nil {
+	if err := f.doJSON(ctx, http.MethodGet, listURL, nil, &list); err != nil && !errors.Is(err, errNotFound) {
 		return "", false, err
-	}
+	} // a forge that answers 404 for a repo without pull requests yet: open one
+
 	for _, p := range list {
 		if p.Head.Ref != head && p.SourceBranch != head {
 			continue
@@ -82,6 +84,8 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+var errNotFound = errors.New("not found")
 
 // doJSON sends one API request with the token and decodes the answer;
 // errors name the forge's answer, never the token.
@@ -114,6 +118,9 @@ func (f *Client) doJSON(ctx context.Context, method, u string, in, out any) erro
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode == http.StatusNotFound && method == http.MethodGet {
+		return fmt.Errorf("%w: %s", errNotFound, strings.TrimPrefix(u, f.base))
+	}
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("%s %s: %s: %.300s", method, strings.TrimPrefix(u, f.base), resp.Status, strings.TrimSpace(strings.ReplaceAll(string(b), f.token, "***")))
 	}

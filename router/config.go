@@ -163,7 +163,7 @@ func routeConfig(r Route, o ConfigOptions) map[string]any {
 	if len(r.Hosts) == 0 || r.Upstream == "" && r.Maintenance == nil {
 		return nil
 	}
-	if r.Maintenance != nil {
+	if r.Maintenance != nil && !o.DynamicUpstreams {
 		return map[string]any{
 			"@id":      RouteID(o.Agent, r.ID),
 			"match":    []any{map[string]any{"host": r.Hosts}},
@@ -180,10 +180,16 @@ func routeConfig(r Route, o ConfigOptions) map[string]any {
 	if o.StreamCloseDelay {
 		proxy["stream_close_delay"] = "5m"
 	}
+	handle := []any{proxy}
+	if o.DynamicUpstreams {
+		// Maintenance is decided per request (maintenance.go): turning it
+		// on or off changes no config.
+		handle = []any{map[string]any{"handler": "berth_maintenance", "route": r.ID}, proxy}
+	}
 	return map[string]any{
 		"@id":      RouteID(o.Agent, r.ID),
 		"match":    []any{map[string]any{"host": r.Hosts}},
-		"handle":   []any{proxy},
+		"handle":   handle,
 		"terminal": true,
 	}
 }

@@ -47,6 +47,7 @@ func (e *Embedded) Load(_ context.Context, routes []Route) error {
 	}
 	if bytes.Equal(cfg, e.last) {
 		storeUpstreams(routes)
+		storeMaintenance(routes)
 		return nil
 	}
 	if e.last == nil {
@@ -66,12 +67,16 @@ func (e *Embedded) Load(_ context.Context, routes []Route) error {
 	} else {
 		storeUpstreams(routes)
 	}
+	prevMaint := liveMaintenance.Load()
+	storeMaintenance(routes)
 	if err := caddy.Load(cfg, false); err != nil {
 		liveUpstreams.Store(prev) // the old config keeps running, with its upstreams
+		liveMaintenance.Store(prevMaint)
 		return fmt.Errorf("loading the embedded proxy config: %w", err)
 	}
 	e.last = cfg
 	storeUpstreams(routes)
+	storeMaintenance(routes)
 	return nil
 }
 

@@ -9,7 +9,7 @@ import (
 
 // handlers are the Caddy handlers a route may use through `berth
 // proxy`'s admin API: the ones Berth's own routes are made of.
-var handlers = map[string]bool{"reverse_proxy": true, "static_response": true, "subroute": true}
+var handlers = map[string]bool{"reverse_proxy": true, "static_response": true, "subroute": true, "berth_maintenance": true}
 
 // checkRoute refuses a route change whose body could make the proxy reach
 // anything but a TCP port on this machine's loopback: another handler
@@ -40,7 +40,7 @@ func walkRoute(v any) error {
 		if h, ok := t["handler"]; ok {
 			name, _ := h.(string)
 			if !handlers[name] {
-				return fmt.Errorf("the handler %q is not one a route may use (reverse_proxy, static_response, subroute)", name)
+				return fmt.Errorf("the handler %q is not one a route may use (reverse_proxy, static_response, subroute, berth_maintenance)", name)
 			}
 		}
 		if _, ok := t["transport"]; ok {

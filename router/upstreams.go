@@ -21,7 +21,10 @@ var liveUpstreams atomic.Pointer[map[string]string]
 var registerOnce sync.Once
 
 func registerUpstreamSource() {
-	registerOnce.Do(func() { caddy.RegisterModule(upstreamSource{}) })
+	registerOnce.Do(func() {
+		caddy.RegisterModule(upstreamSource{})
+		caddy.RegisterModule(maintenanceHandler{})
+	})
 }
 
 // upstreamSource is the http.reverse_proxy.upstreams.berth module.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -106,20 +107,26 @@ func Start(t testing.TB) *Server {
 	return nil
 }
 
-// freePorts are n ports nothing listens on now.
+// freePorts are n ports nothing listens on now, below the kernel's
+// ephemeral range: Docker publishes containers' ports from that range,
+// and a port picked there and released could be handed to a container
+// before the store binds it.
 func freePorts(t testing.TB, n int) []string {
 	var out []string
 	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for p := 20000 + rand.IntN(8000); len(out) < n && p < 32000; p++ {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
 		ls = append(ls, l)
-		out = append(out, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+		out = append(out, strconv.Itoa(p))
 	}
 	for _, l := range ls {
 		l.Close()
+	}
+	if len(out) < n {
+		t.Fatalf("no %d free ports below the ephemeral range", n)
 	}
 	return out
 }
