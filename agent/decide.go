@@ -61,6 +61,7 @@ type pruning struct {
 	containers []docker.Container
 	project    string // its compose project, "" for plain containers
 	stack      string // its Swarm stack, "" for others
+	service    string // its Swarm service (--engine swarm), "" for others
 }
 
 type decideOptions struct {
@@ -135,7 +136,7 @@ func drifted(s *snapshot, selfHeal bool, now time.Time) bool {
 			continue
 		}
 		retryDue := row.FailedHash != "" && !now.Before(row.RetryAt) || row.LastDeploy == store.DeployFailed && row.FailedHash == ""
-		if retryDue || rowDrifted(row, s.containers[id], selfHeal) {
+		if retryDue || rowDrifted(row, s.containers[id], selfHeal) || selfHeal && serviceGone(s, row) {
 			return true
 		}
 	}
@@ -182,6 +183,11 @@ func decideDeploys(ws []*sources.Workload, s *snapshot, o decideOptions) []deplo
 		row, ok := s.rows[w.ID()]
 		cs := s.containers[w.ID()]
 		why, deploy := whyDeploy(w, row, ok, cs, o.selfHeal)
+		if ok && serviceRow(row) && (why.Kind == WhyVanished || why.Kind == WhyStopped) {
+			// Swarm heals its tasks; Berth only brings back a service
+			// that was removed.
+			deploy = o.selfHeal && serviceGone(s, row)
+		}
 		if !deploy || row.Suspended || o.held[w.ID()] != "" && row.AppliedHash != "" {
 			continue // held: never redeployed (nor healed) without its secrets
 		}
@@ -286,6 +292,8 @@ func decidePrune(declared map[string]bool, s *snapshot, allowEmpty bool) ([]prun
 		if row := s.rows[id]; row.Kind == string(sources.KindStack) {
 			// Swarm removes its own tasks, wherever they run.
 			pr = pruning{id: id, stack: row.ContainerName}
+		} else if serviceRow(row) {
+			pr.service = row.ContainerName
 		}
 		out = append(out, pr)
 	}

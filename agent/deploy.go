@@ -78,7 +78,7 @@ func wasFailing(d deployment) bool {
 		return false
 	}
 	return d.row.FailedHash != "" || d.row.LastDeploy == store.DeployFailed || d.row.LastDeploy == store.DeployRolledBack ||
-		(!sources.Kind(d.row.Kind).Managed() && !serving(current(d.row, d.old)))
+		(!sources.Kind(d.row.Kind).Managed() && !serviceRow(d.row) && !serving(current(d.row, d.old)))
 }
 
 // deploy deploys one workload with its effective strategy. The serving
@@ -108,6 +108,11 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	ref, img, err := a.prepare(ctx, d, src)
 	if err != nil {
 		return a.fail(o, d, StagePrepare, err)
+	}
+	if a.engine.Service(w) {
+		if ref, err = a.serviceImage(ctx, d, ref, img); err != nil {
+			return a.fail(o, d, StagePrepare, err)
+		}
 	}
 	o.Image = ref
 	if len(img.Volumes) > 0 {

@@ -77,7 +77,9 @@ func causeOf(err error) string {
 // badges do not churn.
 func (a *Agent) recordFailure(ctx context.Context, d deployment, o Outcome) {
 	row := a.baseRow(d)
-	managed := o.Workload.Source != nil && o.Workload.Source.Kind().Managed()
+	// A tool (compose, Swarm) runs the containers; a Swarm service's row
+	// keeps naming its service, which Swarm rolled back.
+	managed := o.Workload.Source != nil && o.Workload.Source.Kind().Managed() || serviceRow(row)
 	switch {
 	case o.RevertFailed:
 		row.Status = store.StatusExited

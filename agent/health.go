@@ -81,6 +81,8 @@ func health(r store.Runtime) Health {
 		return Health{StateDown, "down"}
 	case r.Kind == string(sources.KindCompose) && r.Status == store.StatusDegraded:
 		return Health{StateDegraded, fmt.Sprintf("degraded: some containers of %s are not running", shortSHA(r.Commit))}
+	case (serviceRow(r) || r.Kind == string(sources.KindStack)) && r.Status == store.StatusDegraded:
+		return Health{StateDegraded, fmt.Sprintf("degraded: some Swarm tasks of %s are not running", shortSHA(r.Commit))}
 	case r.PinnedRelease != 0:
 		return Health{StatePinned, fmt.Sprintf("pinned to %s", shortSHA(r.Commit))}
 	case failed:

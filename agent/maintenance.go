@@ -82,7 +82,7 @@ func (a *Agent) SetMaintenance(ctx context.Context, id string, on bool) error {
 	}
 	m := maintenanceOf(w, on)
 	if row.Upstream != "" || m != nil {
-		if err := a.opts.Router.Put(ctx, router.Route{ID: id, Hosts: w.Route.Hosts, Upstream: row.Upstream, Maintenance: m}); err != nil {
+		if err := a.opts.Router.Put(ctx, router.Route{ID: id, Hosts: w.Route.Hosts, Upstream: row.Upstream, Balanced: serviceRow(row), Maintenance: m}); err != nil {
 			return fmt.Errorf("updating the route: %w", err)
 		}
 	}

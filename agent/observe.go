@@ -43,12 +43,20 @@ func decideObservations(s *snapshot, valid map[string]*sources.Workload, handled
 	var out []observation
 	for _, id := range ids {
 		ob := observe(s.rows[id], s.containers[id], valid[id])
-		if s.rows[id].Suspended {
+		row := s.rows[id]
+		if s.tasksRead && (serviceRow(row) || row.Kind == string(sources.KindStack)) {
+			observeTasks(&ob, row, s.tasks[id], valid[id])
+		}
+		if row.Suspended {
 			ob.leftovers, ob.route = nil, nil // a suspended workload is watched, not touched
+		} else if o.routes != nil && serviceRow(row) && s.tasksRead {
+			if w := valid[id]; w != nil {
+				ob.route = serviceRouteFix(w, ob.next.Upstream, o.routes, maintenanceOf(w, o.overrides[id]))
+			}
 		} else if o.routes != nil && current(s.rows[id], s.containers[id]) != nil {
 			ob.route = routeFollows(id, valid[id], ob.next.Upstream, o.routes, o.overrides[id])
 		}
-		if o.cleanup && valid[id] != nil && !sources.Kind(ob.next.Kind).Managed() && !s.rows[id].Suspended {
+		if o.cleanup && valid[id] != nil && !sources.Kind(ob.next.Kind).Managed() && !serviceRow(row) && !row.Suspended {
 			ob.leftovers = leftovers(ob.next, s.containers[id]) // compose and Swarm remove their own
 		}
 		if ob.write || ob.route != nil || len(ob.leftovers) > 0 {

@@ -33,6 +33,15 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 			return false
 		}
 		pr.project = pr.stack // its kept copies go below
+	} else if pr.service != "" {
+		sd, err := a.swarm()
+		if err == nil {
+			err = sd.RemoveService(ctx, pr.service)
+		}
+		if err != nil {
+			a.log.Warn("pruning the Swarm service failed", "workload", pr.id, "service", pr.service, "error", err)
+			return false
+		}
 	} else if pr.project != "" && a.opts.Compose != nil {
 		if err := a.opts.Compose.Down(ctx, pr.project); err != nil {
 			a.log.Warn("pruning the compose stack failed", "workload", pr.id, "project", pr.project, "error", err)

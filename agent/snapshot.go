@@ -12,6 +12,10 @@ import (
 type snapshot struct {
 	rows       map[string]store.Runtime
 	containers map[string][]docker.Container
+	// tasks are the running tasks of Swarm services and stacks, by
+	// workload id, when tasksRead (service.go).
+	tasks     map[string][]docker.Task
+	tasksRead bool
 }
 
 func newSnapshot(rows []store.Runtime, cs []docker.Container) *snapshot {
@@ -46,7 +50,13 @@ func (a *Agent) takeSnapshot(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSnapshot(rows, a.own(cs)), nil
+	s := newSnapshot(rows, a.own(cs))
+	if a.swarmTasks(rows) {
+		if err := a.readTasks(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // own drops containers another state dir made: an agent that shares this

@@ -21,6 +21,10 @@ const (
 	LabelHash     = "berth.hash"     // the desired hash it was created for
 	LabelCommit   = "berth.commit"   // the config commit it was created from
 	LabelState    = "berth.state"    // the identity of the state dir of the agent that made it
+	// LabelServiceAgent marks the tasks of a workload's Swarm service
+	// (--engine swarm) instead of LabelAgent: Swarm, not the agent, owns
+	// those containers, on whichever node they run.
+	LabelServiceAgent = "berth.service-agent"
 	// LabelTask marks a one-off task's container (a before_deploy run, a
 	// job run) with its workload: it is not the workload's serving
 	// container, and lives only while it runs.

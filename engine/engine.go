@@ -69,6 +69,9 @@ type Options struct {
 	// such a deploy fail with a clear error.
 	Compose *Compose
 	Swarm   *Swarm
+	// Services, when set (--engine swarm), runs image, dockerfile and
+	// static workloads as Swarm services instead of containers.
+	Services *Services
 	// Projects lists a compose project's containers, to refuse a project
 	// Berth does not own.
 	Projects projectLister
@@ -197,6 +200,9 @@ func (e *Engine) Labels(w *sources.Workload, commit string) map[string]string {
 func (e *Engine) Deploy(ctx context.Context, d Deployment) (Result, error) {
 	if d.Workload.Source.Kind().Managed() {
 		return e.deployStack(ctx, d)
+	}
+	if e.Service(d.Workload) {
+		return e.deployService(ctx, d)
 	}
 	if d.Decision.Strategy == sources.StrategyBlueGreen {
 		return e.blueGreen(ctx, d)

@@ -75,6 +75,13 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/compose.yaml":  "source:\n  type: compose\n  file: c/compose.yml\nresources: {memory: 1Gi}\n",
 			"apps/shop/c/compose.yml": "services:\n  web:\n    image: reg/web:1\n",
 			"apps/shop/ok.yaml":       "source:\n  type: image\n  image: reg/web:1\nresources: {memory: 512Mi, cpus: 0.5, pids: 256}\n"}},
+		{name: "swarm_fields", files: map[string]string{
+			"apps/shop/bad.yaml":      "source:\n  type: image\n  image: reg/web:1\nreplicas: -2\nmode: everywhere\nconstraints: [\"role==web\", \"node.labels.role==web\"]\n",
+			"apps/shop/global.yaml":   "source:\n  type: image\n  image: reg/web:1\nmode: global\nreplicas: 2\n",
+			"apps/shop/pinned.yaml":   "source:\n  type: image\n  image: reg/web:1\nport: 8080\nhost_port: 8080\nreplicas: 3\n",
+			"apps/shop/stack.yaml":    "source:\n  type: compose\n  file: c/compose.yml\nreplicas: 2\n",
+			"apps/shop/c/compose.yml": "services:\n  web:\n    image: reg/web:1\n",
+			"apps/shop/ok.yaml":       "source:\n  type: image\n  image: reg/web:1\nreplicas: 3\nconstraints: [\"node.labels.role == web\", \"node.role!=manager\"]\n"}},
 		{name: "data_safety", files: map[string]string{
 			"apps/db/no-snapshot.yaml": "source:\n  type: image\n  image: db:1\nvolumes:\n  data: /data\non_failure: restore-data\n",
 			"apps/db/no-volume.yaml":   "source:\n  type: image\n  image: db:1\nsnapshot_before_deploy: true\n",

@@ -42,6 +42,7 @@ func (l *loader) validate(dec *decoder, w *sources.Workload) {
 	validateRoute(fail, w)
 	validateVolumes(fail, w)
 	validateResources(fail, w)
+	validateService(fail, w)
 	validateBeforeDeploy(fail, w)
 	validateJob(fail, w)
 	validateData(fail, w)

@@ -50,6 +50,44 @@ func mergeResources(base, over *sources.Resources) *sources.Resources {
 	return &r
 }
 
+// constraintRe is a Swarm placement constraint: node.<attribute> ==|!= value.
+var constraintRe = regexp.MustCompile(`^node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[^=!\s]+|engine\.labels\.[^=!\s]+)\s*(==|!=)\s*\S.*$`)
+
+// validateService checks the Swarm fields: replicas, mode, constraints.
+func validateService(fail failFunc, w *sources.Workload) {
+	if w.Replicas == 0 && w.Mode == "" && len(w.Constraints) == 0 {
+		return
+	}
+	if w.Source != nil && w.Source.Kind().Managed() {
+		fail("replicas", "is not supported for %s workloads: the compose file's deploy block says how many run", w.Source.Kind())
+		return
+	}
+	if w.Job != nil {
+		fail("replicas", "is not supported for a job: a job runs once per schedule, on one agent")
+		return
+	}
+	switch {
+	case w.Replicas < 0:
+		fail("replicas", "%d is negative", w.Replicas)
+	case w.Replicas > 1 && w.HostPort != 0:
+		fail("replicas", "%d copies cannot hold host_port %d: remove host_port, the proxy routes to every copy", w.Replicas, w.HostPort)
+	}
+	switch w.Mode {
+	case "", sources.ModeReplicated:
+	case sources.ModeGlobal:
+		if w.Replicas != 0 {
+			fail("replicas", "is not used with mode: global (one task on every node that meets the constraints)")
+		}
+	default:
+		fail("mode", "%q is not a service mode: use replicated or global", w.Mode)
+	}
+	for i, c := range w.Constraints {
+		if !constraintRe.MatchString(c) {
+			fail(fmt.Sprintf("constraints.%d", i), "%q is not a Swarm constraint such as \"node.labels.role==web\" or \"node.role!=manager\"", c)
+		}
+	}
+}
+
 func validateResources(fail failFunc, w *sources.Workload) {
 	if w.Resources == nil {
 		return

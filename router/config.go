@@ -20,9 +20,14 @@ import (
 
 // Route sends requests for Hosts to Upstream (127.0.0.1:port).
 type Route struct {
-	ID       string   `json:"id"` // the workload id
-	Hosts    []string `json:"hosts"`
-	Upstream string   `json:"upstream"`
+	ID    string   `json:"id"` // the workload id
+	Hosts []string `json:"hosts"`
+	// Upstream is the address requests go to; a Swarm service's route
+	// names each task's address, joined by commas (see Addrs).
+	Upstream string `json:"upstream"`
+	// Balanced spreads requests over the addresses and retries one that
+	// refuses the connection on another (a task stopping mid-rollout).
+	Balanced bool `json:"balanced,omitempty"`
 	// Maintenance, when set, answers every request with 503 and a page
 	// instead of proxying (the app keeps running).
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
@@ -48,7 +53,7 @@ func (m *Maintenance) equal(o *Maintenance) bool {
 func (r Route) Equal(o Route) bool { return r.equal(o) }
 
 func (r Route) equal(o Route) bool {
-	if r.ID != o.ID || r.Upstream != o.Upstream || len(r.Hosts) != len(o.Hosts) || !r.Maintenance.equal(o.Maintenance) {
+	if r.ID != o.ID || r.Upstream != o.Upstream || r.Balanced != o.Balanced || len(r.Hosts) != len(o.Hosts) || !r.Maintenance.equal(o.Maintenance) {
 		return false
 	}
 	for i := range r.Hosts {
@@ -57,6 +62,27 @@ func (r Route) equal(o Route) bool {
 		}
 	}
 	return true
+}
+
+// Addrs are the route's upstream addresses.
+func (r Route) Addrs() []string { return SplitAddrs(r.Upstream) }
+
+// SplitAddrs splits an upstream list ("a:1,b:2") into its addresses.
+func SplitAddrs(upstream string) []string {
+	var out []string
+	for _, a := range strings.Split(upstream, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// balancing is the load-balancing block of a balanced route: a request
+// whose upstream refuses the connection is tried on another for up to 5s.
+func balancing() map[string]any {
+	return map[string]any{"selection_policy": map[string]any{"policy": "round_robin"},
+		"try_duration": "5s", "try_interval": "50ms"}
 }
 
 // ConfigOptions shape the rendered Caddy config.
@@ -175,7 +201,14 @@ func routeConfig(r Route, o ConfigOptions) map[string]any {
 	if o.DynamicUpstreams {
 		proxy["dynamic_upstreams"] = map[string]any{"source": "berth", "route": r.ID}
 	} else {
-		proxy["upstreams"] = []any{map[string]any{"dial": r.Upstream}}
+		var ups []any
+		for _, a := range r.Addrs() {
+			ups = append(ups, map[string]any{"dial": a})
+		}
+		proxy["upstreams"] = ups
+	}
+	if r.Balanced {
+		proxy["load_balancing"] = balancing()
 	}
 	if o.StreamCloseDelay {
 		proxy["stream_close_delay"] = "5m"

@@ -42,12 +42,17 @@ func (upstreamSource) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// GetUpstreams returns the route's current upstream. Caddy fills in the
+// GetUpstreams returns the route's current upstreams. Caddy fills in the
 // returned values, so each request gets its own.
 func (s *upstreamSource) GetUpstreams(*http.Request) ([]*reverseproxy.Upstream, error) {
 	if m := liveUpstreams.Load(); m != nil {
 		if addr, ok := (*m)[s.Route]; ok && addr != "" {
-			return []*reverseproxy.Upstream{{Dial: addr}}, nil
+			addrs := SplitAddrs(addr)
+			out := make([]*reverseproxy.Upstream, len(addrs))
+			for i, a := range addrs {
+				out[i] = &reverseproxy.Upstream{Dial: a}
+			}
+			return out, nil
 		}
 	}
 	return nil, fmt.Errorf("no upstream for route %s", s.Route)

@@ -11,6 +11,15 @@ func Slug(w *Workload) string { return w.App + "_" + w.Name }
 // ContainerName is a workload's container name when only one copy runs.
 func ContainerName(w *Workload) string { return "berth-" + Slug(w) }
 
+// ServiceName is a workload's Swarm service under --engine swarm:
+// "berth_<app>_<name>" ("_" never occurs in a container name Berth makes
+// for a workload, so a row naming a service is told from one naming a
+// container).
+func ServiceName(w *Workload) string { return ServicePrefix + Slug(w) }
+
+// ServicePrefix starts every service name Berth gives a workload.
+const ServicePrefix = "berth_"
+
 // BuiltRepo is the repository of the images Berth builds for a workload.
 func BuiltRepo(w *Workload) string { return "berth/" + Slug(w) }
 

@@ -44,7 +44,18 @@ type Spec struct {
 	OnFailure string `yaml:"on_failure" json:"on_failure,omitempty"`
 	// Resources are the container's limits (memory, CPUs, processes).
 	Resources *Resources `yaml:"resources" json:"resources,omitempty"`
+	// Replicas, Mode and Constraints shape a Swarm service (--engine
+	// swarm); the docker engine runs one container.
+	Replicas    int      `yaml:"replicas" json:"replicas,omitempty"`
+	Mode        string   `yaml:"mode" json:"mode,omitempty"`
+	Constraints []string `yaml:"constraints" json:"constraints,omitempty"`
 }
+
+// The service modes.
+const (
+	ModeReplicated = "replicated"
+	ModeGlobal     = "global"
+)
 
 // The on_failure values.
 const (

@@ -96,6 +96,20 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 		return nil, err
 	}
 	opts.Swarm = &engine.Swarm{Stack: opts.Compose, API: docker}
+	switch f.engine {
+	case "docker", "":
+		if f.pushRegistry != "" {
+			return nil, errors.New("--push-registry is for --engine swarm")
+		}
+	case agent.EngineSwarm:
+		if err := docker.SwarmManager(ctx); err != nil {
+			return nil, fmt.Errorf("--engine swarm: %w", err)
+		}
+		opts.Engine.Services = &engine.Services{API: docker}
+		opts.PushRegistry = f.pushRegistry
+	default:
+		return nil, fmt.Errorf("--engine %q: use docker or swarm", f.engine)
+	}
 	return &runtime{agent: agent.New(opts, repo, st, docker, log), store: st, log: log, redactor: redactor, close: cl.run}, nil
 }
 

@@ -1,0 +1,205 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berthops/berth/agent"
+	"github.com/berthops/berth/agent/store"
+	"github.com/berthops/berth/engine"
+	"github.com/berthops/berth/router"
+	"github.com/berthops/berth/testkit/agenttest"
+	"github.com/berthops/berth/testkit/dockertest"
+	"github.com/berthops/berth/testkit/loopback"
+)
+
+// swarmOptions runs the agent with --engine swarm.
+func swarmOptions(h *agenttest.Harness, rt *router.Router) agent.Options {
+	return agent.Options{Router: rt, Engine: engine.Options{Services: &engine.Services{API: h.Docker, Poll: 100 * time.Millisecond}}}
+}
+
+// removeService removes a service and waits (bounded) until its tasks'
+// containers are gone.
+func removeService(t *testing.T, name string) {
+	_ = exec.Command("docker", "service", "rm", name).Run()
+	for range 60 {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=com.docker.swarm.service.name="+name).Output()
+		if strings.TrimSpace(string(out)) == "" {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Errorf("service %s still has containers", name)
+}
+
+// serviceTasks lists the running task containers of a service.
+func serviceTasks(t *testing.T, name string) []string {
+	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+name).Output()
+	require.NoError(t, err)
+	return strings.Fields(string(out))
+}
+
+// An image workload with three replicas under --engine swarm: deployed as
+// a service the proxy spreads over, rolled to a new version under load
+// with no failed request, a version that never gets ready rolled back by
+// Swarm while the old one serves, a task killed by hand reported and
+// healed, and the service removed with its file.
+func TestSwarmEngineRollsReplicasUnderLoad(t *testing.T) {
+	requireSwarm(t)
+	h := newHarness(t)
+	rt, proxy := h.EmbeddedRouter()
+	host := h.App + ".test"
+	id, svc := h.ID("web"), "berth_"+h.App+"_web"
+	t.Cleanup(func() { removeService(t, svc); removeService(t, "berth_"+h.App+"_keep") })
+	web := func(msg string, env ...string) string {
+		return agenttest.Routed(h.Image, host, msg, "", env...) + "replicas: 3\n"
+	}
+	h.Workload("web", web("v1"))
+	h.Repo.Push("v1")
+	a, st := h.Agent(swarmOptions(h, rt))
+	ctx := context.Background()
+	res, err := a.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Deployed, "failed: %v", res.Failed)
+	row := agenttest.Rows(t, st)[id]
+	assert.Equal(t, svc, row.ContainerName)
+	assert.Empty(t, h.Containers()[id], "no container of the agent's own: Swarm runs the tasks")
+	assert.Len(t, serviceTasks(t, svc), 3)
+	r, _ := rt.Get(id)
+	assert.Len(t, r.Addrs(), 3, "the route spreads over the three tasks: %s", r.Upstream)
+	body, err := loopback.Get(http.DefaultClient, proxy, host)
+	require.NoError(t, err)
+	assert.Contains(t, body, "v1")
+
+	// Idle: a tick reads the tasks and changes nothing.
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.True(t, res.NoOp)
+	assert.Equal(t, store.StatusRunning, agenttest.Rows(t, st)[id].Status)
+
+	// A start-first rolling update under load.
+	l := agenttest.StartLoad(proxy, host)
+	h.Workload("web", web("v2"))
+	h.Repo.Push("v2")
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Deployed, "failed: %v", res.Failed)
+	time.Sleep(300 * time.Millisecond)
+
+	// A version that never gets ready: Berth's gate fails its first task,
+	// Swarm rolls the service back, the old tasks serve throughout.
+	h.Workload("web", web("v3", "NEVER_READY: \"1\""))
+	h.Repo.Push("v3 never ready")
+	res, err = a.Tick(ctx)
+	require.Error(t, err)
+	assert.Equal(t, []string{id}, res.Failed)
+	time.Sleep(300 * time.Millisecond)
+	l.Finish()
+	assert.Zero(t, l.Failed.Load(), "failed requests during a rolling update and a rollback (first: %v)", l.FirstError())
+	assert.Greater(t, l.OK.Load(), int64(100))
+	ev := agenttest.Events(t, st, id)
+	last := ev[len(ev)-1]
+	assert.Equal(t, string(agent.KindDeployRolledBack), last.Kind, last.Message)
+	assert.Contains(t, last.Message, "did not answer 2xx")
+	row = agenttest.Rows(t, st)[id]
+	assert.Equal(t, store.DeployRolledBack, row.LastDeploy)
+	for range 20 {
+		body, err = loopback.Get(http.DefaultClient, proxy, host)
+		require.NoError(t, err)
+		require.Contains(t, body, "v2", "the old version serves")
+	}
+
+	// A task killed by hand: reported on the next tick, healed by Swarm.
+	tasks := serviceTasks(t, svc)
+	require.NotEmpty(t, tasks)
+	require.NoError(t, exec.Command("docker", "kill", tasks[0]).Run())
+	var failed bool
+	for range 40 { // bounded: 20 s
+		_, _ = a.Tick(ctx)
+		for _, e := range agenttest.Events(t, st, id) {
+			failed = failed || e.Kind == string(agent.KindTaskFailed)
+		}
+		if failed && agenttest.Rows(t, st)[id].Status == store.StatusRunning && len(serviceTasks(t, svc)) == 3 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	assert.True(t, failed, "the killed task is reported")
+	assert.Equal(t, store.StatusRunning, agenttest.Rows(t, st)[id].Status, "healed")
+	r, _ = rt.Get(id)
+	assert.Len(t, r.Addrs(), 3, "the route follows the new task: %s", r.Upstream)
+
+	// The file goes: the service goes.
+	h.Repo.Remove("apps/" + h.App + "/web.yaml")
+	h.Workload("keep", "source:\n  type: image\n  image: "+h.Image+"\n")
+	h.Repo.Push("web removed")
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, res.Pruned, id)
+	out, _ := exec.Command("docker", "service", "ls", "-q", "--filter", "name="+svc).Output()
+	assert.Empty(t, strings.TrimSpace(string(out)), "the service is removed")
+}
+
+// Constraints place the tasks by node label; a constraint no node meets
+// fails the deploy with Swarm's reason instead of waiting forever. A
+// dockerfile workload is built, pushed to the registry and run by digest.
+func TestSwarmEnginePlacesByLabelAndRunsBuildsByDigest(t *testing.T) {
+	requireSwarm(t)
+	h := newHarness(t)
+	h.CleanBuilt()
+	reg := dockertest.Registry(t)
+	rt, proxy := h.EmbeddedRouter()
+	node, err := exec.Command("docker", "info", "--format", "{{.Swarm.NodeID}}").Output()
+	require.NoError(t, err)
+	nodeID := strings.TrimSpace(string(node))
+	require.NoError(t, exec.Command("docker", "node", "update", "--label-add", "berth-test-role=web", nodeID).Run())
+	t.Cleanup(func() { _ = exec.Command("docker", "node", "update", "--label-rm", "berth-test-role", nodeID).Run() })
+	host := h.App + ".test"
+	api := "berth_" + h.App + "_api"
+	t.Cleanup(func() { removeService(t, api); removeService(t, "berth_"+h.App+"_db") })
+	h.Repo.Write("apps/"+h.App+"/api/Dockerfile", fmt.Sprintf("FROM %s\nENV MESSAGE=\"built\"\n", h.Image))
+	h.Workload("api", fmt.Sprintf("source:\n  type: dockerfile\n  context: api\nport: 8080\nroute:\n  hosts: [%s]\nreplicas: 2\nconstraints: [\"node.labels.berth-test-role==web\"]\n", host))
+	h.Workload("db", "source:\n  type: image\n  image: "+h.Image+"\nconstraints: [\"node.labels.berth-test-role==db\"]\n")
+	h.Repo.Push("placed by label")
+	opts := swarmOptions(h, rt)
+	opts.PushRegistry = reg
+	a, st := h.Agent(opts)
+	res, err := a.Tick(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, []string{h.ID("api")}, res.Deployed)
+	assert.Equal(t, []string{h.ID("db")}, res.Failed)
+	ev := agenttest.Events(t, st, h.ID("db"))
+	assert.Contains(t, ev[len(ev)-1].Message, "cannot be placed")
+
+	body, err := loopback.Get(http.DefaultClient, proxy, host)
+	require.NoError(t, err)
+	assert.Contains(t, body, "built")
+	out, err := exec.Command("docker", "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", api).Output()
+	require.NoError(t, err)
+	img := strings.TrimSpace(string(out))
+	assert.True(t, strings.HasPrefix(img, reg+"/berth/"+h.App+"_api@sha256:"), "pushed and run by digest: %s", img)
+	assert.Len(t, serviceTasks(t, api), 2)
+}
+
+// The same workload file deploys unchanged on --engine docker: one
+// container, replicas and constraints being Swarm's.
+func TestSwarmFieldsDeployUnchangedOnTheDockerEngine(t *testing.T) {
+	h := newHarness(t)
+	rt, proxy := h.EmbeddedRouter()
+	host := h.App + ".test"
+	h.Workload("web", agenttest.Routed(h.Image, host, "one", "")+"replicas: 3\nconstraints: [\"node.labels.role==web\"]\n")
+	a, _ := h.Start("swarm fields", agent.Options{Router: rt})
+	_ = a
+	assert.Len(t, h.Containers()[h.ID("web")], 1)
+	body, err := loopback.Get(http.DefaultClient, proxy, host)
+	require.NoError(t, err)
+	assert.Contains(t, body, "one")
+}
