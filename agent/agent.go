@@ -70,7 +70,8 @@ type Options struct {
 	Swarm *engine.Swarm
 	// PushRegistry (--push-registry HOST[/PREFIX]) is where builds are
 	// pushed under --engine swarm, so every node pulls the same bytes.
-	PushRegistry string
+	PushRegistry    string
+	SwarmSecretsEnv bool // --swarm-secrets env: a service's shared secrets in its env, not files
 	// Secrets decrypts shared secrets; nil means no identity is
 	// configured (every secret is then skipped with a warning).
 	Secrets *secrets.Resolver

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,6 +131,9 @@ func (a *Agent) backupVolume(ctx context.Context, va volumeArchiver, t backup.Ta
 		}
 	}
 	users, image := a.volumeUsers(ctx, dockerName, row)
+	if consistency == sources.ConsistencyStop && slices.ContainsFunc(users, func(c docker.Container) bool { return c.Labels[docker.LabelServiceAgent] != "" }) {
+		consistency = sources.ConsistencyPause // Swarm would replace a stopped task
+	}
 	for _, c := range users {
 		switch consistency {
 		case sources.ConsistencyPause:
@@ -267,6 +271,13 @@ func (a *Agent) snapshotBeforeDeploy(ctx context.Context, d deployment) ([]store
 func (a *Agent) volumeUsers(ctx context.Context, volume string, row store.Runtime) ([]docker.Container, string) {
 	image := row.Image
 	cs, err := a.docker.List(ctx, a.opts.Name)
+	if sd, ok := a.docker.(interface {
+		ServiceContainers(ctx context.Context, agent string) ([]docker.Container, error)
+	}); ok && err == nil && a.opts.Engine.Services != nil {
+		var tasks []docker.Container
+		tasks, err = sd.ServiceContainers(ctx, a.opts.Name)
+		cs = append(cs, tasks...)
+	}
 	if err != nil {
 		a.log.Warn("listing the containers that use a volume failed", "volume", volume, "error", err)
 		return nil, image

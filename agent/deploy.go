@@ -124,8 +124,12 @@ func (a *Agent) deployContainer(ctx context.Context, o Outcome, d deployment, sr
 	}
 	row := a.baseRow(d)
 	var recorded int64 // the release, once Persist wrote it
+	env, files := a.secrets.env(w, img.Env), map[string]string(nil)
+	if a.engine.Service(w) && !a.opts.SwarmSecretsEnv {
+		env, files = a.secrets.files(w, img.Env)
+	}
 	dep := engine.Deployment{
-		Workload: w, Decision: o.Decision, Image: ref, Env: a.secrets.env(w, img.Env), Volumes: a.volumes(ctx, w),
+		Workload: w, Decision: o.Decision, Image: ref, Env: env, Files: files, Volumes: a.volumes(ctx, w),
 		Commit: o.Commit, Old: d.old, Current: current(row, d.old), CurrentWorkload: a.servingWorkload(ctx, d),
 		SkipBeforeDeploy: a.beforeDeployDone(ctx, w), TaskDone: a.recordTask(ctx, w, o.Commit),
 		Persist: func(ctx context.Context, c docker.Container) error {

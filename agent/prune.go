@@ -38,6 +38,9 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 		if err == nil {
 			err = sd.RemoveService(ctx, pr.service)
 		}
+		if err == nil {
+			err = sd.RemoveSecrets(ctx, pr.id, nil)
+		}
 		if err != nil {
 			a.log.Warn("pruning the Swarm service failed", "workload", pr.id, "service", pr.service, "error", err)
 			return false

@@ -4,9 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"strings"
 	"sync/atomic"
 
 	"github.com/berthops/berth/docker"
+	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/sources"
@@ -124,6 +127,29 @@ func agentSecrets(rc gitops.RepoConfig) map[string]bool {
 // the workload env.
 func (s *sharedSecrets) env(w *sources.Workload, imageEnv []string) []string {
 	return secrets.Env(s.layers[w.ID()], imageEnv, w.Env)
+}
+
+// files is a Swarm service's env and secret files (--engine swarm): the
+// shared secrets that would reach the env are delivered as files
+// (engine.SecretDir/<KEY>) instead, each named in the env as KEY_FILE,
+// so no node writes their values to disk; the image's ENV and the
+// workload env stay as they are.
+func (s *sharedSecrets) files(w *sources.Workload, imageEnv []string) ([]string, map[string]string) {
+	fromImage := map[string]bool{}
+	for _, kv := range imageEnv {
+		k, _, _ := strings.Cut(kv, "=")
+		fromImage[k] = true
+	}
+	files := map[string]string{}
+	pointers := map[string]string{}
+	for k, v := range s.layers[w.ID()] {
+		if _, own := w.Env[k]; !own && !fromImage[k] {
+			files[k] = v
+			pointers[k+"_FILE"] = engine.SecretDir + k
+		}
+	}
+	maps.Copy(pointers, w.Env) // the workload's own env wins
+	return secrets.Env(nil, imageEnv, pointers), files
 }
 
 // failure is why on_error: fail stops the workload, "" when it does not.

@@ -37,6 +37,7 @@ type swarmDocker interface {
 	Tag(ctx context.Context, src, dst string) error
 	Push(ctx context.Context, ref string) (string, error)
 	RemoveService(ctx context.Context, name string) error
+	RemoveSecrets(ctx context.Context, workload string, keep map[string]bool) error
 }
 
 var _ swarmDocker = (*docker.Client)(nil)

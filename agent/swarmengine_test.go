@@ -1,10 +1,15 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +21,7 @@ import (
 	"github.com/berthops/berth/agent/store"
 	"github.com/berthops/berth/engine"
 	"github.com/berthops/berth/router"
+	"github.com/berthops/berth/secrets"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/dockertest"
 	"github.com/berthops/berth/testkit/loopback"
@@ -202,4 +208,90 @@ func TestSwarmFieldsDeployUnchangedOnTheDockerEngine(t *testing.T) {
 	body, err := loopback.Get(http.DefaultClient, proxy, host)
 	require.NoError(t, err)
 	assert.Contains(t, body, "one")
+}
+
+// A service's shared secrets reach its tasks as Swarm secrets, files in
+// /run/secrets named by NAME_FILE in the env: the canary is in the task's
+// file, not its env, and in no byte under /var/lib/docker/swarm (the
+// service env would be: each node's task store keeps it in plain text),
+// the events or the logs. A version that passes its gate and crashes later is shown down
+// within one tick of Swarm seeing it, not running until the next deploy.
+func TestSwarmServiceSecretsAndTruthfulStatus(t *testing.T) {
+	requireSwarm(t)
+	h := newHarness(t)
+	const canary = "CANARY-5wa7m-do-not-leak"
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	rcpt := strings.TrimSpace(strings.Split(berthCLI(t, "", "secrets", "keygen", "--out", keyFile), "\n")[0])
+	h.Repo.Write("berth.yaml", "secrets:\n  recipients: ["+rcpt+"]\n")
+	id, svc := h.ID("api"), "berth_"+h.App+"_api"
+	t.Cleanup(func() {
+		removeService(t, svc)
+		out, _ := exec.Command("docker", "secret", "ls", "-q", "--filter", "label=berth.workload="+id).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			_ = exec.Command("docker", append([]string{"secret", "rm"}, ids...)...).Run()
+		}
+	})
+	api := func(extra string) string {
+		return "source:\n  type: image\n  image: " + h.Image + "\nenv:\n  SHOW_ENV: \"1\"\n  DATA_FILE: /run/secrets/API_KEY\n" + extra + "port: 8080\n"
+	}
+	h.Workload("api", api(""))
+	berthCLI(t, canary, "secrets", "set", "API_KEY", "--app", h.App, "--dir", h.Repo.Dir)
+	h.Repo.Push("a service with a secret")
+
+	red := secrets.NewRedactor()
+	var logs lockedBuffer
+	h.Log = slog.New(secrets.Handler(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}), red))
+	ids, err := secrets.LoadIdentities([]string{keyFile})
+	require.NoError(t, err)
+	key, err := secrets.LoadKey(filepath.Join(h.StateDir, "secret.key"))
+	require.NoError(t, err)
+	opts := swarmOptions(h, nil)
+	opts.Secrets, opts.SecretKey, opts.Redactor = secrets.NewResolver(ids, nil, red), key, red
+	a, st := h.Agent(opts)
+	ctx := context.Background()
+	res, err := a.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Deployed)
+	row := agenttest.Rows(t, st)[id]
+	require.NotEmpty(t, row.Upstream, "the row names the task's address")
+	addr := strings.Split(row.Upstream, ",")[0]
+	env := envOf(t, addr)
+	assert.Empty(t, env["API_KEY"], "not in the env")
+	assert.Equal(t, "/run/secrets/API_KEY", env["API_KEY_FILE"])
+	code, body, _ := httpGet(t, "http://"+addr+"/data")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, canary, body, "the file holds the value")
+	var found []string
+	_ = filepath.WalkDir("/var/lib/docker/swarm", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, rerr := os.ReadFile(p); rerr == nil && bytes.Contains(b, []byte(canary)) {
+				found = append(found, p)
+			}
+		}
+		return nil
+	})
+	assert.Empty(t, found, "the secret is not written in plain text in Swarm's store")
+	for _, e := range agenttest.Events(t, st, id) {
+		assert.NotContains(t, e.Message, canary)
+	}
+	assert.NotContains(t, logs.String(), canary)
+
+	// Passes its gate, crashes 6 s later, again and again.
+	h.Workload("api", api("  EXIT_AFTER: 6s\n"))
+	h.Repo.Push("crashes later")
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Deployed)
+	var states []string
+	for range 60 { // bounded: 30 s
+		_, _ = a.Tick(ctx)
+		row = agenttest.Rows(t, st)[id]
+		states = append(states, row.Status)
+		if row.Status != store.StatusRunning {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	assert.NotEqual(t, store.StatusRunning, row.Status, "the crash is seen: %v", states)
+	assert.Equal(t, agent.StateDown, agent.HealthOf(row).State, agent.HealthOf(row).Summary)
 }

@@ -30,6 +30,9 @@ type Container struct {
 	RestartCount int
 	// Volumes are its volume mounts (named and anonymous).
 	Volumes []Mount
+	// Addrs, for a workload's Swarm service standing in for its
+	// container, are its tasks' addresses, joined by commas.
+	Addrs string
 }
 
 // Mount is a volume mounted into a container.
@@ -50,11 +53,21 @@ func (c Container) Running() bool { return c.State == "running" }
 // List returns every container (running or not) that agent owns, in one
 // API call.
 func (d *Client) List(ctx context.Context, agent string) ([]Container, error) {
+	return d.list(ctx, LabelAgent+"="+agent)
+}
+
+// ServiceContainers lists the containers on this node of the Swarm
+// services agent deployed (--engine swarm), in one API call.
+func (d *Client) ServiceContainers(ctx context.Context, agent string) ([]Container, error) {
+	return d.list(ctx, LabelServiceAgent+"="+agent)
+}
+
+func (d *Client) list(ctx context.Context, label string) ([]Container, error) {
 	ctx, cancel := d.call(ctx, 0)
 	defer cancel()
 	list, err := d.cli.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", LabelAgent+"="+agent)),
+		Filters: filters.NewArgs(filters.Arg("label", label)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -242,4 +243,43 @@ func firstOr(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// EnsureSecret creates a Swarm secret named name holding value (labelled
+// labels) unless it exists, and returns its id. Secrets are immutable:
+// a new value gets a new name.
+func (d *Client) EnsureSecret(ctx context.Context, name string, labels map[string]string, value []byte) (string, error) {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	if s, _, err := d.cli.SecretInspectWithRaw(ctx, name); err == nil {
+		return s.ID, nil
+	} else if !errdefs.IsNotFound(err) {
+		return "", fmt.Errorf("reading Swarm secret %s: %w", name, err)
+	}
+	resp, err := d.cli.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: name, Labels: labels}, Data: value})
+	if err != nil {
+		return "", fmt.Errorf("creating Swarm secret %s: %w", name, err)
+	}
+	return resp.ID, nil
+}
+
+// RemoveSecrets removes the Swarm secrets labelled with workload's id
+// except those named in keep; one still in use by a service stays.
+func (d *Client) RemoveSecrets(ctx context.Context, workload string, keep map[string]bool) error {
+	ctx, cancel := d.call(ctx, 0)
+	defer cancel()
+	list, err := d.cli.SecretList(ctx, swarm.SecretListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelWorkload+"="+workload))})
+	if err != nil {
+		return fmt.Errorf("listing Swarm secrets: %w", err)
+	}
+	var errs []error
+	for _, s := range list {
+		if keep[s.Spec.Name] {
+			continue
+		}
+		if err := d.cli.SecretRemove(ctx, s.ID); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("removing Swarm secret %s: %w", s.Spec.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -114,9 +114,12 @@ var _ ContainerRunner = (*docker.Client)(nil)
 type Deployment struct {
 	Workload *sources.Workload
 	Decision sources.Decision
-	Image    string            // the prepared image reference
-	Env      []string          // the resolved container env, KEY=value
-	Volumes  map[string]string // named volumes: name → path in the container
+	Image    string   // the prepared image reference
+	Env      []string // the resolved container env, KEY=value
+	// Files, under --engine swarm, are shared secrets delivered as Swarm
+	// secrets (SecretDir/<KEY>) instead of env: name → value.
+	Files   map[string]string
+	Volumes map[string]string // named volumes: name → path in the container
 	// VolumeNames, for a compose project, maps a project volume's Docker
 	// name to the generation a restore put in its place.
 	VolumeNames map[string]string
@@ -174,6 +177,9 @@ type Result struct {
 
 // Upstream is the address the proxy and the probe reach a container at.
 func Upstream(c docker.Container) string {
+	if c.Addrs != "" {
+		return c.Addrs
+	}
 	if c.HostPort == 0 {
 		return ""
 	}

@@ -123,7 +123,12 @@ func (e *Engine) deployService(ctx context.Context, d Deployment) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
+	refs, err := e.serviceSecrets(ctx, d)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrStillServing, err)
+	}
 	spec := e.serviceSpec(d, node)
+	spec.TaskTemplate.ContainerSpec.Secrets = refs
 	scope := policy.ServiceScope{Stack: sources.ContainerName(w)} // its volumes are "berth-<app>_<name>_<volume>"
 	if err := policy.Refusal(e.opts.Policy.Service(spec, scope)); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrStillServing, err)
@@ -150,22 +155,18 @@ func (e *Engine) deployService(ctx context.Context, d Deployment) (Result, error
 	if err != nil {
 		return res, err
 	}
+	e.pruneSecrets(ctx, w, spec, prev.Spec)
 	// Containers this workload ran before it was a service (the docker
 	// engine) go once the service serves.
 	if err := e.removeAll(ctx, w, d.Old, grace(w), "replaced by its Swarm service"); err != nil {
 		e.log.Warn("removing the containers the service replaced failed", "workload", w.ID(), "error", err)
 	}
 	if d.Persist != nil {
-		if err := d.Persist(ctx, docker.Container{Name: spec.Name, Image: d.Image, State: "running"}); err != nil {
+		if err := d.Persist(ctx, docker.Container{Name: spec.Name, Image: d.Image, State: "running", Addrs: ro.routed}); err != nil {
 			return res, fmt.Errorf("%w: %w", ErrNotRecorded, err)
 		}
 	}
 	return res, nil
-}
-
-// RemoveService removes a workload's service (a prune).
-func (s *Services) RemoveService(ctx context.Context, name string) error {
-	return s.API.RemoveService(ctx, name)
 }
 
 // routeTasks points the workload's route at addrs, spread over all of

@@ -59,6 +59,16 @@ func (p Policy) Service(spec swarm.ServiceSpec, scope ServiceScope) []Violation 
 	for _, m := range cs.Mounts {
 		c.serviceMount(m, scope)
 	}
+	for _, ref := range cs.Secrets {
+		if !scope.own(ref.SecretName) {
+			c.deny(SharedVolumes, "secrets", "the Swarm secret %s (not this stack's)", ref.SecretName)
+		}
+	}
+	for _, ref := range cs.Configs {
+		if !scope.own(ref.ConfigName) {
+			c.deny(SharedVolumes, "configs", "the Swarm config %s (not this stack's)", ref.ConfigName)
+		}
+	}
 	for _, n := range spec.TaskTemplate.Networks {
 		switch {
 		case n.Target == "host":

@@ -33,6 +33,15 @@ func TestServiceVerdicts(t *testing.T) {
 		{"plain", func(*swarm.ContainerSpec, *swarm.TaskSpec) {}, ""},
 		{"cap_add", func(c *swarm.ContainerSpec, _ *swarm.TaskSpec) { c.CapabilityAdd = []string{"SYS_ADMIN"} }, policy.CapAdd},
 		{"cap_drop", func(c *swarm.ContainerSpec, _ *swarm.TaskSpec) { c.CapabilityDrop = []string{"ALL"} }, ""},
+		{"own secret", func(c *swarm.ContainerSpec, _ *swarm.TaskSpec) {
+			c.Secrets = []*swarm.SecretReference{{SecretName: "shop_db_password"}}
+		}, ""},
+		{"another stack's secret", func(c *swarm.ContainerSpec, _ *swarm.TaskSpec) {
+			c.Secrets = []*swarm.SecretReference{{SecretName: "billing_db_password"}}
+		}, policy.SharedVolumes},
+		{"another stack's config", func(c *swarm.ContainerSpec, _ *swarm.TaskSpec) {
+			c.Configs = []*swarm.ConfigReference{{ConfigName: "billing_nginx"}}
+		}, policy.SharedVolumes},
 		{"seccomp unconfined", func(c *swarm.ContainerSpec, _ *swarm.TaskSpec) {
 			c.Privileges = &swarm.Privileges{Seccomp: &swarm.SeccompOpts{Mode: swarm.SeccompModeUnconfined}}
 		}, policy.Privileged},

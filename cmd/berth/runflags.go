@@ -43,6 +43,7 @@ type runFlags struct {
 	statsInterval             time.Duration
 	engine                    string
 	pushRegistry              string
+	swarmSecrets              string
 	statusBranch              string
 	commitStatus              *choice
 	forgeURL                  string
@@ -111,6 +112,7 @@ func (f *runFlags) register(cmd *cobra.Command, defaultRouter string) {
 	fs.DurationVar(&f.statsInterval, "stats-interval", 2*time.Minute, "how often containers' CPU, memory and restarts are sampled for berth status and /metrics (0: never; the workload page samples on demand)")
 	fs.StringVar(&f.engine, "engine", "docker", "how image, dockerfile and static workloads run: docker (containers on this host) or swarm (Swarm services, from a manager: replicas, constraints, rolling updates)")
 	fs.StringVar(&f.pushRegistry, "push-registry", "", "under --engine swarm: the registry (HOST[/PREFIX]) builds are pushed to and pulled from by digest on every node; logins from berth.yaml registries")
+	fs.StringVar(&f.swarmSecrets, "swarm-secrets", "files", "under --engine swarm, how shared secrets reach tasks: files (Swarm secrets at /run/secrets/NAME, NAME_FILE in the env; never on a node's disk) or env (as containers get them; each node's task store then holds them in plain text)")
 	fs.StringVar(&f.updateSigningKey, "update-signing-key", "", "an unencrypted SSH private key that signs the agent's image-update commits (source.update), so --trusted-signers can include the agent")
 	fs.StringVar(&f.backupS3, "backup-s3", "", "an S3-compatible backup target instead: https://ENDPOINT/BUCKET[/PREFIX] (http:// for a store on this host, s3://BUCKET[/PREFIX] for AWS; ?region=R); credentials from the shared secret berth.yaml backups.s3_secret names")
 	fs.StringSliceVar(&f.identities, "identity", nil, "age identity file(s) for shared secrets (also BERTH_IDENTITY_FILE; several for key rotation)")

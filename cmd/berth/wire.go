@@ -107,6 +107,13 @@ func (f *runFlags) wire(ctx context.Context, cmd *cobra.Command, opts agent.Opti
 		}
 		opts.Engine.Services = &engine.Services{API: docker}
 		opts.PushRegistry = f.pushRegistry
+		switch f.swarmSecrets {
+		case "files", "":
+		case "env":
+			opts.SwarmSecretsEnv = true
+		default:
+			return nil, fmt.Errorf("--swarm-secrets %q: use files or env", f.swarmSecrets)
+		}
 	default:
 		return nil, fmt.Errorf("--engine %q: use docker or swarm", f.engine)
 	}
