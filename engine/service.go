@@ -77,9 +77,8 @@ func (e *Engine) serviceSpec(d Deployment, node string) swarm.ServiceSpec {
 	spec := swarm.ServiceSpec{
 		Annotations:  swarm.Annotations{Name: sources.ServiceName(w), Labels: map[string]string{docker.LabelAgent: e.agent, docker.LabelWorkload: w.ID()}},
 		TaskTemplate: tt,
-		// The delay between tasks is the time Berth has to gate each one.
-		UpdateConfig: &swarm.UpdateConfig{Parallelism: 1, Delay: e.opts.LivenessWindow + time.Second, FailureAction: swarm.UpdateFailureActionRollback,
-			Monitor: 2 * e.opts.LivenessWindow, Order: swarm.UpdateOrderStartFirst},
+		UpdateConfig: &swarm.UpdateConfig{Parallelism: 1, Delay: gateDelay(w, e.opts.LivenessWindow), FailureAction: swarm.UpdateFailureActionRollback,
+			Monitor: e.opts.LivenessWindow, Order: swarm.UpdateOrderStartFirst},
 		RollbackConfig: &swarm.UpdateConfig{Parallelism: 0, FailureAction: swarm.UpdateFailureActionPause,
 			Monitor: time.Second, Order: swarm.UpdateOrderStartFirst},
 	}
@@ -102,6 +101,17 @@ func (e *Engine) serviceSpec(d Deployment, node string) swarm.ServiceSpec {
 		spec.EndpointSpec = &swarm.EndpointSpec{Mode: swarm.ResolutionModeVIP, Ports: []swarm.PortConfig{p}}
 	}
 	return spec
+}
+
+// gateDelay is the pause Swarm makes after each task it started: the time
+// Berth has to gate that task before the next old one stops. A
+// healthcheck answers as soon as the task is ready; without one the gate
+// is the liveness window after the first answer.
+func gateDelay(w *sources.Workload, window time.Duration) time.Duration {
+	if w.Healthcheck != nil {
+		return 2 * time.Second
+	}
+	return window + time.Second
 }
 
 // Replicas is how many tasks a replicated service of w runs.

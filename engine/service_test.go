@@ -27,6 +27,9 @@ func TestServiceSpec(t *testing.T) {
 	assert.Equal(t, swarm.UpdateOrderStartFirst, spec.UpdateConfig.Order)
 	assert.Equal(t, swarm.UpdateFailureActionRollback, spec.UpdateConfig.FailureAction)
 	assert.Equal(t, 3*time.Second, spec.UpdateConfig.Delay, "Berth gates each task before Swarm moves on")
+	w.Healthcheck = &sources.Healthcheck{Path: "/healthz"}
+	assert.Equal(t, 2*time.Second, e.serviceSpec(d, "node1").UpdateConfig.Delay, "a healthcheck answers once ready")
+	w.Healthcheck = nil
 	require.NotNil(t, spec.Mode.Replicated)
 	assert.Equal(t, uint64(3), *spec.Mode.Replicated.Replicas)
 	cs := spec.TaskTemplate.ContainerSpec

@@ -180,3 +180,28 @@ func TestRefusedLoadKeepsTheSavedTable(t *testing.T) {
 	rt, _ := r2.Get("a/w")
 	assert.Equal(t, "127.0.0.1:1", rt.Upstream, "the table in memory did not move either")
 }
+
+// A balanced route (a Swarm service's tasks) spreads requests over its
+// addresses, and a request whose task refuses the connection (one that
+// stopped mid-rollout) is answered by another: none fails.
+func TestBalancedRouteSpreadsAndRetriesARefusedTask(t *testing.T) {
+	proxy := loopback.FreeAddr(t)
+	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: t.TempDir()})
+	t.Cleanup(func() { _ = drv.Stop() })
+	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
+	require.NoError(t, err)
+	one, two, gone := upstream(t, "one"), upstream(t, "two"), loopback.FreeAddr(t)
+	route := router.Route{ID: "a/web", Hosts: []string{"web.test"}, Upstream: strings.Join([]string{one, two, gone}, ","), Balanced: true}
+	require.NoError(t, r.Upsert(context.Background(), route))
+	seen := map[string]int{}
+	c := &http.Client{Timeout: 10 * time.Second}
+	for range 30 {
+		body, err := loopback.Get(c, proxy, "web.test")
+		require.NoError(t, err, "a refused connection is retried on another task")
+		seen[body]++
+	}
+	assert.Positive(t, seen["one"])
+	assert.Positive(t, seen["two"])
+	got, _ := r.Get("a/web")
+	assert.Equal(t, []string{one, two, gone}, got.Addrs())
+}
