@@ -190,7 +190,10 @@ func serviceRouteFix(w *sources.Workload, upstream string, routes map[string]rou
 // serviceImage is the image reference a service runs: a recorded
 // release's digest, or the prepared image made pullable (pushForSwarm).
 func (a *Agent) serviceImage(ctx context.Context, d deployment, ref string, img docker.Image) (string, error) {
-	if d.release != nil && strings.Contains(d.release.Image, "@sha256:") {
+	if d.release != nil && d.release.Image != "" {
+		// The release's reference: a digest when it was pinned or pushed
+		// (an image id, which prepare reuses locally, is no reference a
+		// node can pull).
 		return d.release.Image, nil
 	}
 	return a.pushForSwarm(ctx, d.w, ref, img)

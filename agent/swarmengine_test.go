@@ -143,6 +143,15 @@ func TestSwarmEngineRollsReplicasUnderLoad(t *testing.T) {
 	r, _ = rt.Get(id)
 	assert.Len(t, r.Addrs(), 3, "the route follows the new task: %s", r.Upstream)
 
+	// berth rollback re-applies v1's recorded spec: Swarm rolls to it.
+	_, err = a.Rollback(ctx, id, "")
+	require.NoError(t, err)
+	for range 10 {
+		body, err = loopback.Get(http.DefaultClient, proxy, host)
+		require.NoError(t, err)
+		require.Contains(t, body, "v1", "the previous release serves")
+	}
+
 	// The file goes: the service goes.
 	h.Repo.Remove("apps/" + h.App + "/web.yaml")
 	h.Workload("keep", "source:\n  type: image\n  image: "+h.Image+"\n")
