@@ -68,9 +68,13 @@ type Options struct {
 	// Swarm deploys stack workloads; nil makes them fail with a clear
 	// error.
 	Swarm *engine.Swarm
-	// PushRegistry (--push-registry HOST[/PREFIX]) is where builds are
-	// pushed under --engine swarm, so every node pulls the same bytes.
-	PushRegistry    string
+	// PushRegistry (--push-registry HOST[/PREFIX]): builds pushed under --engine swarm.
+	PushRegistry string
+	// Pulls lists open pull requests for previews (the forge client); nil
+	// leaves previews to branches.
+	Pulls pullLister
+	// StateDir holds files the agent derives (preview heads' files).
+	StateDir        string
 	SwarmSecretsEnv bool // --swarm-secrets env: a service's shared secrets in its env, not files
 	// Secrets decrypts shared secrets; nil means no identity is
 	// configured (every secret is then skipped with a warning).
@@ -185,11 +189,8 @@ type Agent struct {
 	moving        map[string]bool // workloads that moved away, kept until they serve elsewhere
 	jobs          jobs            // the job workloads' schedule and runs
 	jobsChanged   atomic.Bool     // a job started or stopped failing: the next tick reports it
-	started       time.Time       // tasks that failed before it are not reported
-	nodesMu       sync.Mutex
-	nodeID        string            // this host's Swarm node
-	nodeAddrs     map[string]string // Swarm node id → address
-	reportedTasks map[string]bool   // failed tasks already reported
+	nodes         swarmNodes      // what the tick knows of Swarm's nodes and tasks
+	previews      previews
 }
 
 // New wires an agent. The store and docker client stay owned by the caller.
@@ -230,7 +231,7 @@ func New(opts Options, repo puller, st *store.Store, d Docker, log *slog.Logger)
 			statuses: &commitStatuses{forge: opts.Forge, agent: opts.Name, events: events, posted: map[string]string{}, timeout: opts.Timeouts.Forge},
 		},
 		interval: interval(opts.Schedule, opts.Now()),
-		started:  opts.Now(), reportedTasks: map[string]bool{},
+		nodes:    swarmNodes{started: opts.Now(), reported: map[string]bool{}},
 	}
 	if w, ok := d.(containerWatcher); ok {
 		a.view = newContainerView(w, opts.Name, opts.Resync, log)

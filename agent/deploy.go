@@ -44,6 +44,8 @@ func (a *Agent) act(ctx context.Context, commit string, ds []deployment) []Outco
 func (a *Agent) deployOne(ctx context.Context, commit string, d deployment) Outcome {
 	if d.release != nil {
 		commit = d.release.Commit
+	} else if d.w.PreviewCommit != "" {
+		commit = d.w.PreviewCommit
 	}
 	dec := sources.Decide(d.w)
 	a.report.deployStarted(ctx, commit, d, dec)

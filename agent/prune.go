@@ -70,7 +70,7 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 			a.log.Warn("removing the route failed", "workload", pr.id, "error", err)
 		}
 	}
-	if a.opts.PruneVolumes {
+	if a.opts.PruneVolumes || a.previewVolumesGo(pr.id) {
 		if err := a.docker.RemoveWorkloadVolumes(ctx, a.opts.Name, pr.id); err != nil {
 			a.log.Warn("removing the workload's volumes failed", "workload", pr.id, "error", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthops/berth/agent/store"
@@ -27,6 +28,15 @@ const KindTaskFailed EventKind = "workload.task_failed"
 
 // EngineSwarm is the --engine value that runs workloads as Swarm services.
 const EngineSwarm = "swarm"
+
+// swarmNodes is what the tick knows of Swarm between ticks.
+type swarmNodes struct {
+	mu       sync.Mutex
+	started  time.Time         // tasks that failed before it are not reported
+	id       string            // this host's node
+	addrs    map[string]string // node id → address
+	reported map[string]bool   // failed tasks already reported
+}
 
 // swarmDocker is what the agent asks Docker about services and tasks
 // (the real client has it).
@@ -99,18 +109,18 @@ func (a *Agent) taskAddr(ctx context.Context, sd swarmDocker, t docker.Task) str
 		return ""
 	}
 	host := "127.0.0.1"
-	a.nodesMu.Lock()
-	defer a.nodesMu.Unlock()
-	if a.nodeID == "" {
-		a.nodeID, _ = sd.NodeID(ctx)
+	a.nodes.mu.Lock()
+	defer a.nodes.mu.Unlock()
+	if a.nodes.id == "" {
+		a.nodes.id, _ = sd.NodeID(ctx)
 	}
-	if t.NodeID != "" && t.NodeID != a.nodeID {
-		if a.nodeAddrs[t.NodeID] == "" {
+	if t.NodeID != "" && t.NodeID != a.nodes.id {
+		if a.nodes.addrs[t.NodeID] == "" {
 			if m, err := sd.NodeAddrs(ctx); err == nil {
-				a.nodeAddrs = m
+				a.nodes.addrs = m
 			}
 		}
-		if n := a.nodeAddrs[t.NodeID]; n != "" {
+		if n := a.nodes.addrs[t.NodeID]; n != "" {
 			host = n
 		}
 	}
@@ -121,13 +131,13 @@ func (a *Agent) taskAddr(ctx context.Context, sd swarmDocker, t docker.Task) str
 // started, once.
 func (a *Agent) reportTaskFailures(ctx context.Context, ts []docker.Task) {
 	for _, t := range ts {
-		if t.State != "failed" && t.State != "rejected" || t.At.Before(a.started) {
+		if t.State != "failed" && t.State != "rejected" || t.At.Before(a.nodes.started) {
 			continue
 		}
-		a.nodesMu.Lock()
-		seen := a.reportedTasks[t.ID]
-		a.reportedTasks[t.ID] = true
-		a.nodesMu.Unlock()
+		a.nodes.mu.Lock()
+		seen := a.nodes.reported[t.ID]
+		a.nodes.reported[t.ID] = true
+		a.nodes.mu.Unlock()
 		if seen {
 			continue
 		}

@@ -128,6 +128,9 @@ func (a *Agent) Tick(ctx context.Context) (res *TickResult, err error) {
 	if err != nil {
 		return res, err
 	}
+	d, moved := a.withPreviews(ctx, d, snap.rows)
+	fresh = fresh || moved
+	defer a.reportPreviews(ctx)
 	if !fresh && !drifted(snap, a.opts.SelfHeal, a.now()) && len(a.moving) == 0 {
 		res.NoOp = true
 		res.Observed = a.reconcile(ctx, decideObservations(snap, d.ByID(), nil, a.decideOptions(ctx, snap, false)))

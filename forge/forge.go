@@ -37,6 +37,8 @@ type Status struct {
 	Context     string // berth/<agent>/<app>/<name>
 	State       string // pending, success, failure
 	Description string
+	// URL, when set, is where the status links (a preview's address).
+	URL string
 }
 
 // Client posts commit statuses to Gitea/Forgejo, GitHub or GitLab.
@@ -141,6 +143,9 @@ func (f *Client) request(ctx context.Context, s Status) (*http.Request, error) {
 	case GitLab:
 		state := map[string]string{Pending: "running", Success: "success", Failure: "failed"}[s.State]
 		q := url.Values{"state": {state}, "name": {s.Context}, "description": {s.Description}}
+		if s.URL != "" {
+			q.Set("target_url", s.URL)
+		}
 		u := fmt.Sprintf("%s/api/v4/projects/%s/statuses/%s?%s", f.base, url.PathEscape(f.repo), s.SHA, q.Encode())
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 		if err != nil {
@@ -149,7 +154,11 @@ func (f *Client) request(ctx context.Context, s Status) (*http.Request, error) {
 		req.Header.Set("PRIVATE-TOKEN", f.token)
 		return req, nil
 	default:
-		body, _ := json.Marshal(map[string]string{"state": s.State, "context": s.Context, "description": s.Description})
+		fields := map[string]string{"state": s.State, "context": s.Context, "description": s.Description}
+		if s.URL != "" {
+			fields["target_url"] = s.URL
+		}
+		body, _ := json.Marshal(fields)
 		u := fmt.Sprintf("%s/repos/%s/statuses/%s", f.base, f.repo, s.SHA)
 		if f.kind == Gitea {
 			u = fmt.Sprintf("%s/api/v1/repos/%s/statuses/%s", f.base, f.repo, s.SHA)

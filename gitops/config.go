@@ -11,6 +11,7 @@ type RepoConfig struct {
 	Notifications []Notification `yaml:"notifications"`
 	Registries    []Registry     `yaml:"registries"`
 	Backups       BackupsConfig  `yaml:"backups"`
+	Previews      *Previews      `yaml:"previews"`
 }
 
 // BackupsConfig is the backups block of berth.yaml: what the repo says of
@@ -56,5 +57,6 @@ type Defaults struct {
 
 // AppConfig is apps/<app>/app.yaml: app-wide settings.
 type AppConfig struct {
-	Defaults Defaults `yaml:"defaults"`
+	Defaults Defaults  `yaml:"defaults"`
+	Previews *Previews `yaml:"previews"`
 }

@@ -9,6 +9,8 @@ import (
 // Desired is the config repo rendered into workloads.
 type Desired struct {
 	Repo RepoConfig
+	// AppPreviews are the previews blocks of apps' app.yaml, by app.
+	AppPreviews map[string]*Previews
 	// Workloads are the valid workloads, sorted by id.
 	Workloads []*sources.Workload
 	// Elsewhere are the valid workloads PlaceOn left to other agents, by
@@ -20,6 +22,9 @@ type Desired struct {
 	// Errors are repo-wide problems (berth.yaml, an app folder): while there
 	// are any, nothing should be deployed or pruned.
 	Errors []error
+	// Kept are ids that are not deployed now but must not be pruned: the
+	// previews whose heads could not be read (a forge that is down).
+	Kept map[string]bool
 	// Secrets are the shared secret files, global and per app.
 	Secrets []SecretFile
 	// SecretErrors are secret files that cannot be used. They fail
@@ -54,6 +59,9 @@ func (d *Desired) IDs() map[string]bool {
 	}
 	for _, w := range d.Invalid {
 		ids[w.ID] = true
+	}
+	for id := range d.Kept {
+		ids[id] = true
 	}
 	return ids
 }

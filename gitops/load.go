@@ -25,6 +25,10 @@ type LoadOptions struct {
 	// Policy is what a commit may ask of the host (--allow); a workload
 	// that asks for more is invalid.
 	Policy policy.Policy
+	// Repo, when set, is used instead of the checkout's berth.yaml (a
+	// preview: its settings, policy and secret scope come from the
+	// watched branch, never from the head it previews).
+	Repo *RepoConfig
 }
 
 // Load reads and validates the config rooted at dir/sub under the default
@@ -43,12 +47,13 @@ func LoadWith(dir, sub string, o LoadOptions) (*Desired, error) {
 		return nil, fmt.Errorf("opening config root: %w", err)
 	}
 	defer root.Close()
-	l := &loader{root: root, fsys: root.FS(), policy: o.Policy, hostPos: map[string]map[string]Pos{}, projectPos: map[string]Pos{}, seen: map[string]string{}}
+	l := &loader{root: root, fsys: root.FS(), policy: o.Policy, repo: o.Repo, hostPos: map[string]map[string]Pos{}, projectPos: map[string]Pos{}, seen: map[string]string{}}
 	return l.load()
 }
 
 type loader struct {
 	policy     policy.Policy
+	repo       *RepoConfig // the watched branch's berth.yaml, for a preview
 	root       *os.Root
 	fsys       fs.FS
 	hostPos    map[string]map[string]Pos // workload id → route host → position
@@ -83,6 +88,10 @@ func (l *loader) load() (*Desired, error) {
 // loadRepoConfig reads berth.yaml; a broken one is a repo-wide error and
 // its defaults are not spread.
 func (l *loader) loadRepoConfig(d *Desired) {
+	if l.repo != nil {
+		d.Repo = *l.repo
+		return
+	}
 	data, err := l.readFile("berth.yaml")
 	if errors.Is(err, fs.ErrNotExist) {
 		return
@@ -159,9 +168,16 @@ func (l *loader) appDefaults(d *Desired, appDir string) (Defaults, bool) {
 	if n := parse(dec, data); n != nil {
 		dec.decode("", n, reflectOf(&ac))
 	}
+	validatePreviews(dec, "previews", ac.Previews)
 	if len(dec.errs) > 0 {
 		d.Errors = append(d.Errors, dec.errs...)
 		return defaults, false
+	}
+	if ac.Previews != nil {
+		if d.AppPreviews == nil {
+			d.AppPreviews = map[string]*Previews{}
+		}
+		d.AppPreviews[path.Base(appDir)] = ac.Previews
 	}
 	return mergeDefaults(defaults, ac.Defaults), true
 }

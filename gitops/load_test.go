@@ -75,6 +75,12 @@ func TestValidationErrors(t *testing.T) {
 			"apps/shop/compose.yaml":  "source:\n  type: compose\n  file: c/compose.yml\nresources: {memory: 1Gi}\n",
 			"apps/shop/c/compose.yml": "services:\n  web:\n    image: reg/web:1\n",
 			"apps/shop/ok.yaml":       "source:\n  type: image\n  image: reg/web:1\nresources: {memory: 512Mi, cpus: 0.5, pids: 256}\n"}},
+		{name: "previews", files: map[string]string{
+			"berth.yaml":           "previews:\n  host: pr.example.com\n  max: -1\n  ttl: -1h\n  branches: [\"[\"]\n  workloads: [Web]\n",
+			"apps/shop/app.yaml":   "previews:\n  pull_requests: true\n  host: \"{slug}..example.com\"\n",
+			"apps/shop/web.yaml":   "source:\n  type: image\n  image: reg/web:1\n",
+			"apps/blog/app.yaml":   "previews:\n  pull_requests: true\n  host: \"{slug}.preview.example.com\"\n  placement: {labels: {role: preview}}\n",
+			"apps/blog/posts.yaml": "source:\n  type: image\n  image: reg/blog:1\n"}},
 		{name: "swarm_fields", files: map[string]string{
 			"apps/shop/bad.yaml":      "source:\n  type: image\n  image: reg/web:1\nreplicas: -2\nmode: everywhere\nconstraints: [\"role==web\", \"node.labels.role==web\"]\n",
 			"apps/shop/global.yaml":   "source:\n  type: image\n  image: reg/web:1\nmode: global\nreplicas: 2\n",

@@ -13,6 +13,7 @@ import (
 type releaseDoc struct {
 	App     string            `json:"app"`
 	Name    string            `json:"name"`
+	Preview string            `json:"preview,omitempty"`
 	File    string            `json:"file"`
 	Kind    sources.Kind      `json:"kind"`
 	Source  json.RawMessage   `json:"source"`
@@ -29,7 +30,7 @@ func EncodeWorkload(w *sources.Workload) ([]byte, error) {
 	}
 	spec := w.Spec
 	spec.Source = nil
-	return json.Marshal(releaseDoc{App: w.App, Name: w.Name, File: w.File, Kind: w.Source.Kind(), Source: src, Spec: spec, Content: w.ContentHashes, Hash: w.Hash})
+	return json.Marshal(releaseDoc{App: w.App, Name: w.Name, Preview: w.Preview, File: w.File, Kind: w.Source.Kind(), Source: src, Spec: spec, Content: w.ContentHashes, Hash: w.Hash})
 }
 
 // DecodeWorkload reads what EncodeWorkload wrote. Paths the source named
@@ -46,7 +47,7 @@ func DecodeWorkload(b []byte) (*sources.Workload, error) {
 	if err := json.Unmarshal(doc.Source, c); err != nil {
 		return nil, fmt.Errorf("reading a release's source: %w", err)
 	}
-	w := &sources.Workload{App: doc.App, Name: doc.Name, File: doc.File, Spec: doc.Spec, ContentHashes: doc.Content, Hash: doc.Hash}
+	w := &sources.Workload{App: doc.App, Name: doc.Name, Preview: doc.Preview, File: doc.File, Spec: doc.Spec, ContentHashes: doc.Content, Hash: doc.Hash}
 	w.Source = c
 	return w, nil
 }

@@ -22,6 +22,7 @@ type SecretFile = secrets.File
 // loadSecrets reads secrets/*.age and apps/<app>/secrets/*.age.
 func (l *loader) loadSecrets(d *Desired, apps []string) {
 	l.secretDir(d, "secrets", secrets.ScopeGlobal, "")
+	l.secretDir(d, "secrets/preview", secrets.ScopePreview, "")
 	for _, app := range apps {
 		l.secretDir(d, path.Join("apps", app, "secrets"), secrets.ScopeApp, app)
 	}

@@ -175,6 +175,7 @@ func validateRepoConfig(dec *decoder, rc *RepoConfig) {
 		}
 	}
 	validateRegistries(dec, rc.Registries)
+	validatePreviews(dec, "previews", rc.Previews)
 	if n := rc.Backups.S3Secret; n != "" && !secretNameRe.MatchString(n) {
 		dec.errorf("backups.s3_secret", dec.at("backups.s3_secret"), "%q is not a shared secret name (A-Z, 0-9, _)", n)
 	}

@@ -25,6 +25,7 @@ var Events = []string{
 	"workload.missing", "workload.oom", "workload.invalid", "workload.pruned", "workload.pinned", "workload.suspended", "workload.resumed", "workload.retry", "job.failed", "job.succeeded", "job.recovered",
 	"backup.succeeded", "backup.failed", "backup.recovered", "backup.stale", "backup.restored",
 	"update.found", "update.committed", "update.pr_opened", "update.failed",
+	"preview.created", "preview.updated", "preview.failed", "preview.removed", "workload.task_failed",
 	"config.invalid", "sync.failed", "prune.refused", "secret.unusable", "commit.unverified",
 }
 

@@ -38,10 +38,13 @@ const (
 	// PrivateNotify lets notifications reach loopback, private and
 	// link-local addresses (services only the host can reach).
 	PrivateNotify Permission = "private-notify"
+	// ForkPreviews lets a pull request from a fork run as a preview: its
+	// author is not someone who can push to the config repo.
+	ForkPreviews Permission = "fork-previews"
 )
 
 // All lists every permission, in the order help shows them.
-var All = []Permission{Privileged, HostMounts, HostNetwork, HostPID, Devices, CapAdd, DockerSocket, LocalRepos, SharedVolumes, SharedNetworks, Providers, PrivateNotify}
+var All = []Permission{Privileged, HostMounts, HostNetwork, HostPID, Devices, CapAdd, DockerSocket, LocalRepos, SharedVolumes, SharedNetworks, Providers, PrivateNotify, ForkPreviews}
 
 // Policy is the set of permissions the operator granted.
 type Policy map[Permission]bool

@@ -24,11 +24,18 @@ func Path(root, app, name string) (string, error) {
 	if app == "" {
 		return filepath.Join(root, "secrets", name+".age"), nil
 	}
+	if app == PreviewApp {
+		return filepath.Join(root, "secrets", "preview", name+".age"), nil
+	}
 	if !filepath.IsLocal(app) || filepath.Base(app) != app {
 		return "", fmt.Errorf("app %q is not an app name", app)
 	}
 	return filepath.Join(root, "apps", app, "secrets", name+".age"), nil
 }
+
+// PreviewApp, given as the app, names the preview scope:
+// secrets/preview/NAME.age (`berth secrets set --preview`).
+const PreviewApp = "@preview"
 
 // Set encrypts value to the recipients and writes it (temp file and
 // rename: never half a file).
@@ -40,7 +47,11 @@ func Set(root, app, name string, value []byte, recipients []age.Recipient) (stri
 	if len(value) == 0 {
 		return "", errors.New("the value is empty")
 	}
-	if app != "" {
+	if app == PreviewApp {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+	} else if app != "" {
 		if info, err := os.Stat(filepath.Join(root, "apps", app)); err != nil || !info.IsDir() {
 			return "", fmt.Errorf("no app %q (apps/%s does not exist)", app, app)
 		}

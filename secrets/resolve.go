@@ -24,6 +24,9 @@ import (
 const (
 	ScopeGlobal = "global"
 	ScopeApp    = "app"
+	// ScopePreview is secrets/preview/NAME.age: the only shared secrets a
+	// preview workload gets.
+	ScopePreview = "preview"
 )
 
 // File is one shared secret file in the config repo. It holds ciphertext,
@@ -110,6 +113,9 @@ func (r *Resolver) Decrypt(files []File) (map[string]string, []Problem) {
 // Layer is the shared-secret env of a workload in app: global secrets,
 // then the app's (an app secret wins over a global one of the same name).
 func Layer(files []File, values map[string]string, app string) map[string]string {
+	if app == "" {
+		return scopeLayer(files, values, ScopeGlobal)
+	}
 	layer := map[string]string{}
 	for _, scope := range []string{ScopeGlobal, ScopeApp} {
 		for _, f := range files {
@@ -191,4 +197,20 @@ func LoadKey(path string) ([]byte, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+// PreviewLayer is a preview workload's shared layer: the preview scope
+// only, never the global or app secrets production gets.
+func PreviewLayer(files []File, values map[string]string) map[string]string {
+	return scopeLayer(files, values, ScopePreview)
+}
+
+func scopeLayer(files []File, values map[string]string, scope string) map[string]string {
+	layer := map[string]string{}
+	for _, f := range files {
+		if v, ok := values[f.Sum]; ok && f.Scope == scope {
+			layer[f.Name] = v
+		}
+	}
+	return layer
 }

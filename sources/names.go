@@ -5,8 +5,15 @@ package sources
 // inside them: every name below maps back to exactly one workload id.
 // ("berth-a-b-c" could have been a-b/c or a/b-c; "berth-a-b_c" cannot.)
 
-// Slug is the injective form of a workload id: "<app>_<name>".
-func Slug(w *Workload) string { return w.App + "_" + w.Name }
+// Slug is the injective form of a workload id: "<app>_<name>", and
+// "<app>_<name>_<preview>" for a preview (three parts: never a
+// production workload's, nor another preview's).
+func Slug(w *Workload) string {
+	if w.Preview != "" {
+		return w.App + "_" + w.Name + "_" + w.Preview
+	}
+	return w.App + "_" + w.Name
+}
 
 // ContainerName is a workload's container name when only one copy runs.
 func ContainerName(w *Workload) string { return "berth-" + Slug(w) }

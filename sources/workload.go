@@ -97,6 +97,12 @@ type Workload struct {
 	// part of the spec: moving a workload between agents does not
 	// redeploy it on the agents that keep it.
 	Placement *Placement
+	// Preview is the slug of the pull request or branch this workload is
+	// a preview of (pr-12), "" for production.
+	Preview string
+	// PreviewCommit is the head commit a preview was loaded from: its
+	// deploys, events and statuses name it, not the watched branch's.
+	PreviewCommit string
 
 	Spec
 
@@ -109,8 +115,14 @@ type Workload struct {
 	Hash string
 }
 
-// ID is the workload id, "<app>/<name>".
-func (w *Workload) ID() string { return w.App + "/" + w.Name }
+// ID is the workload id, "<app>/<name>", or "<app>/<name>@<slug>" for a
+// preview.
+func (w *Workload) ID() string {
+	if w.Preview != "" {
+		return w.App + "/" + w.Name + "@" + w.Preview
+	}
+	return w.App + "/" + w.Name
+}
 
 // SetContentHash records what a source reads besides its spec. The caller
 // recomputes Hash afterwards.

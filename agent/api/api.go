@@ -48,6 +48,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/backups", s.authed(s.backups))
 	mux.HandleFunc("GET /api/ui", s.authed(s.uiSettings))
 	mux.HandleFunc("GET /api/updates", s.authed(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.agent.Updates()) }))
+	mux.HandleFunc("GET /api/previews", s.authed(func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.agent.Previews()) }))
 	mux.HandleFunc("GET /api/events/stream", s.authed(s.streamEvents))
 	mux.HandleFunc("GET /api/shared-secrets", s.authed(s.sharedSecrets))
 	mux.HandleFunc("GET /api/fleet", s.authed(s.fleet))

@@ -60,6 +60,8 @@ type Agent interface {
 	SetMaintenance(ctx context.Context, id string, on bool) error
 	// Updates lists what image-update policies found (berth updates).
 	Updates() []agent.PendingUpdate
+	// Previews lists the preview environments (berth previews).
+	Previews() []agent.Preview
 	// Tick runs one tick now (after any running one) and returns it.
 	Tick(ctx context.Context) (*agent.TickResult, error)
 }

@@ -22,7 +22,7 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.AddCommand(newValidateCmd(), newSyncCmd(), newAgentCmd(), newStatusCmd(), newEventsCmd(), newProxyCmd(), newServeStaticCmd(), newSecretsCmd(), newPlanCmd(), newFleetCmd(), newInitCmd(), newSchemaCmd(),
-		newReleasesCmd(), newRollbackCmd(), newResumeCmd(), newSuspendCmd(), newRetryCmd(), newVersionCmd(), newRunCmd(), newJobsCmd(), newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newUpdatesCmd(), newMaintenanceCmd(), newLogsCmd())
+		newReleasesCmd(), newRollbackCmd(), newResumeCmd(), newSuspendCmd(), newRetryCmd(), newVersionCmd(), newRunCmd(), newJobsCmd(), newBackupCmd(), newBackupsCmd(), newRestoreCmd(), newUpdatesCmd(), newPreviewsCmd(), newMaintenanceCmd(), newLogsCmd())
 	root.SetVersionTemplate("{{.Version}}\n")
 	return root
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 func newSecretsSetCmd(repo *secretsRepo) *cobra.Command {
 	var app string
+	var preview bool
 	cmd := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Encrypt the value on stdin to the recipients in berth.yaml",
@@ -32,6 +34,12 @@ func newSecretsSetCmd(repo *secretsRepo) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if preview {
+				if app != "" {
+					return errors.New("--app and --preview: a secret has one scope")
+				}
+				app = secrets.PreviewApp
+			}
 			p, err := secrets.Set(repo.root(), app, args[0], []byte(strings.TrimSuffix(string(value), "\n")), rs)
 			if err != nil {
 				return err
@@ -41,5 +49,6 @@ func newSecretsSetCmd(repo *secretsRepo) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&app, "app", "", "app scope (default: global)")
+	cmd.Flags().BoolVar(&preview, "preview", false, "preview scope (secrets/preview/): the only shared secrets preview environments get")
 	return cmd
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,28 +11,11 @@ import (
 )
 
 func newUpdatesCmd() *cobra.Command {
-	var c agentClient
-	var out outputFlags
-	cmd := &cobra.Command{
-		Use:   "updates",
-		Short: "List the workloads that follow image updates (source.update): what each check found, and whether it was committed or proposed",
-		Example: `  berth updates
+	return newListCmd("updates",
+		"List the workloads that follow image updates (source.update): what each check found, and whether it was committed or proposed",
+		`  berth updates
   berth updates --json | jq '.[] | select(.state == "failed")'`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var ups []agent.PendingUpdate
-			if _, err := c.do(cmd.Context(), http.MethodGet, "/api/updates", nil, &ups); err != nil {
-				return err
-			}
-			if out.Format() == "json" {
-				return writeJSON(cmd.OutOrStdout(), ups)
-			}
-			return printUpdates(cmd.OutOrStdout(), ups)
-		},
-	}
-	c.register(cmd, 30*time.Second)
-	out.register(cmd, "text", "json")
-	return cmd
+		"/api/updates", printUpdates)
 }
 
 func printUpdates(w io.Writer, ups []agent.PendingUpdate) error {

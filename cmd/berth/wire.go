@@ -181,6 +181,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 	opts.RetryBackoff, opts.RetryMax, opts.KeepReleases, opts.PruneVolumes = f.retryBackoff, f.retryMax, f.keepReleases, f.pruneVolumes
 	opts.StaticServer = f.siteServer
 	opts.StatsInterval = f.statsInterval
+	opts.StateDir = f.state.dir
 	if f.commitStatus.value != "" {
 		fc, err := forge.New(f.commitStatus.value, f.forgeURL, f.forgeRepo, f.forgeTokenFile)
 		if err != nil {
@@ -188,6 +189,7 @@ func (f *runFlags) options(ctx context.Context, opts *agent.Options, redactor *s
 		}
 		opts.Forge = fc
 		opts.PullRequests = fc // push: pull-request image updates
+		opts.Pulls = fc        // previews of pull requests
 	}
 	// Image updates (source.update) commit with the config repo's
 	// credentials, as the agent.

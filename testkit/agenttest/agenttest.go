@@ -112,6 +112,12 @@ func (h *Harness) AgentOn(repo *gitops.Repo, opts agent.Options) *agent.Agent {
 	return a
 }
 
+// AgentAndStoreOn is AgentOn with the agent's store.
+func (h *Harness) AgentAndStoreOn(repo *gitops.Repo, opts agent.Options) (*agent.Agent, *store.Store) {
+	h.T.Helper()
+	return h.build(opts, repo, h.Docker)
+}
+
 func (h *Harness) build(opts agent.Options, repo *gitops.Repo, d agent.Docker) (*agent.Agent, *store.Store) {
 	h.T.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(h.StateDir, "berth.db"))
@@ -119,6 +125,9 @@ func (h *Harness) build(opts agent.Options, repo *gitops.Repo, d agent.Docker) (
 	h.T.Cleanup(func() { st.Close() })
 	opts.Name = h.Name
 	opts.StaticServer = h.StaticServer
+	if opts.StateDir == "" {
+		opts.StateDir = h.StateDir
+	}
 	if opts.StateID == "" {
 		opts.StateID = h.StateID
 	}

@@ -27,8 +27,11 @@ func FreeAddr(t testing.TB) string {
 
 // Get fetches / from the proxy at addr for host and returns the body; a
 // status other than 200 is an error.
-func Get(c *http.Client, addr, host string) (string, error) {
-	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+func Get(c *http.Client, addr, host string) (string, error) { return GetPath(c, addr, host, "/") }
+
+// GetPath is Get for another path.
+func GetPath(c *http.Client, addr, host, path string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return "", err
 	}
