@@ -282,6 +282,9 @@ func (a *Agent) loadHead(ctx context.Context, d *gitops.Desired, h previewHead) 
 			return old
 		}
 		l.err = "refused: " + a.opts.Redactor.Redact(err.Error())
+		if uv := (*gitops.UnverifiedError)(nil); errors.As(err, &uv) {
+			l.err = fmt.Sprintf("refused: the head is not verified with --trusted-signers: %s", uv.Signature.Reason)
+		}
 	}
 	if p.loads == nil {
 		p.loads = map[string]previewLoad{}

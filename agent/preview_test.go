@@ -317,3 +317,55 @@ func TestPullRequestPreviews(t *testing.T) {
 	assert.Contains(t, res.Pruned, newerID)
 	assert.Empty(t, h.Containers()[newerID])
 }
+
+// Without a forge, branches that match previews.branches are previews.
+// With --trusted-signers an unsigned head is refused like an unsigned
+// config commit; and a head's own berth.yaml changes nothing about what
+// previews may do: the settings are the watched branch's.
+func TestBranchPreviewsAreSignedAndBoundByTheWatchedBranch(t *testing.T) {
+	h := newHarness(t)
+	rt, proxy := h.EmbeddedRouter()
+	ops := gitserver.NewSSHSigner(t, "ops@example.com")
+	file := filepath.Join(t.TempDir(), "allowed_signers")
+	require.NoError(t, os.WriteFile(file, []byte(ops.Trusted), 0o644))
+	signers, err := gitops.LoadSigners(file)
+	require.NoError(t, err)
+	h.Signers = signers
+	base := "previews:\n  branches: [\"preview/*\"]\n  host: \"{slug}.preview.test\"\n"
+	h.Repo.Write("berth.yaml", base)
+	h.Workload("web", agenttest.Routed(h.Image, "web.test", "base", ""))
+	h.Workload("other", "source:\n  type: image\n  image: "+h.Image+"\n")
+	h.Repo.PushSigned("base", ops)
+	a, _ := h.Agent(agent.Options{Router: rt})
+	ctx := context.Background()
+	res, err := a.Tick(ctx)
+	require.NoError(t, err)
+	require.Len(t, res.Deployed, 2)
+
+	// An unsigned head: refused, nothing deployed.
+	gitserver.Git(t, h.Repo.Dir, "checkout", "-q", "-b", "preview/a")
+	h.Workload("web", agenttest.Routed(h.Image, "web.test", "preview a", ""))
+	h.Repo.Write("berth.yaml", base+"  workloads: [web, other]\n") // the head asks for more
+	h.Repo.PushSignedTo("preview/a", "unsigned", nil)
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, res.Deployed)
+	list := a.Previews()
+	require.Len(t, list, 1)
+	assert.Equal(t, "preview-a", list[0].Slug)
+	assert.Equal(t, "refused", list[0].State, list[0].Reason)
+	assert.Contains(t, list[0].Reason, "not verified with --trusted-signers: the commit is not signed")
+
+	// Signed: web runs at its preview host; other does not come along,
+	// whatever the head's berth.yaml says.
+	h.Repo.PushSignedTo("preview/a", "signed", ops)
+	res, err = a.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{h.ID("web") + "@preview-a"}, res.Deployed)
+	body, err := loopback.Get(http.DefaultClient, proxy, "preview-a.preview.test")
+	require.NoError(t, err)
+	assert.Contains(t, body, "preview a")
+	body, err = loopback.Get(http.DefaultClient, proxy, "web.test")
+	require.NoError(t, err)
+	assert.Contains(t, body, "base")
+}

@@ -38,12 +38,12 @@ func (f *Client) OpenPulls(ctx context.Context, base string) ([]OpenPull, error)
 		Repo *repo  `json:"repo"`
 	}
 	type pr struct {
-		Number          int       `json:"number"`
-		IID             int       `json:"iid"`
-		HTMLURL         string    `json:"html_url"`
-		WebURL          string    `json:"web_url"`
-		Head            side      `json:"head"`
-		Base            side      `json:"base"`
+		Number          int    `json:"number"`
+		IID             int    `json:"iid"`
+		HTMLURL         string `json:"html_url"`
+		WebURL          string `json:"web_url"`
+		Head            side   `json:"head"`
+		Base            side   `json:"base"`
 		User            struct{ Login, Username string }
 		Author          struct{ Username string }
 		CreatedAt       time.Time `json:"created_at"`

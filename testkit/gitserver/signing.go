@@ -66,14 +66,28 @@ func NewPGPSigner(t testing.TB, name, email string) *Signer {
 // returns the commit.
 func (r *Repo) PushSigned(msg string, s *Signer) string {
 	r.t.Helper()
+	return r.PushSignedTo("main", msg, s)
+}
+
+// PushSignedTo commits everything, signed by s (unsigned when nil), and
+// pushes HEAD to branch; it returns the commit.
+func (r *Repo) PushSignedTo(branch, msg string, s *Signer) string {
+	r.t.Helper()
+	if s == nil {
+		s = &Signer{}
+	}
 	Git(r.t, r.Dir, "add", "-A")
 	args := []string{"-c", "user.name=Berth Test", "-c", "user.email=test@berth.invalid"}
 	for _, c := range s.config {
 		args = append(args, "-c", c)
 	}
-	args = append(args, "commit", "-q", "-S", "--allow-empty", "-m", msg)
+	if s.config != nil {
+		args = append(args, "commit", "-q", "-S", "--allow-empty", "-m", msg)
+	} else {
+		args = append(args, "commit", "-q", "--allow-empty", "-m", msg)
+	}
 	run(r.t, append([]string{"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0"}, s.env...), "git", append([]string{"-C", r.Dir}, args...)...)
-	Git(r.t, r.Dir, "push", "-q", "origin", "HEAD:main")
+	Git(r.t, r.Dir, "push", "-q", "-f", "origin", "HEAD:refs/heads/"+branch)
 	return strings.TrimSpace(Git(r.t, r.Dir, "rev-parse", "HEAD"))
 }
 
