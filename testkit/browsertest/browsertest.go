@@ -52,7 +52,7 @@ func New(t testing.TB) context.Context {
 	}
 	// Every action after this one is bounded; the browser lives until the
 	// test ends.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a bound, not a speed goal: CI runs packages side by side
+	ctx, cancelTimeout := context.WithTimeout(ctx, 8*time.Minute) // a bound, not a speed goal: CI runs packages side by side (241 s seen beside the Swarm and preview tests)
 	t.Cleanup(cancelTimeout)
 	return ctx
 }
