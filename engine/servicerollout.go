@@ -67,7 +67,8 @@ func (r *serviceRollout) follow(ctx context.Context) (Result, error) {
 	if poll <= 0 {
 		poll = 200 * time.Millisecond
 	}
-	deadline := time.Now().Add(wait)
+	begun := time.Now()
+	deadline := begun.Add(wait)
 	var res Result
 	for {
 		svc, ok, err := s.API.ServiceByName(ctx, r.name)
@@ -105,7 +106,8 @@ func (r *serviceRollout) follow(ctx context.Context) (Result, error) {
 			return res, r.abandon(ctx, v.failed)
 		case v.failed != nil && !r.asked:
 			r.rollback(ctx, v.failed)
-		case !r.asked && v.done && (r.fresh || update == "completed"):
+		case !r.asked && v.done && (r.fresh || update == "completed" || update == "" && time.Since(begun) > settle):
+			// (Swarm starts no update for a spec whose tasks do not change.)
 			res.Ready, res.Swapped, res.Gate = r.e.now(), r.e.now(), v.gate
 			return res, nil
 		case time.Now().After(deadline) && (r.asked || r.fresh):
