@@ -91,6 +91,19 @@ func TestForgeWireFormats(t *testing.T) {
 		assert.Equal(t, "running", fake.got[0]["state"], "GitLab's word for pending work")
 		assert.Equal(t, "berth/host-a/shop/web", fake.got[0]["name"])
 	})
+	t.Run("a preview's link", func(t *testing.T) {
+		preview := forge.Status{SHA: "abc123", Context: "berth/preview", State: forge.Success, Description: "preview is up", URL: "http://pr-12.preview.example.com/"}
+		for _, kind := range []string{forge.GitHub, forge.GitLab} {
+			fake := &fakeForge{}
+			srv := httptest.NewServer(fake.handler(t, kind))
+			f, err := forge.New(kind, srv.URL, "acme/config", tokenFile(t))
+			require.NoError(t, err)
+			require.NoError(t, f.Post(context.Background(), preview))
+			srv.Close()
+			require.Len(t, fake.got, 1)
+			assert.Equal(t, "http://pr-12.preview.example.com/", fake.got[0]["target_url"], kind)
+		}
+	})
 	t.Run("retries 500 and 429, not 401", func(t *testing.T) {
 		fake := &fakeForge{failures: []int{500, 429}}
 		srv := httptest.NewServer(fake.handler(t, "github"))
