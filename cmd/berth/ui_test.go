@@ -159,7 +159,20 @@ func TestUIWithTokenInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, english, "no English string on the Russian page")
 
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token"))))
+	// The logout is a form post and two redirects: a wait that began on
+	// the old document can miss the new one under load (two CI runs hung
+	// here until the budget ran out), so each wait is short and asked again.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout"))))
+	var loggedOut error
+	for range 30 { // bounded: 30 tries of 5 s
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		loggedOut = chromedp.Do(tctx, chromedp.WaitVisible(chromedp.CSS("#token")))
+		cancel()
+		if loggedOut == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	require.NoError(t, loggedOut, "the login page after the logout")
 	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/workloads").then(r => r.status)`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusUnauthorized, status, "the session ended with the logout")
