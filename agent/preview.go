@@ -70,7 +70,10 @@ type previewLoad struct {
 	fetchFailed bool // the head could not be fetched (not: it does not load)
 }
 
-// previews is the agent's preview state between ticks.
+// previews is the agent's preview state between ticks. Ticks never
+// overlap and only they touch it, so only what readers outside a tick
+// see — the list, and the keep_data setting prune reads — is behind mu:
+// no API call waits for a tick's forge listing or fetch.
 type previews struct {
 	mu       sync.Mutex
 	pulls    []forge.OpenPull // the last good listing
@@ -86,17 +89,23 @@ type previews struct {
 	up       map[string]string // slug → the commit last running
 }
 
+// publish replaces what readers see.
+func (p *previews) publish(list []Preview, keep map[string]bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.list, p.keepData = list, keep
+}
+
 // withPreviews adds the previews the watched branch's settings ask for to
 // d (a copy; d itself stays the cached base). moved says the set of
 // previews or their heads changed since the last tick.
 func (a *Agent) withPreviews(ctx context.Context, d *gitops.Desired, rows map[string]store.Runtime) (*gitops.Desired, bool) {
 	p := &a.previews
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	apps := previewApps(d)
 	if len(apps) == 0 {
 		moved := p.sig != ""
-		p.sig, p.list, p.loads = "", nil, nil
+		p.sig, p.loads = "", nil
+		p.publish(nil, p.keepData)
 		return d, moved
 	}
 	heads, known := a.previewHeads(ctx, d, apps)
@@ -150,7 +159,7 @@ func (a *Agent) withPreviews(ctx context.Context, d *gitops.Desired, rows map[st
 			keep[id] = k // a preview being torn down keeps its setting
 		}
 	}
-	p.list, p.keepData = list, keep
+	p.publish(list, keep)
 	s := strings.Join(sig, ",")
 	moved := s != p.sig
 	p.sig = s

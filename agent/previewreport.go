@@ -38,11 +38,15 @@ func (a *Agent) Previews() []Preview {
 // status, and its fetched files go.
 func (a *Agent) reportPreviews(ctx context.Context) {
 	p := &a.previews
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.list) == 0 && len(p.reported) == 0 {
+	list := a.Previews()
+	if len(list) == 0 && len(p.reported) == 0 {
 		return
 	}
+	defer func() {
+		p.mu.Lock()
+		p.list = list // the states as reported
+		p.mu.Unlock()
+	}()
 	rows, err := a.store.ListRuntime(ctx)
 	if err != nil {
 		a.log.Warn("reading preview state failed", "error", err)
@@ -56,8 +60,8 @@ func (a *Agent) reportPreviews(ctx context.Context) {
 		p.reported, p.up = map[string]string{}, map[string]string{}
 	}
 	current := map[string]bool{}
-	for i := range p.list {
-		pv := &p.list[i]
+	for i := range list {
+		pv := &list[i]
 		current[pv.Slug] = true
 		if len(pv.Workloads) > 0 {
 			pv.State, pv.Reason = previewState(pv.Workloads, byID)
