@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -58,31 +57,11 @@ func (r *previewRepo) commit(branch, msg string, files map[string]string) string
 	return strings.TrimSpace(gitserver.Git(r.t, r.work, "rev-parse", "HEAD"))
 }
 
-// api calls Gitea as the admin, or as another user (Sudo).
-func (r *previewRepo) api(method, path, sudo string, body, out any) {
-	r.t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, r.g.URL+"/api/v1"+path, bytes.NewReader(b))
-	require.NoError(r.t, err)
-	req.Header.Set("Authorization", "token "+r.g.Token)
-	req.Header.Set("Content-Type", "application/json")
-	if sudo != "" {
-		req.Header.Set("Sudo", sudo)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(r.t, err)
-	defer resp.Body.Close()
-	require.Less(r.t, resp.StatusCode, 300, "gitea %s %s: %s", method, path, resp.Status)
-	if out != nil {
-		require.NoError(r.t, json.NewDecoder(resp.Body).Decode(out))
-	}
-}
-
 func (r *previewRepo) openPull(head, sudo string) int {
 	var pr struct {
 		Number int `json:"number"`
 	}
-	r.api(http.MethodPost, "/repos/"+r.g.User+"/config/pulls", sudo, map[string]string{"head": head, "base": "main", "title": "change " + head}, &pr)
+	r.g.APIAs(r.t, sudo, http.MethodPost, "/repos/"+r.g.User+"/config/pulls", map[string]string{"head": head, "base": "main", "title": "change " + head}, &pr)
 	return pr.Number
 }
 
@@ -93,7 +72,7 @@ func (r *previewRepo) statuses(sha string) map[string]string {
 		TargetURL   string `json:"target_url"`
 		Description string `json:"description"`
 	}
-	r.api(http.MethodGet, "/repos/"+r.g.User+"/config/statuses/"+sha, "", nil, &list)
+	r.g.APIAs(r.t, "", http.MethodGet, "/repos/"+r.g.User+"/config/statuses/"+sha, nil, &list)
 	out := map[string]string{}
 	for i := len(list) - 1; i >= 0; i-- { // newest first: keep the newest
 		s := list[i]
@@ -141,7 +120,7 @@ func TestPullRequestPreviews(t *testing.T) {
 		var info struct {
 			Empty bool `json:"empty"`
 		}
-		r.api(http.MethodGet, "/repos/"+g.User+"/config", "", nil, &info)
+		r.g.APIAs(r.t, "", http.MethodGet, "/repos/"+g.User+"/config", nil, &info)
 		if !info.Empty {
 			break
 		}
@@ -213,8 +192,8 @@ func TestPullRequestPreviews(t *testing.T) {
 	assert.Equal(t, "success", r.statuses(sha2)["state"])
 
 	// A fork's pull request is not deployed without --allow fork-previews.
-	r.api(http.MethodPost, "/admin/users", "", map[string]any{"username": "outsider", "email": "o@o.invalid", "password": "outsider-Passw0rd!", "must_change_password": false}, nil)
-	r.api(http.MethodPost, "/repos/"+g.User+"/config/forks", "outsider", map[string]any{}, nil)
+	r.g.APIAs(r.t, "", http.MethodPost, "/admin/users", map[string]any{"username": "outsider", "email": "o@o.invalid", "password": "outsider-Passw0rd!", "must_change_password": false}, nil)
+	r.g.APIAs(r.t, "outsider", http.MethodPost, "/repos/"+g.User+"/config/forks", map[string]any{}, nil)
 	forkPush := strings.Replace(pushURL, "/"+g.User+"/config.git", "/outsider/config.git", 1)
 	gitserver.Git(t, r.work, "remote", "add", "fork", forkPush)
 	gitserver.Git(t, r.work, "checkout", "-q", "-B", "evil", "origin/main")
@@ -255,7 +234,7 @@ func TestPullRequestPreviews(t *testing.T) {
 	assert.Contains(t, get("web.test", "/"), "base")
 
 	// Closing the pull request tears the preview down.
-	r.api(http.MethodPatch, fmt.Sprintf("/repos/%s/config/pulls/%d", g.User, n), "", map[string]string{"state": "closed"}, nil)
+	r.g.APIAs(r.t, "", http.MethodPatch, fmt.Sprintf("/repos/%s/config/pulls/%d", g.User, n), map[string]string{"state": "closed"}, nil)
 	res = tick()
 	assert.Contains(t, res.Pruned, pid)
 	assert.Empty(t, h.Containers()[pid])

@@ -3,9 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,21 +27,17 @@ const KindTaskFailed EventKind = "workload.task_failed"
 // EngineSwarm is the --engine value that runs workloads as Swarm services.
 const EngineSwarm = "swarm"
 
-// swarmNodes is what the tick knows of Swarm between ticks.
+// swarmNodes is what the tick knows of Swarm's tasks between ticks.
 type swarmNodes struct {
 	mu       sync.Mutex
-	started  time.Time         // tasks that failed before it are not reported
-	id       string            // this host's node
-	addrs    map[string]string // node id → address
-	reported map[string]bool   // failed tasks already reported
+	started  time.Time       // tasks that failed before it are not reported
+	reported map[string]bool // failed tasks already reported
 }
 
 // swarmDocker is what the agent asks Docker about services and tasks
 // (the real client has it).
 type swarmDocker interface {
 	AgentTasks(ctx context.Context, agent string) ([]docker.Task, error)
-	NodeID(ctx context.Context) (string, error)
-	NodeAddrs(ctx context.Context) (map[string]string, error)
 	Tag(ctx context.Context, src, dst string) error
 	Push(ctx context.Context, ref string) (string, error)
 	RemoveService(ctx context.Context, name string) error
@@ -93,38 +87,8 @@ func (a *Agent) readTasks(ctx context.Context, s *snapshot) error {
 			s.tasks[t.Workload()] = append(s.tasks[t.Workload()], t)
 		}
 	}
-	for _, ts := range s.tasks {
-		for i := range ts {
-			ts[i].Addr = a.taskAddr(ctx, sd, ts[i])
-		}
-	}
 	a.reportTaskFailures(ctx, ts)
 	return nil
-}
-
-// taskAddr is where a running task answers: its node's address
-// (127.0.0.1 on this node) and its host-mode port; "" without one.
-func (a *Agent) taskAddr(ctx context.Context, sd swarmDocker, t docker.Task) string {
-	if t.HostPort == 0 || t.State != "running" {
-		return ""
-	}
-	host := "127.0.0.1"
-	a.nodes.mu.Lock()
-	defer a.nodes.mu.Unlock()
-	if a.nodes.id == "" {
-		a.nodes.id, _ = sd.NodeID(ctx)
-	}
-	if t.NodeID != "" && t.NodeID != a.nodes.id {
-		if a.nodes.addrs[t.NodeID] == "" {
-			if m, err := sd.NodeAddrs(ctx); err == nil {
-				a.nodes.addrs = m
-			}
-		}
-		if n := a.nodes.addrs[t.NodeID]; n != "" {
-			host = n
-		}
-	}
-	return net.JoinHostPort(host, strconv.Itoa(t.HostPort))
 }
 
 // reportTaskFailures reports each task that failed after the agent

@@ -38,6 +38,7 @@ type Client struct {
 	cli        *client.Client
 	calls      atomic.Int64
 	registries atomic.Pointer[map[string]Credential] // by host
+	nodes      nodeAddrs                             // Swarm nodes' addresses, for task addresses
 	// CallTimeout bounds each API call that is not a pull or a build
 	// (those have their own flags); default 2m.
 	CallTimeout time.Duration

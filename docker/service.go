@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sort"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
@@ -43,8 +46,8 @@ type Task struct {
 	// HostPort is the port published in host mode on its node for the
 	// workload's port (0 when none yet).
 	HostPort int
-	// Addr is where it answers, filled in by the agent ("" when not
-	// running or without a port).
+	// Addr is where it answers: its node's address (127.0.0.1 on this
+	// node) and HostPort; "" when it does not run or has no port.
 	Addr string
 }
 
@@ -63,21 +66,6 @@ func (d *Client) NodeID(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("docker info: %w", err)
 	}
 	return info.Swarm.NodeID, nil
-}
-
-// NodeAddrs maps each node's id to the address other hosts reach it at.
-func (d *Client) NodeAddrs(ctx context.Context) (map[string]string, error) {
-	ctx, cancel := d.call(ctx, 0)
-	defer cancel()
-	nodes, err := d.cli.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing Swarm nodes: %w", err)
-	}
-	out := make(map[string]string, len(nodes))
-	for _, n := range nodes {
-		out[n.ID] = n.Status.Addr
-	}
-	return out, nil
 }
 
 // ServiceByName reads a service; ok is false when there is none.
@@ -193,6 +181,7 @@ func (d *Client) tasks(ctx context.Context, f filters.Args) ([]Task, error) {
 		}
 		out = append(out, task)
 	}
+	d.nodes.fill(ctx, d, out)
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Slot != out[j].Slot {
 			return out[i].Slot < out[j].Slot
@@ -282,4 +271,43 @@ func (d *Client) RemoveSecrets(ctx context.Context, workload string, keep map[st
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// nodeAddrs resolves running tasks' addresses: this node's tasks answer
+// on 127.0.0.1, another node's at the address Swarm knows it by. The
+// node list is read again only when a task runs on a node it lacks.
+type nodeAddrs struct {
+	mu    sync.Mutex
+	self  string
+	addrs map[string]string // node id → address
+}
+
+func (n *nodeAddrs) fill(ctx context.Context, d *Client, ts []Task) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i, t := range ts {
+		if t.HostPort == 0 || t.State != "running" {
+			continue
+		}
+		if n.self == "" {
+			if info, err := d.cli.Info(ctx); err == nil {
+				n.self = info.Swarm.NodeID
+			}
+		}
+		host := "127.0.0.1"
+		if t.NodeID != "" && t.NodeID != n.self {
+			if n.addrs[t.NodeID] == "" {
+				if nodes, err := d.cli.NodeList(ctx, swarm.NodeListOptions{}); err == nil {
+					n.addrs = map[string]string{}
+					for _, node := range nodes {
+						n.addrs[node.ID] = node.Status.Addr
+					}
+				}
+			}
+			if a := n.addrs[t.NodeID]; a != "" {
+				host = a
+			}
+		}
+		ts[i].Addr = net.JoinHostPort(host, strconv.Itoa(t.HostPort))
+	}
 }

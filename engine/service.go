@@ -20,7 +20,6 @@ import (
 type ServiceAPI interface {
 	SwarmManager(ctx context.Context) error
 	NodeID(ctx context.Context) (string, error)
-	NodeAddrs(ctx context.Context) (map[string]string, error)
 	ServiceByName(ctx context.Context, name string) (docker.Service, bool, error)
 	CreateService(ctx context.Context, spec swarm.ServiceSpec) (string, error)
 	UpdateService(ctx context.Context, id string, version uint64, spec swarm.ServiceSpec) error

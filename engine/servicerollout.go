@@ -3,9 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,7 +24,6 @@ type serviceRollout struct {
 	fresh bool   // the service was created by this deploy
 	since time.Time
 	gates map[string]*taskGate // by task id
-	addrs map[string]string    // node id → address, for tasks elsewhere
 	// asked: Berth asked Swarm to roll the update back, for cause.
 	asked   bool
 	cause   error
@@ -138,7 +135,7 @@ func (r *serviceRollout) read(ctx context.Context, tasks []docker.Task) taskView
 			}
 			continue
 		}
-		addr := r.addr(ctx, t)
+		addr := t.Addr
 		if t.Hash() != w.Hash {
 			old++
 			if t.State == "running" && addr != "" {
@@ -234,26 +231,6 @@ func (r *serviceRollout) step(ctx context.Context, g *taskGate, addr string) err
 		g.passed, g.how = true, g.how+fmt.Sprintf(", then stayed up %s", window)
 	}
 	return nil
-}
-
-// addr is where a running task answers: its node's address (127.0.0.1
-// for this node) and its host-mode port; "" without a port.
-func (r *serviceRollout) addr(ctx context.Context, t docker.Task) string {
-	if t.HostPort == 0 {
-		return ""
-	}
-	host := "127.0.0.1"
-	if t.NodeID != "" && t.NodeID != r.node {
-		if r.addrs == nil || r.addrs[t.NodeID] == "" {
-			if m, err := r.e.opts.Services.API.NodeAddrs(ctx); err == nil {
-				r.addrs = m
-			}
-		}
-		if a := r.addrs[t.NodeID]; a != "" {
-			host = a
-		}
-	}
-	return net.JoinHostPort(host, strconv.Itoa(t.HostPort))
 }
 
 // route keeps the route on the tasks that may take traffic; an empty set

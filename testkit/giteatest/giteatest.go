@@ -135,6 +135,13 @@ func currentUser() string {
 // API calls the Gitea API with the admin token and decodes the answer.
 func (g *Gitea) API(t testing.TB, method, path string, body, out any) {
 	t.Helper()
+	g.APIAs(t, "", method, path, body, out)
+}
+
+// APIAs is API acting as another user (the admin's Sudo), or as the
+// admin when user is "".
+func (g *Gitea) APIAs(t testing.TB, user, method, path string, body, out any) {
+	t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -148,6 +155,9 @@ func (g *Gitea) API(t testing.TB, method, path string, body, out any) {
 	}
 	req.Header.Set("Authorization", "token "+g.Token)
 	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.Header.Set("Sudo", user)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
