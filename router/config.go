@@ -260,7 +260,7 @@ func buildConfig(rs []any, o ConfigOptions) ([]byte, error) {
 		}
 	}
 	rs = append(rs, notFound())
-	listen := []string{o.HTTP}
+	listen := []string{heldAddr(o.HTTP)}
 	server := map[string]any{"@id": ProxyID, "routes": rs}
 	httpApp := map[string]any{"grace_period": "10s"}
 	if o.HTTPS == "" {
@@ -269,7 +269,7 @@ func buildConfig(rs []any, o ConfigOptions) ([]byte, error) {
 		if local := localHosts(rs); len(local) > 0 {
 			server["automatic_https"] = map[string]any{"skip": local}
 		}
-		listen = append(listen, o.HTTPS)
+		listen = append(listen, heldAddr(o.HTTPS))
 		if p, err := port(o.HTTP); err == nil {
 			httpApp["http_port"] = p
 		}

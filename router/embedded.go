@@ -31,6 +31,7 @@ func NewEmbedded(opts ConfigOptions) *Embedded {
 	opts.StreamCloseDelay = true // the embedded Caddy is new enough
 	opts.DynamicUpstreams = true
 	registerUpstreamSource()
+	registerHeldNetwork()
 	return &Embedded{opts: opts}
 }
 

@@ -101,6 +101,7 @@ func StartProxy(opts ProxyOptions) (*Proxy, error) {
 		return nil, err
 	}
 	registerUpstreamSource() // a table saved by an embedded router names this source
+	registerHeldNetwork()
 	cfg, err := buildConfig(routes, ConfigOptions{HTTP: opts.HTTP, HTTPS: opts.HTTPS, Admin: inner, StorageDir: storageDir(opts.StateDir), ACME: opts.ACME})
 	if err != nil {
 		return nil, err

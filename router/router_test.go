@@ -205,3 +205,32 @@ func TestBalancedRouteSpreadsAndRetriesARefusedTask(t *testing.T) {
 	got, _ := r.Get("a/web")
 	assert.Equal(t, []string{one, two, gone}, got.Addrs())
 }
+
+// Adding or removing a route loads a new Caddy config. The listeners stay
+// the same sockets across every load, and a connection the old config
+// accepted but did not answer is answered by the new one: clients on
+// other hosts see no failure, also on fresh connections.
+func TestRouteChangesDropNoRequestOfOtherHosts(t *testing.T) {
+	shop, other := upstream(t, "shop"), upstream(t, "other")
+	proxy := loopback.FreeAddr(t)
+	drv := router.NewEmbedded(router.ConfigOptions{HTTP: proxy, StorageDir: t.TempDir()})
+	t.Cleanup(func() { _ = drv.Stop() })
+	r, err := router.New(drv, filepath.Join(t.TempDir(), "routes.json"))
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, r.Upsert(ctx, router.Route{ID: "shop/web", Hosts: []string{"shop.test"}, Upstream: shop}))
+
+	l := agenttest.StartLoad(proxy, "shop.test")
+	const loads = 150
+	for i := range loads {
+		if i%2 == 0 {
+			require.NoError(t, r.Upsert(ctx, router.Route{ID: "other/web", Hosts: []string{"other.test"}, Upstream: other}))
+		} else {
+			require.NoError(t, r.Remove(ctx, "other/web"))
+		}
+	}
+	l.Finish()
+	t.Logf("%d config loads: %d requests answered, %d failed", loads, l.OK.Load(), l.Failed.Load())
+	assert.Zero(t, l.Failed.Load(), "requests failed while routes of another host came and went (first: %v)", l.FirstError())
+	assert.Greater(t, l.OK.Load(), int64(loads))
+}

@@ -82,7 +82,7 @@ func TestProxyOutlivesItsRestarts(t *testing.T) {
 
 	r := run(t, nil, append([]string{"sync"}, common...)...) // default --http and --https
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, []string{p.http}, listeners(t, p), "a sync with default flags leaves the proxy on its own listeners")
+	assert.Equal(t, []string{"berth/" + p.http}, listeners(t, p), "a sync with default flags leaves the proxy on its own listeners")
 	servedWithin(t, p.http, host, "v0", 5*time.Second)
 
 	// The admin API takes route changes only, from a loopback Host.
@@ -104,7 +104,7 @@ func TestProxyOutlivesItsRestarts(t *testing.T) {
 	st, err := os.Stat(filepath.Dir(strings.TrimPrefix(inner, "unix/")))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
-	assert.Equal(t, []string{p.http}, listeners(t, p))
+	assert.Equal(t, []string{"berth/" + p.http}, listeners(t, p))
 
 	l := agenttest.StartLoad(p.http, host)
 	time.Sleep(300 * time.Millisecond)
@@ -215,7 +215,7 @@ func TestMoveBetweenAgentsSharingAProxy(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	l.Finish()
 	failed, gap, _ := l.Stats()
-	t.Logf("moved between agents on one proxy: %d requests failed, longest gap %s", failed, gap)
+	t.Logf("moved between agents on one proxy: %d requests failed (first: %v), longest gap %s", failed, l.FirstError(), gap)
 	assert.Zero(t, failed)
 	servedWithin(t, p.http, host, "moving", 5*time.Second)
 }
