@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berthops/berth/agent/store"
@@ -87,6 +88,9 @@ type previews struct {
 	keepData map[string]bool   // preview workload ids whose volumes a teardown keeps
 	reported map[string]string // slug → the commit, state and reason last reported
 	up       map[string]string // slug → the commit last running
+	// on says the last tick's settings ask for previews (a pull-request
+	// webhook then starts a tick).
+	on atomic.Bool
 }
 
 // publish replaces what readers see.
@@ -102,6 +106,7 @@ func (p *previews) publish(list []Preview, keep map[string]bool) {
 func (a *Agent) withPreviews(ctx context.Context, d *gitops.Desired, rows map[string]store.Runtime) (*gitops.Desired, bool) {
 	p := &a.previews
 	apps := previewApps(d)
+	p.on.Store(len(apps) > 0)
 	if len(apps) == 0 {
 		moved := p.sig != ""
 		p.sig, p.loads = "", nil

@@ -57,6 +57,24 @@ func (r *previewRepo) commit(branch, msg string, files map[string]string) string
 	return strings.TrimSpace(gitserver.Git(r.t, r.work, "rev-parse", "HEAD"))
 }
 
+// pushBase commits the work tree as main's first commit and pushes it.
+func (r *previewRepo) pushBase() {
+	gitserver.Git(r.t, r.work, "add", "-A")
+	gitserver.Git(r.t, r.work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
+	gitserver.Git(r.t, r.work, "push", "-q", "origin", "HEAD:main")
+	gitserver.Git(r.t, r.work, "fetch", "-q", "origin")
+	for range 100 { // bounded: 10 s; Gitea marks a pushed repo non-empty in the background
+		var info struct {
+			Empty bool `json:"empty"`
+		}
+		r.g.APIAs(r.t, "", http.MethodGet, "/repos/"+r.g.User+"/config", nil, &info)
+		if !info.Empty {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (r *previewRepo) openPull(head, sudo string) int {
 	var pr struct {
 		Number int `json:"number"`
@@ -112,20 +130,7 @@ func TestPullRequestPreviews(t *testing.T) {
 	gitserver.Write(t, filepath.Join(r.work, "apps", h.App, "other.yaml"), "source:\n  type: image\n  image: "+h.Image+"\n")
 	berthCLI(t, canary, "secrets", "set", "API_KEY", "--dir", r.work)
 	berthCLI(t, "preview-value", "secrets", "set", "PREVIEW_KEY", "--preview", "--dir", r.work)
-	gitserver.Git(t, r.work, "add", "-A")
-	gitserver.Git(t, r.work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
-	gitserver.Git(t, r.work, "push", "-q", "origin", "HEAD:main")
-	gitserver.Git(t, r.work, "fetch", "-q", "origin")
-	for range 100 { // bounded: 10 s; Gitea marks a pushed repo non-empty in the background
-		var info struct {
-			Empty bool `json:"empty"`
-		}
-		r.g.APIAs(r.t, "", http.MethodGet, "/repos/"+g.User+"/config", nil, &info)
-		if !info.Empty {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	r.pushBase()
 
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(g.Token), 0o600))

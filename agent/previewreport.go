@@ -31,6 +31,10 @@ func (a *Agent) Previews() []Preview {
 	return slices.Clone(a.previews.list)
 }
 
+// PreviewsOn says whether the watched branch's settings ask for previews
+// (as of the last tick).
+func (a *Agent) PreviewsOn() bool { return a.previews.on.Load() }
+
 // reportPreviews brings each preview's state in line with its rows and
 // says so once per change: an event, and a commit status on its head
 // that links the preview. A preview that is gone (its pull request

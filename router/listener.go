@@ -187,8 +187,9 @@ type heldConn struct {
 	hops     int
 }
 
-// maxReplay bounds what a connection keeps to replay: a request's head.
-const maxReplay = 64 << 10
+// maxReplay bounds what a connection keeps to replay: a request's head
+// (a bigger one is not replayed; it costs memory per connection).
+const maxReplay = 16 << 10
 
 func (c *heldConn) Read(p []byte) (int, error) {
 	c.mu.Lock()

@@ -140,7 +140,7 @@ func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
 		{"a push", `{"ref":"refs/heads/main"}`, map[string]string{"X-GitHub-Event": "push"}, true},
 		{"a generic push", `{"ref":"refs/heads/main"}`, nil, true},
 		{"a ping", `{"zen":"hi","hook_id":1}`, map[string]string{"X-GitHub-Event": "ping"}, false},
-		{"a pull request", `{"ref":"refs/heads/main","action":"opened"}`, map[string]string{"X-GitHub-Event": "pull_request"}, false},
+		{"a pull request, no previews configured", `{"action":"opened","pull_request":{"base":{"ref":"main"}}}`, map[string]string{"X-GitHub-Event": "pull_request"}, false},
 		{"a branch created", `{"ref":"main","ref_type":"branch"}`, map[string]string{"X-Gitea-Event": "create"}, false},
 		{"a delete", `{"ref":"refs/heads/main"}`, map[string]string{"X-Gitea-Event": "delete"}, false},
 		{"a tag push", `{"ref":"refs/tags/v1"}`, map[string]string{"X-GitHub-Event": "push"}, false},
@@ -155,6 +155,56 @@ func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
 		assert.Equal(t, http.StatusAccepted, code, tc.name)
 		assert.Equal(t, tc.tick, ticked, tc.name)
 	}
+}
+
+// TestPullRequestWebhooksTickForPreviews: with previews configured, a
+// pull-request delivery against the watched branch (GitHub, Gitea and
+// Forgejo: pull_request.base.ref; GitLab: object_attributes.target_branch)
+// starts a tick; one against another branch does not.
+func TestPullRequestWebhooksTickForPreviews(t *testing.T) {
+	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
+	ta.previews = true
+	srv := a.Handler()
+	send := func(body string, header map[string]string) (string, bool) {
+		m := hmac.New(sha256.New, []byte("hook-secret"))
+		m.Write([]byte(body))
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(body))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusAccepted, rec.Code)
+		select {
+		case <-ta.triggers:
+			return rec.Body.String(), true
+		default:
+			return rec.Body.String(), false
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		body   string
+		header map[string]string
+		tick   bool
+	}{
+		{"GitHub, opened", `{"action":"opened","number":3,"pull_request":{"head":{"ref":"feature"},"base":{"ref":"main","sha":"abc"}}}`, map[string]string{"X-GitHub-Event": "pull_request"}, true},
+		{"Gitea, synchronized", `{"action":"synchronized","pull_request":{"base":{"ref":"main"}}}`, map[string]string{"X-Gitea-Event": "pull_request"}, true},
+		{"Forgejo, closed", `{"action":"closed","pull_request":{"base":{"ref":"main"}}}`, map[string]string{"X-Forgejo-Event": "pull_request"}, true},
+		{"GitLab, merge request", `{"object_kind":"merge_request","object_attributes":{"target_branch":"main","source_branch":"f"}}`, map[string]string{"X-Gitlab-Event": "Merge Request Hook"}, true},
+		{"against another branch", `{"action":"opened","pull_request":{"base":{"ref":"dev"}}}`, map[string]string{"X-GitHub-Event": "pull_request"}, false},
+		{"a base that is not a string", `{"action":"opened","pull_request":{"base":{"ref":7}}}`, map[string]string{"X-GitHub-Event": "pull_request"}, false},
+		{"a review comment", `{"action":"created","pull_request":{"base":{"ref":"main"}}}`, map[string]string{"X-GitHub-Event": "pull_request_review_comment"}, false},
+		{"a push still ticks", `{"ref":"refs/heads/main"}`, map[string]string{"X-GitHub-Event": "push"}, true},
+	} {
+		msg, ticked := send(tc.body, tc.header)
+		assert.Equal(t, tc.tick, ticked, "%s: %s", tc.name, msg)
+	}
+	ta.previews = false
+	msg, ticked := send(`{"action":"opened","pull_request":{"base":{"ref":"main"}}}`, map[string]string{"X-GitHub-Event": "pull_request"})
+	assert.False(t, ticked)
+	assert.Contains(t, msg, "no previews are configured")
 }
 
 // readCounter counts the bytes read from it.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,49 +26,104 @@ func payloadReader(r *http.Request, body io.Reader) io.Reader {
 
 // pushedRef is the ref a push payload names (GitHub, Gitea, Forgejo and
 // GitLab all send "ref"); "" when it names none.
-func pushedRef(body []byte) string { return streamRef(bytes.NewReader(body)) }
+func pushedRef(body []byte) string { return streamDelivery(bytes.NewReader(body)).ref }
 
-// streamRef reads a JSON object token by token and returns its top-level
-// "ref" (the last one, as encoding/json would) when it is a string that
-// starts with refs/, else "" (also for a document that is not one JSON
-// object). Only the current token is ever held.
-func streamRef(r io.Reader) string {
+// delivery is what Berth reads of a webhook payload.
+type delivery struct {
+	ref  string // a push's "ref", when it starts with refs/
+	base string // a pull request's target branch
+}
+
+// deliveryFields are the payload fields read, by their path: a push's
+// ref (every forge), a pull request's base branch (GitHub, Gitea and
+// Forgejo: pull_request.base.ref; GitLab: object_attributes.target_branch).
+var deliveryFields = []string{"ref", "pull_request.base.ref", "object_attributes.target_branch"}
+
+// streamDelivery reads a JSON object token by token and keeps the string
+// values of deliveryFields (the last one of each, as encoding/json
+// would); a document that is not one JSON object gives nothing. Only the
+// current token is ever held.
+func streamDelivery(r io.Reader) delivery {
 	dec := json.NewDecoder(r)
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return ""
+	got := map[string]string{}
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') || readObject(dec, "", got) != nil {
+		return delivery{}
 	}
-	ref := ""
+	if _, err := dec.Token(); err != io.EOF {
+		return delivery{} // something after the object
+	}
+	d := delivery{ref: got["ref"], base: got["pull_request.base.ref"]}
+	if d.base == "" {
+		d.base = got["object_attributes.target_branch"]
+	}
+	if !strings.HasPrefix(d.ref, "refs/") {
+		d.ref = ""
+	}
+	return d
+}
+
+// readObject reads an object's members after its "{", through its "}",
+// keeping in got the wanted string fields under it (path prefix).
+func readObject(dec *json.Decoder, prefix string, got map[string]string) error {
 	for dec.More() {
-		key, err := dec.Token()
+		t, err := dec.Token()
 		if err != nil {
-			return ""
+			return err
 		}
-		if key == "ref" {
+		key, _ := t.(string)
+		path := prefix + key
+		switch {
+		case slices.Contains(deliveryFields, path):
 			t, err := dec.Token()
 			if err != nil {
-				return ""
+				return err
 			}
 			v, ok := t.(string)
 			if !ok {
-				return "" // encoding/json fails on a ref that is not a string
+				return fmt.Errorf("%s is not a string", path) // encoding/json would fail too
 			}
-			ref = v
-			continue
+			got[path] = v
+		case wantedUnder(path):
+			t, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			if t == json.Delim('{') {
+				err = readObject(dec, path+".", got)
+			} else if t == json.Delim('[') {
+				err = skipRest(dec)
+			}
+			if err != nil {
+				return err
+			}
+		default:
+			if err := skipValue(dec); err != nil {
+				return err
+			}
 		}
-		if skipValue(dec) != nil {
-			return ""
+	}
+	_, err := dec.Token() // the closing }
+	return err
+}
+
+func wantedUnder(path string) bool {
+	for _, f := range deliveryFields {
+		if strings.HasPrefix(f, path+".") {
+			return true
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing }
-		return ""
+	return false
+}
+
+// skipRest reads the rest of an array whose "[" was read.
+func skipRest(dec *json.Decoder) error {
+	for dec.More() {
+		if err := skipValue(dec); err != nil {
+			return err
+		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return "" // something after the object
-	}
-	if !strings.HasPrefix(ref, "refs/") {
-		return ""
-	}
-	return ref
+	_, err := dec.Token()
+	return err
 }
 
 // skipValue reads one JSON value, token by token.

@@ -21,7 +21,10 @@ type testAgent struct {
 	triggers chan struct{}
 	ready    func() (bool, string)
 	events   chan store.Event
+	previews bool // PreviewsOn
 }
+
+func (a *testAgent) PreviewsOn() bool { return a.previews }
 
 func (a *testAgent) Trigger() {
 	select {

@@ -60,8 +60,10 @@ type Agent interface {
 	SetMaintenance(ctx context.Context, id string, on bool) error
 	// Updates lists what image-update policies found (berth updates).
 	Updates() []agent.PendingUpdate
-	// Previews lists the preview environments (berth previews).
+	// Previews lists the preview environments (berth previews);
+	// PreviewsOn says whether any are configured.
 	Previews() []agent.Preview
+	PreviewsOn() bool
 	// Tick runs one tick now (after any running one) and returns it.
 	Tick(ctx context.Context) (*agent.TickResult, error)
 }

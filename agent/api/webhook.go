@@ -19,11 +19,10 @@ const maxHookBody = 25 << 20
 // otherwise hold 25 MiB each.
 const hookReads = 2
 
-// gitHook receives push webhooks from GitHub, Gitea/Forgejo, GitLab or
-// anything that signs its body with HMAC-SHA256. A valid hook only
-// triggers a tick, and only for a push to the watched branch: the tick
-// pulls and decides, so a forged payload cannot deploy anything that is
-// not in git. Without a webhook secret the endpoint is off.
+// gitHook receives push and pull-request webhooks from GitHub,
+// Gitea/Forgejo, GitLab or anything that signs its body with HMAC-SHA256.
+// A valid hook only triggers a tick (see hookAction). Without a webhook
+// secret the endpoint is off.
 //
 // Nothing is read before the request names a signature (or a GitLab
 // token, compared first); at most hookReads bodies are buffered at once.
@@ -56,7 +55,7 @@ func (s *Server) gitHook(w http.ResponseWriter, r *http.Request) {
 	counted := &countingReader{r: io.LimitReader(r.Body, maxHookBody+1)}
 	mac := hmac.New(sha256.New, []byte(s.opts.WebhookSecret))
 	tee := io.TeeReader(counted, mac)
-	ref := streamRef(payloadReader(r, tee))
+	got := streamDelivery(payloadReader(r, tee))
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		http.Error(w, "reading the body failed", http.StatusBadRequest)
 		return
@@ -69,22 +68,39 @@ func (s *Server) gitHook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "signature missing or wrong", http.StatusUnauthorized)
 		return
 	}
-	if ev := hookEvent(r); ev != "" && ev != "push" && ev != "Push Hook" {
-		w.WriteHeader(http.StatusAccepted)
-		fmt.Fprintf(w, "ignored: a %s event, not a push\n", ev)
-		return
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintln(w, s.hookAction(hookEvent(r), got))
+}
+
+// hookAction triggers the tick a signed delivery asks for, if any, and
+// says what it did: a push to the watched branch ticks; so does a
+// pull-request event against it while previews are configured (the tick
+// lists the open pull requests and brings their previews in line). The
+// tick reads everything from git and the forge: a forged payload cannot
+// deploy anything.
+func (s *Server) hookAction(ev string, got delivery) string {
+	switch ev {
+	case "pull_request", "Merge Request Hook":
+		switch {
+		case got.base != s.opts.Branch:
+			return fmt.Sprintf("ignored: a pull request against %q, not the watched branch", got.base)
+		case !s.agent.PreviewsOn():
+			return "ignored: a pull request, and no previews are configured"
+		}
+		s.agent.Trigger()
+		return "sync queued for previews"
+	case "", "push", "Push Hook":
+	default:
+		return fmt.Sprintf("ignored: a %s event, not a push or pull request", ev)
 	}
-	if ref != "refs/heads/"+s.opts.Branch {
+	if got.ref != "refs/heads/"+s.opts.Branch {
 		// Pushes to other branches (the status branch included: the
 		// agent's own status commits would otherwise tick it again), tag
 		// pushes, and deliveries that name no ref.
-		w.WriteHeader(http.StatusAccepted)
-		fmt.Fprintf(w, "ignored: not a push to the watched branch (ref %q)\n", ref)
-		return
+		return fmt.Sprintf("ignored: not a push to the watched branch (ref %q)", got.ref)
 	}
 	s.agent.Trigger()
-	w.WriteHeader(http.StatusAccepted)
-	fmt.Fprintln(w, "sync queued")
+	return "sync queued"
 }
 
 // hookEvent is the event a forge says it delivers ("" when it does not

@@ -118,6 +118,9 @@ MODE = console
 LEVEL = error
 [indexer]
 REPO_INDEXER_ENABLED = false
+[webhook]
+ALLOWED_HOST_LIST = loopback
+DELIVER_TIMEOUT = 10
 `, currentUser(), dir, dir, bin+".static", port, port, dir)
 	if err := os.WriteFile(ini, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
