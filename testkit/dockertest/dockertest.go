@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -247,15 +249,25 @@ func RemoveImages() {
 		return
 	}
 	defer cli.Close()
-	// By id, so pulled copies known only by digest go too.
-	ids := map[string]bool{}
-	for _, ref := range built {
-		if img, err := cli.ImageInspect(context.Background(), ref); err == nil {
-			ids[img.ID] = true
+	// By id, so pulled copies known only by digest go too; with every
+	// image that carries this process's label, newest first: images Berth
+	// built FROM a test image inherit the label, and a parent with
+	// children cannot go before them (its tags would stay behind).
+	ctx := context.Background()
+	var ids []string
+	if imgs, err := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", fmt.Sprintf("berth.test.pid=%d", os.Getpid())))}); err == nil {
+		sort.Slice(imgs, func(i, j int) bool { return imgs[i].Created > imgs[j].Created })
+		for _, img := range imgs {
+			ids = append(ids, img.ID)
 		}
 	}
-	for id := range ids {
-		if _, err := cli.ImageRemove(context.Background(), id, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+	for _, ref := range built {
+		if img, err := cli.ImageInspect(ctx, ref); err == nil && !slices.Contains(ids, img.ID) {
+			ids = append(ids, img.ID)
+		}
+	}
+	for _, id := range ids {
+		if _, err := cli.ImageRemove(ctx, id, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", id, err)
 		}
 	}
