@@ -39,7 +39,7 @@ func requireSwarm(t *testing.T) {
 	// swarm init also makes the docker_gwbridge network; it goes too,
 	// unless it was here before.
 	hadBridge := exec.Command("docker", "network", "inspect", "docker_gwbridge").Run() == nil
-	if out, err := exec.Command("docker", "swarm", "init", "--advertise-addr", "127.0.0.1").CombinedOutput(); err != nil {
+	if out, err := exec.Command("docker", "swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377").CombinedOutput(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("docker swarm init: %v\n%s", err, out)
 		}

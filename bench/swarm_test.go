@@ -95,7 +95,7 @@ func joinSwarm(b *testing.B) {
 	if strings.TrimSpace(string(out)) == "active" {
 		return
 	}
-	if out, err := exec.Command("docker", "swarm", "init", "--advertise-addr", "127.0.0.1").CombinedOutput(); err != nil {
+	if out, err := exec.Command("docker", "swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377").CombinedOutput(); err != nil {
 		b.Skipf("no single-node swarm here: %v\n%s", err, out)
 	}
 	b.Cleanup(func() {

@@ -266,10 +266,21 @@ func RemoveImages() {
 			ids = append(ids, img.ID)
 		}
 	}
-	for _, id := range ids {
-		if _, err := cli.ImageRemove(ctx, id, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", id, err)
+	// Images made in the same second are in no order: a parent that still
+	// has a child is tried again after the others.
+	for pass := 0; len(ids) > 0; pass++ {
+		var left []string
+		for _, id := range ids {
+			_, err := cli.ImageRemove(ctx, id, image.RemoveOptions{Force: true, PruneChildren: true})
+			switch {
+			case err == nil || cerrdefs.IsNotFound(err):
+			case cerrdefs.IsConflict(err) && pass < 3:
+				left = append(left, id)
+			default:
+				fmt.Fprintf(os.Stderr, "removing test image %s: %v\n", id, err)
+			}
 		}
+		ids = left
 	}
 	built = nil
 }
