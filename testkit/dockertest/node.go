@@ -91,6 +91,14 @@ func SecondNode(t testing.TB) *Node {
 		"--opt", "com.docker.network.bridge.enable_icc=false", "--opt", "com.docker.network.bridge.enable_ip_masquerade=false", "docker_gwbridge"); err != nil {
 		t.Fatalf("the second node's docker_gwbridge: %v\n%s", err, out)
 	}
+	n.join(t, logf)
+	return n
+}
+
+// join makes the node a worker of the default daemon's swarm and waits
+// until the manager sees it ready.
+func (n *Node) join(t testing.TB, logf *os.File) {
+	t.Helper()
 	token, err := exec.Command("docker", "swarm", "join-token", "-q", "worker").Output()
 	if err != nil {
 		t.Fatalf("docker swarm join-token: %v", err)
@@ -117,7 +125,6 @@ func SecondNode(t testing.TB) *Node {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return n
 }
 
 // stop takes the node out of the swarm and removes every trace of it.
