@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +26,16 @@ import (
 	"github.com/berthops/berth/testkit/gitserver"
 	"github.com/berthops/berth/testkit/loopback"
 )
+
+// containerIP is a container's address on its network.
+func containerIP(t *testing.T, id string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id).Output()
+	require.NoError(t, err)
+	ip := strings.TrimSpace(string(out))
+	require.NotEmpty(t, ip)
+	return ip
+}
 
 // previewKinds are the preview events among evs, oldest first.
 func previewKinds(evs []store.Event) []agent.EventKind {
@@ -122,7 +133,7 @@ func TestPullRequestPreviews(t *testing.T) {
 		return fmt.Sprintf("secrets:\n  recipients: [%s]\npreviews:\n  pull_requests: true\n  branches: [\"preview/*\"]\n  host: \"{slug}.preview.test\"\n  max: %d\n", rcpt, max)
 	}
 	web := func(msg string) string {
-		return agenttest.Routed(h.Image, "web.test", msg, "", "SHOW_ENV: \"1\"")
+		return agenttest.Routed(h.Image, "web.test", msg, "", "SHOW_ENV: \"1\"", "DIAL: \"1\"")
 	}
 	webFile := "apps/" + h.App + "/web.yaml"
 	gitserver.Write(t, filepath.Join(r.work, "berth.yaml"), settings(2))
@@ -175,6 +186,14 @@ func TestPullRequestPreviews(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(get(host, "/env")), &env))
 	assert.Equal(t, "preview-value", env["PREVIEW_KEY"])
 	assert.NotContains(t, get(host, "/env"), canary, "production's secrets never reach a preview")
+	// The preview runs on a network of its own: production's containers
+	// reach each other on Docker's default bridge, the preview reaches
+	// none of them.
+	other := h.Containers()[h.ID("other")]
+	require.Len(t, other, 1)
+	otherAddr := containerIP(t, other[0].ID) + ":8080"
+	assert.Contains(t, get("web.test", "/dial?addr="+otherAddr), "open", "production reaches production")
+	assert.Contains(t, get(host, "/dial?addr="+otherAddr), "closed", "a preview cannot reach production")
 	ps := r.statuses(sha)
 	assert.Equal(t, "success", ps["state"], ps["description"])
 	assert.Equal(t, "http://"+host+"/", ps["url"])
@@ -246,6 +265,7 @@ func TestPullRequestPreviews(t *testing.T) {
 	_, routed := rt.Get(pid)
 	assert.False(t, routed, "its route is gone")
 	assert.Contains(t, r.statuses(sha2)["description"], "torn down")
+	assert.Error(t, exec.Command("docker", "network", "inspect", fmt.Sprintf("berth-preview-%s-pr-%d", h.App, n)).Run(), "its network is gone")
 	assert.Equal(t, []agent.EventKind{agent.KindPreviewCreated, agent.KindPreviewUpdated, agent.KindPreviewFailed, agent.KindPreviewCreated,
 		agent.KindPreviewRemoved, agent.KindPreviewFailed, agent.KindPreviewRemoved}, previewKinds(agenttest.Events(t, st, "")))
 	assert.Contains(t, get("web.test", "/"), "base", "production untouched")

@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"strings"
 
 	"github.com/berthops/berth/engine"
+	"github.com/berthops/berth/sources"
 )
 
 // prune removes the workloads whose files left the repo: their compose
@@ -68,6 +70,15 @@ func (a *Agent) pruneOne(ctx context.Context, pr pruning) bool {
 	if a.opts.Router != nil {
 		if err := a.opts.Router.Remove(ctx, pr.id); err != nil {
 			a.log.Warn("removing the route failed", "workload", pr.id, "error", err)
+		}
+	}
+	if app, rest, ok := strings.Cut(pr.id, "/"); ok {
+		if _, slug, ok := strings.Cut(rest, "@"); ok {
+			// The preview's network goes with its last workload (until
+			// then Docker refuses: another container still uses it).
+			if err := a.docker.RemoveNetwork(ctx, sources.PreviewNetwork(app, slug)); err != nil {
+				a.log.Debug("the preview's network stays", "workload", pr.id, "error", err)
+			}
 		}
 	}
 	if a.opts.PruneVolumes || a.previewVolumesGo(pr.id) {

@@ -128,6 +128,9 @@ type RunSpec struct {
 	// Memory (bytes, no swap beyond it), NanoCPUs and PidsLimit cap the
 	// container; 0 is unlimited.
 	Memory, NanoCPUs, PidsLimit int64
+	// Network is a bridge network of its own to join (created when
+	// missing) instead of Docker's default bridge; "" for the default.
+	Network string
 }
 
 // Create creates a container without starting it.
@@ -160,6 +163,12 @@ func (d *Client) Create(ctx context.Context, spec RunSpec) (string, error) {
 	}
 	for _, m := range spec.Carry {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeVolume, Source: m.Name, Target: m.Target})
+	}
+	if spec.Network != "" {
+		if err := d.ensureNetwork(ctx, spec.Network, spec.Labels); err != nil {
+			return "", err
+		}
+		hc.NetworkMode = container.NetworkMode(spec.Network)
 	}
 	if spec.Port > 0 {
 		port := nat.Port(strconv.Itoa(spec.Port) + "/tcp")

@@ -226,6 +226,7 @@ func (e *Engine) spec(d Deployment, name string) docker.RunSpec {
 		Port:     w.Port,
 		HostPort: w.HostPort,
 		Volumes:  d.Volumes,
+		Network:  w.Network(),
 	}
 	if r := w.Resources; r != nil {
 		s.Memory, s.NanoCPUs, s.PidsLimit = int64(r.Memory), int64(r.CPUs*1e9), r.Pids

@@ -229,11 +229,22 @@ func (c *heldConn) Write(p []byte) (int, error) {
 
 func (c *heldConn) Close() error {
 	c.mu.Lock()
-	again := !c.wrote && !c.overflow && c.hops < 3 && c.view != nil && c.view.isClosed()
+	candidate := !c.wrote && !c.overflow && c.hops < 3 && c.view != nil
+	readAny := len(c.read) > 0
 	next := &heldConn{Conn: c.Conn, socket: c.socket, replay: c.read, hops: c.hops + 1}
 	c.wrote = true // this config is done with it either way
 	c.mu.Unlock()
-	if !again {
+	if candidate && readAny && !c.view.isClosed() {
+		// net/http marks itself shutting down a moment before it closes
+		// its listeners, and drops a request it reads in between: wait
+		// for the close that follows. An unanswered close with the view
+		// staying open is a client that went away mid-request.
+		select {
+		case <-c.view.closed:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if !candidate || !c.view.isClosed() {
 		return c.Conn.Close()
 	}
 	_ = c.Conn.SetDeadline(time.Time{}) // the next server sets its own

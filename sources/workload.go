@@ -124,6 +124,20 @@ func (w *Workload) ID() string {
 	return w.App + "/" + w.Name
 }
 
+// Network is the Docker network the workload's containers join: a
+// preview's own, shared by the preview's workloads of one app and no one
+// else, so a preview cannot reach production's containers or another
+// preview's; "" for production (Docker's default bridge).
+func (w *Workload) Network() string {
+	if w.Preview == "" {
+		return ""
+	}
+	return PreviewNetwork(w.App, w.Preview)
+}
+
+// PreviewNetwork is the network of an app's preview slug.
+func PreviewNetwork(app, slug string) string { return "berth-preview-" + app + "-" + slug }
+
 // SetContentHash records what a source reads besides its spec. The caller
 // recomputes Hash afterwards.
 func (w *Workload) SetContentHash(name, sum string) {

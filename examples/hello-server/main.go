@@ -8,6 +8,7 @@
 //	NEVER_READY   "1": /healthz always answers 503
 //	EXIT_AFTER    exit with status 1 after this long (e.g. "1s")
 //	SHOW_ENV      "1": /env answers the process env as JSON (tests only)
+//	DIAL          "1": /dial?addr=HOST:PORT says whether a TCP connection opens (tests only)
 //	DATA_FILE     a file path: PUT /data writes the body there, GET /data reads it
 //
 // `hello-server task CODE [SLEEP] [NAME...]` is a one-off task instead (a
@@ -23,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -80,6 +82,9 @@ func main() {
 			}
 			_ = json.NewEncoder(w).Encode(env)
 		})
+	}
+	if os.Getenv("DIAL") == "1" {
+		mux.HandleFunc("/dial", dial)
 	}
 	if f := os.Getenv("DATA_FILE"); f != "" {
 		mux.HandleFunc("/data", func(w http.ResponseWriter, r *http.Request) { data(w, r, f) })
@@ -171,4 +176,17 @@ func task(args []string) {
 		}
 	}
 	os.Exit(code)
+}
+
+// dial answers whether this container can open a TCP connection to the
+// addr parameter: "open", or "closed:" and why (for the tests of network
+// isolation).
+func dial(w http.ResponseWriter, r *http.Request) {
+	c, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), time.Second)
+	if err != nil {
+		fmt.Fprintln(w, "closed:", err)
+		return
+	}
+	_ = c.Close()
+	fmt.Fprintln(w, "open")
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/berthops/berth/docker"
@@ -93,6 +94,18 @@ func RemoveContainers(t testing.TB, cli *client.Client, name string) {
 		err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		if err != nil && !cerrdefs.IsNotFound(err) { // gone meanwhile (an agent killed mid-removal)
 			t.Errorf("removing test container %s: %v", c.ID, err)
+		}
+	}
+	// The networks the agent made (a preview's), once their containers
+	// are gone.
+	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", docker.LabelAgent+"="+name))})
+	if err != nil {
+		t.Errorf("listing test networks: %v", err)
+		return
+	}
+	for _, n := range nets {
+		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
+			t.Errorf("removing test network %s: %v", n.Name, err)
 		}
 	}
 }
