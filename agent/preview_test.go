@@ -68,6 +68,27 @@ func (r *previewRepo) commit(branch, msg string, files map[string]string) string
 	return strings.TrimSpace(gitserver.Git(r.t, r.work, "rev-parse", "HEAD"))
 }
 
+// newPreviewRepo is a work tree whose origin is the Gitea repo at pushURL.
+func newPreviewRepo(t *testing.T, g *giteatest.Gitea, pushURL string) *previewRepo {
+	r := &previewRepo{t: t, g: g, work: t.TempDir()}
+	gitserver.Git(t, r.work, "init", "-q", "-b", "main")
+	gitserver.Git(t, r.work, "remote", "add", "origin", pushURL)
+	return r
+}
+
+// giteaConfig is the Gitea token's file, a forge client with it, and the
+// agent's clone of the config repo at cloneURL.
+func giteaConfig(t *testing.T, h *agenttest.Harness, g *giteatest.Gitea, cloneURL string) (string, *forge.Client, *gitops.Repo) {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(g.Token), 0o600))
+	fc, err := forge.New(forge.Gitea, g.URL, gitops.RepoFromURL(cloneURL), tokenFile)
+	require.NoError(t, err)
+	cfg, err := gitops.NewRepo(cloneURL, "main", filepath.Join(h.StateDir, "repo"), gitops.Credentials{Username: g.User, PasswordFile: tokenFile})
+	require.NoError(t, err)
+	return tokenFile, fc, cfg
+}
+
 // pushBase commits the work tree as main's first commit and pushes it.
 func (r *previewRepo) pushBase() {
 	gitserver.Git(r.t, r.work, "add", "-A")
@@ -123,9 +144,7 @@ func TestPullRequestPreviews(t *testing.T) {
 	g := giteatest.Start(t)
 	rt, proxy := h.EmbeddedRouter()
 	cloneURL, pushURL := g.CreateRepo(t, "config")
-	r := &previewRepo{t: t, g: g, work: t.TempDir()}
-	gitserver.Git(t, r.work, "init", "-q", "-b", "main")
-	gitserver.Git(t, r.work, "remote", "add", "origin", pushURL)
+	r := newPreviewRepo(t, g, pushURL)
 	const canary = "CANARY-prod-only-7d1f"
 	keyFile := filepath.Join(t.TempDir(), "key.txt")
 	rcpt := strings.TrimSpace(strings.Split(berthCLI(t, "", "secrets", "keygen", "--out", keyFile), "\n")[0])
@@ -143,12 +162,7 @@ func TestPullRequestPreviews(t *testing.T) {
 	berthCLI(t, "preview-value", "secrets", "set", "PREVIEW_KEY", "--preview", "--dir", r.work)
 	r.pushBase()
 
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(g.Token), 0o600))
-	fc, err := forge.New(forge.Gitea, g.URL, gitops.RepoFromURL(cloneURL), tokenFile)
-	require.NoError(t, err)
-	cfg, err := gitops.NewRepo(cloneURL, "main", filepath.Join(h.StateDir, "repo"), gitops.Credentials{Username: g.User, PasswordFile: tokenFile})
-	require.NoError(t, err)
+	tokenFile, fc, cfg := giteaConfig(t, h, g, cloneURL)
 	ids, err := secrets.LoadIdentities([]string{keyFile})
 	require.NoError(t, err)
 	key, err := secrets.LoadKey(filepath.Join(h.StateDir, "secret.key"))

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,8 +16,6 @@ import (
 
 	"github.com/berthops/berth/agent"
 	"github.com/berthops/berth/agent/api"
-	"github.com/berthops/berth/forge"
-	"github.com/berthops/berth/gitops"
 	"github.com/berthops/berth/testkit/agenttest"
 	"github.com/berthops/berth/testkit/giteatest"
 	"github.com/berthops/berth/testkit/gitserver"
@@ -33,21 +30,14 @@ func TestPullRequestWebhookDeploysAndTearsDownAPreview(t *testing.T) {
 	g := giteatest.Start(t)
 	rt, proxy := h.EmbeddedRouter()
 	cloneURL, pushURL := g.CreateRepo(t, "config")
-	r := &previewRepo{t: t, g: g, work: t.TempDir()}
-	gitserver.Git(t, r.work, "init", "-q", "-b", "main")
-	gitserver.Git(t, r.work, "remote", "add", "origin", pushURL)
+	r := newPreviewRepo(t, g, pushURL)
 	webFile := "apps/" + h.App + "/web.yaml"
 	web := func(msg string) string { return agenttest.Routed(h.Image, "web.test", msg, "") }
 	gitserver.Write(t, filepath.Join(r.work, "berth.yaml"), "previews:\n  pull_requests: true\n  host: \"{slug}.hook.test\"\n")
 	gitserver.Write(t, filepath.Join(r.work, webFile), web("base"))
 	r.pushBase()
 
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(g.Token), 0o600))
-	fc, err := forge.New(forge.Gitea, g.URL, gitops.RepoFromURL(cloneURL), tokenFile)
-	require.NoError(t, err)
-	cfg, err := gitops.NewRepo(cloneURL, "main", filepath.Join(h.StateDir, "repo"), gitops.Credentials{Username: g.User, PasswordFile: tokenFile})
-	require.NoError(t, err)
+	_, fc, cfg := giteaConfig(t, h, g, cloneURL)
 	a, st := h.AgentAndStoreOn(cfg, agent.Options{Router: rt, Forge: fc, Pulls: fc, Schedule: "@every 1h"})
 	const secret = "hook-secret-for-gitea"
 	srv := httptest.NewServer(api.New(a, st, slog.New(slog.DiscardHandler), api.Options{Branch: "main", WebhookSecret: secret}).Handler())

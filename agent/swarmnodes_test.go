@@ -17,6 +17,16 @@ import (
 	"github.com/berthops/berth/testkit/loopback"
 )
 
+// builds returns a pusher of releases of a routed dockerfile workload
+// "api" whose build answers msg; extra lines go in its file.
+func builds(h *agenttest.Harness, host, extra string) func(msg string) {
+	return func(msg string) {
+		h.Repo.Write("apps/"+h.App+"/api/Dockerfile", fmt.Sprintf("FROM %s\nENV MESSAGE=%q\n", h.Image, msg))
+		h.Workload("api", fmt.Sprintf("source:\n  type: dockerfile\n  context: api\nport: 8080\nroute:\n  hosts: [%s]\n%s", host, extra))
+		h.Repo.Push(msg)
+	}
+}
+
 // answeredBy is the container (the hello server's hostname) an answer
 // names: "MESSAGE (hostname)".
 var answeredBy = regexp.MustCompile(`\(([0-9a-f]{12})\)`)
@@ -41,11 +51,7 @@ func TestSwarmEngineSpreadsAWorkloadOverTwoNodes(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 		return strings.Fields(string(out))
 	}
-	release := func(msg string) {
-		h.Repo.Write("apps/"+h.App+"/api/Dockerfile", fmt.Sprintf("FROM %s\nENV MESSAGE=%q\n", h.Image, msg))
-		h.Workload("api", fmt.Sprintf("source:\n  type: dockerfile\n  context: api\nport: 8080\nroute:\n  hosts: [%s]\nmode: global\nhealthcheck:\n  path: /healthz\n", host))
-		h.Repo.Push(msg)
-	}
+	release := builds(h, host, "mode: global\nhealthcheck:\n  path: /healthz\n")
 	// answers asks the proxy n times and returns the containers that
 	// answered, each with the answer's message.
 	answers := func(n int) map[string]string {

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -29,11 +28,7 @@ func TestSwarmEnginePushFailureLeavesTheServiceAsItWas(t *testing.T) {
 	host := h.App + ".test"
 	id, svc := h.ID("api"), "berth_"+h.App+"_api"
 	t.Cleanup(func() { removeService(t, svc) })
-	release := func(msg string) {
-		h.Repo.Write("apps/"+h.App+"/api/Dockerfile", fmt.Sprintf("FROM %s\nENV MESSAGE=%q\n", h.Image, msg))
-		h.Workload("api", fmt.Sprintf("source:\n  type: dockerfile\n  context: api\nport: 8080\nroute:\n  hosts: [%s]\n", host))
-		h.Repo.Push(msg)
-	}
+	release := builds(h, host, "")
 	image := func() string {
 		out, err := exec.Command("docker", "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", svc).Output()
 		require.NoError(t, err)

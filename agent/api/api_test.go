@@ -107,14 +107,12 @@ func TestAPIBearerToken(t *testing.T) {
 	}
 }
 
-// TestWebhookTicksOnlyForPushesToTheBranch: pings, other events, tags and
-// deliveries without a ref do not tick; GitHub's and Gitea's form-encoded
-// deliveries are read like JSON ones.
-func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
-	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
+// signedHook returns a sender of deliveries signed with secret (GitHub's
+// header): the answer's code, whether it queued a tick, and its body.
+func signedHook(a *Server, ta *testAgent, secret string) func(body string, header map[string]string) (int, bool, string) {
 	srv := a.Handler()
-	send := func(body string, header map[string]string) (int, bool) {
-		m := hmac.New(sha256.New, []byte("hook-secret"))
+	return func(body string, header map[string]string) (int, bool, string) {
+		m := hmac.New(sha256.New, []byte(secret))
 		m.Write([]byte(body))
 		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(body))
 		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
@@ -125,11 +123,19 @@ func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
 		srv.ServeHTTP(rec, req)
 		select {
 		case <-ta.triggers:
-			return rec.Code, true
+			return rec.Code, true, rec.Body.String()
 		default:
-			return rec.Code, false
+			return rec.Code, false, rec.Body.String()
 		}
 	}
+}
+
+// TestWebhookTicksOnlyForPushesToTheBranch: pings, other events, tags and
+// deliveries without a ref do not tick; GitHub's and Gitea's form-encoded
+// deliveries are read like JSON ones.
+func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
+	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
+	send := signedHook(a, ta, "hook-secret")
 	form := func(json string) string { return "payload=" + url.QueryEscape(json) }
 	for _, tc := range []struct {
 		name   string
@@ -151,7 +157,7 @@ func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
 		{"a big push payload", `{"commits":[` + strings.Repeat(`{"id":"abc","message":"x"},`, 20000) + `{}],"ref":"refs/heads/main"}`, map[string]string{"X-GitHub-Event": "push"}, true},
 		{"Gitea, form-encoded", form(`{"ref":"refs/heads/main"}`), map[string]string{"X-Gitea-Event": "push", "Content-Type": "application/x-www-form-urlencoded"}, true},
 	} {
-		code, ticked := send(tc.body, tc.header)
+		code, ticked, _ := send(tc.body, tc.header)
 		assert.Equal(t, http.StatusAccepted, code, tc.name)
 		assert.Equal(t, tc.tick, ticked, tc.name)
 	}
@@ -164,24 +170,11 @@ func TestWebhookTicksOnlyForPushesToTheBranch(t *testing.T) {
 func TestPullRequestWebhooksTickForPreviews(t *testing.T) {
 	a, ta, _ := testServer(t, agent.Options{}, Options{WebhookSecret: "hook-secret"})
 	ta.previews = true
-	srv := a.Handler()
+	hook := signedHook(a, ta, "hook-secret")
 	send := func(body string, header map[string]string) (string, bool) {
-		m := hmac.New(sha256.New, []byte("hook-secret"))
-		m.Write([]byte(body))
-		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/hooks/git", strings.NewReader(body))
-		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, req)
-		require.Equal(t, http.StatusAccepted, rec.Code)
-		select {
-		case <-ta.triggers:
-			return rec.Body.String(), true
-		default:
-			return rec.Body.String(), false
-		}
+		code, ticked, answer := hook(body, header)
+		require.Equal(t, http.StatusAccepted, code)
+		return answer, ticked
 	}
 	for _, tc := range []struct {
 		name   string
